@@ -1,0 +1,322 @@
+"""The connection: bytes to lines to the session, text back to bytes.
+
+A thin adapter. It frames and decodes lines, applies the per-connection
+limits (line length, line rate, unsent output, timeouts) and owns the
+outgoing queue; what a line means is the session's business, and everything
+shared lives in the factory.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IPushProducer, ITCPTransport
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from menuchat import menu
+from menuchat.menu import Session, State
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IDelayedCall
+
+    from menuchat.server import MenuChatFactory
+
+__all__ = ["MenuChatProtocol"]
+
+# A line too long to keep: its place in the order of lines is kept so the
+# error is said after the lines before it have been answered.
+_TOO_LONG = object()
+
+# Telnet commands a telnet client may send: IAC SB ... IAC SE, IAC with an
+# option verb and its option byte, or a two-byte IAC command.
+_TELNET = re.compile(rb"\xff(?:\xfa.*?\xff\xf0|[\xfb-\xfe].|[\xf0-\xf9\xff])", re.S)
+
+# First bytes of a TLS (or SSLv2) ClientHello sent to the plain-text port.
+_TLS_STARTS = (b"\x16", b"\x80")
+
+
+@implementer(IPushProducer)
+class _OutputValve:
+    """Told by the transport when its send buffer fills and drains."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: MenuChatProtocol) -> None:
+        self._protocol = protocol
+
+    def pauseProducing(self) -> None:
+        self._protocol.hold_output()
+
+    def resumeProducing(self) -> None:
+        self._protocol.release_output()
+
+    def stopProducing(self) -> None:
+        """The transport is closing; connectionLost does the rest."""
+
+
+class MenuChatProtocol(LineReceiver, TimeoutMixin):
+    """One client connection: framing, limits and the outgoing queue.
+
+    Lines end in LF, with an optional CR before it. Output written while the
+    factory batches (while a read is handled) is queued and goes out as one
+    write per connection when the read is done; output written while the
+    transport's buffer is full is held, up to the factory's C{max_output}
+    bytes, past which the connection is dropped as a slow reader.
+    """
+
+    delimiter = b"\n"
+    log = Logger()
+    factory: MenuChatFactory
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self._buffer = b""
+        self._backlog: list[object] | None = None
+        self._discarding = False
+        self._fresh = True
+        self._queue: list[bytes] = []
+        self._queued = 0
+        self._held = False
+        self._closed = False
+        self._tokens = 0.0
+        self._stamp = 0.0
+        self._refill: IDelayedCall | None = None
+
+    # Connection life
+
+    def connectionMade(self) -> None:
+        factory = self.factory
+        refusal = factory.admit(self)
+        if refusal is not None:
+            self._closed = True
+            self.transport.write(refusal.encode())
+            self.transport.loseConnection()
+            return
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)
+        self.transport.registerProducer(_OutputValve(self), True)
+        self.MAX_LENGTH = factory.max_line_length
+        self._tokens = float(factory.line_burst)
+        self._stamp = factory.clock.seconds()
+        self.setTimeout(factory.login_timeout or None)
+        self.session = Session(factory.hub, self)
+        self.session.start()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closed = True
+        self.setTimeout(None)
+        if self._refill is not None and self._refill.active():
+            self._refill.cancel()
+        self._refill = None
+        self._queue = []
+        session, self.session = self.session, None
+        if session is not None:
+            user = session.user
+            session.connection_lost()
+            self.log.info(
+                "{peer} disconnected ({user}): {reason}",
+                peer=self._peer(),
+                user=user,
+                reason=reason.getErrorMessage(),
+            )
+        self.factory.forget(self)
+
+    def callLater(self, delay: float, call: object) -> IDelayedCall:
+        """Schedule on the factory's clock (TimeoutMixin uses this)."""
+        return self.factory.clock.callLater(delay, call)
+
+    def timeoutConnection(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        login = session.state is State.NAME
+        self.log.info(
+            "{peer} timed out {when}",
+            peer=self._peer(),
+            when="before logging in" if login else "idle",
+        )
+        with self.factory.batch():
+            session.end(menu.LOGIN_TIMEOUT if login else menu.IDLE_TIMEOUT)
+
+    # Input
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._fresh:
+            self._fresh = False
+            if data[:1] in _TLS_STARTS and self.session is not None:
+                self.log.info("{peer} spoke TLS to the plain port", peer=self._peer())
+                self.write(menu.NOT_TLS)
+                self.close()
+                return
+        with self.factory.batch():
+            lines = self._frame(data)
+            backlog = self._backlog
+            if backlog is not None:
+                backlog.extend(lines)
+                if self.paused:
+                    return
+                self._backlog = None
+                lines = backlog
+            self._handle(lines)
+
+    def _frame(self, data: bytes) -> list[object]:
+        """Split C{data} into whole lines, keeping the last partial one."""
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return []
+            self._discarding = False
+            data = data[end + 1 :]
+        if self._buffer:
+            data = self._buffer + data
+        lines: list[object] = data.split(b"\n")
+        tail = lines.pop()
+        assert isinstance(tail, bytes)
+        if len(tail) > self.MAX_LENGTH:
+            self._buffer = b""
+            self._discarding = True
+            lines.append(_TOO_LONG)
+        else:
+            self._buffer = tail
+        return lines
+
+    def _handle(self, lines: list[object]) -> None:
+        """Hand C{lines} to the session in order, until paused or closed."""
+        rate = self.factory.line_rate
+        for index, line in enumerate(lines):
+            if self._closed:
+                return
+            if self.paused or (rate and not self._take_token(rate)):
+                self._backlog = lines[index:]
+                return
+            if line is _TOO_LONG or len(line) > self.MAX_LENGTH:  # type: ignore[arg-type]
+                self._line_too_long()
+            else:
+                self.lineReceived(line)  # type: ignore[arg-type]
+
+    def lineReceived(self, line: bytes) -> None:
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if b"\xff" in line:
+            line = _TELNET.sub(b"", line)
+        session = self.session
+        assert session is not None
+        if session.state is State.NAME:
+            session.line_received(line.decode("utf-8", "replace"))
+            if session.user is not None:
+                self.log.info(
+                    "{peer} logged in as {user}", peer=self._peer(), user=session.user
+                )
+                self.setTimeout(self.factory.idle_timeout or None)
+        else:
+            if self.timeOut:
+                self.resetTimeout()
+            session.line_received(line.decode("utf-8", "replace"))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """Framing is ours (see L{_frame}); a long line never closes."""
+        self._line_too_long()
+
+    def _line_too_long(self) -> None:
+        self.log.warn("{peer} sent a line over the limit", peer=self._peer())
+        assert self.session is not None
+        self.session.line_too_long(self.MAX_LENGTH)
+
+    def _take_token(self, rate: float) -> bool:
+        """Spend one line of the token bucket; pause reading when it is empty.
+
+        A paused connection is not read from (TCP pushes back on the sender)
+        and resumes when the bucket holds a whole token again.
+        """
+        now = self.factory.clock.seconds()
+        tokens = min(
+            float(self.factory.line_burst), self._tokens + (now - self._stamp) * rate
+        )
+        self._stamp = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            return True
+        self._tokens = tokens
+        if self._refill is None:
+            self.log.debug("{peer} is over the line rate", peer=self._peer())
+            self.pauseProducing()
+            self._refill = self.callLater((1.0 - tokens) / rate, self._refilled)
+        return False
+
+    def _refilled(self) -> None:
+        self._refill = None
+        self.resumeProducing()
+
+    # Output (menu.Output)
+
+    def write(self, text: str) -> None:
+        """Send C{text}, queued while batching or while the peer lags."""
+        if self._closed:
+            return
+        data = text.encode("utf-8")
+        if self._held:
+            self._queue.append(data)
+            self._queued += len(data)
+            if self._queued > self.factory.max_output:
+                self._drop_slow_reader()
+        elif self.factory.batching:
+            if not self._queue:
+                self.factory.dirty.append(self)
+            self._queue.append(data)
+        else:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        """Send what is queued, then close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._send_queue()
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def flush(self) -> None:
+        """Write the queued output, unless the transport asked us to wait."""
+        if not self._held and not self._closed:
+            self._send_queue()
+
+    def hold_output(self) -> None:
+        """The transport's buffer is full: keep further output here."""
+        self._held = True
+        self._queued = sum(len(data) for data in self._queue)
+
+    def release_output(self) -> None:
+        """The transport's buffer drained: send what was kept."""
+        self._held = False
+        if not self._closed:
+            self._send_queue()
+
+    def _send_queue(self) -> None:
+        queue = self._queue
+        if queue:
+            self._queue = []
+            self._queued = 0
+            self.transport.write(queue[0] if len(queue) == 1 else b"".join(queue))
+
+    def _drop_slow_reader(self) -> None:
+        self.log.warn(
+            "{peer} dropped: {queued} bytes of output unread, over the limit of"
+            " {limit}",
+            peer=self._peer(),
+            queued=self._queued,
+            limit=self.factory.max_output,
+        )
+        self._closed = True
+        self._queue = []
+        self.transport.abortConnection()
+
+    def _peer(self) -> str:
+        peer = self.transport.getPeer()
+        host = getattr(peer, "host", None)
+        return f"{host}:{peer.port}" if host is not None else str(peer)

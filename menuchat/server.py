@@ -1,0 +1,172 @@
+"""The factory: the one object every connection of a server shares.
+
+It owns the hub, the limits, the clock, the set of live connections and the
+output batch, and it is how the server stops: every user is told, every
+connection closed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import attrs
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.protocol import ServerFactory
+from twisted.logger import Logger
+
+from menuchat import menu
+from menuchat.hub import Hub
+from menuchat.protocol import MenuChatProtocol
+
+__all__ = ["Limits", "MenuChatFactory"]
+
+
+@attrs.frozen
+class Limits:
+    """Every limit of a server; 0 disables the rate and the timeouts."""
+
+    max_line_length: int = 2048
+    line_rate: float = 10.0
+    line_burst: int = 40
+    max_output: int = 1024 * 1024
+    login_timeout: float = 60.0
+    idle_timeout: float = 0.0
+    max_clients: int = 10000
+    max_per_address: int = 100
+    max_rooms: int = 1000
+    max_room_members: int = 1000
+    mailbox_size: int = 100
+
+
+class MenuChatFactory(ServerFactory):
+    """Builds a L{MenuChatProtocol} per connection around one shared L{Hub}.
+
+    @param clock: the reactor, or a L{task.Clock} in tests; times timeouts
+        and the line rate, and stamps messages.
+    """
+
+    protocol = MenuChatProtocol
+    log = Logger()
+
+    def __init__(self, clock: IReactorTime, limits: Limits | None = None) -> None:
+        self.clock = clock
+        self.limits = limits = limits or Limits()
+        self.max_line_length = limits.max_line_length
+        self.line_rate = limits.line_rate
+        self.line_burst = limits.line_burst
+        self.max_output = limits.max_output
+        self.login_timeout = limits.login_timeout
+        self.idle_timeout = limits.idle_timeout
+        self.hub = Hub(
+            now=clock.seconds,
+            mailbox_size=limits.mailbox_size,
+            max_rooms=limits.max_rooms,
+            max_room_members=limits.max_room_members,
+        )
+        self.connections: set[MenuChatProtocol] = set()
+        self._per_address: Counter[str] = Counter()
+        self.batching = False
+        self.dirty: list[MenuChatProtocol] = []
+        self._stopping = False
+        self._drained: Deferred[None] | None = None
+
+    # Admission
+
+    def admit(self, protocol: MenuChatProtocol) -> str | None:
+        """Count in a new connection, or say why it is refused."""
+        host = _host(protocol.transport.getPeer())
+        limits = self.limits
+        if self._stopping:
+            refusal = menu.SHUTDOWN
+        elif len(self.connections) >= limits.max_clients:
+            refusal = menu.SERVER_FULL
+        elif self._per_address[host] >= limits.max_per_address:
+            refusal = menu.ADDRESS_FULL
+        else:
+            self.connections.add(protocol)
+            self._per_address[host] += 1
+            self.log.info("{peer} connected", peer=_describe(protocol))
+            return None
+        self.log.warn(
+            "{peer} refused: {why}", peer=_describe(protocol), why=refusal.strip()
+        )
+        return refusal
+
+    def forget(self, protocol: MenuChatProtocol) -> None:
+        """Count out a closed connection (refused ones were never counted)."""
+        if protocol not in self.connections:
+            return
+        self.connections.discard(protocol)
+        host = _host(protocol.transport.getPeer())
+        self._per_address[host] -= 1
+        if not self._per_address[host]:
+            del self._per_address[host]
+        if not self.connections and self._drained is not None:
+            drained, self._drained = self._drained, None
+            drained.callback(None)
+
+    # Output batching
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Queue all output made inside; send it as one write per connection.
+
+        A line said in a room reaches every member; handling one read's worth
+        of lines inside a batch turns a write per line per member into one
+        write per member. Nested batches flush when the outermost one ends.
+        """
+        if self.batching:
+            yield
+            return
+        self.batching = True
+        try:
+            yield
+        finally:
+            self.batching = False
+            dirty, self.dirty = self.dirty, []
+            for protocol in dirty:
+                protocol.flush()
+
+    # Stopping
+
+    def shutdown(self, grace: float = 5.0) -> Deferred[None]:
+        """Tell every user the server is going down and close every connection.
+
+        The Deferred fires once every connection is closed; any still open
+        after C{grace} seconds is aborted.
+        """
+        self._stopping = True
+        if not self.connections:
+            return succeed(None)
+        self.log.info(
+            "Stopping: closing {count} connections", count=len(self.connections)
+        )
+        self._drained = drained = Deferred()
+        for protocol in list(self.connections):
+            protocol.write(menu.SHUTDOWN)
+            protocol.close()
+        late = self.clock.callLater(grace, self._abort_all)
+
+        def stop_waiting(result: None) -> None:
+            if late.active():
+                late.cancel()
+            return result
+
+        return drained.addBoth(stop_waiting)
+
+    def _abort_all(self) -> None:
+        for protocol in list(self.connections):
+            protocol.transport.abortConnection()
+
+
+def _describe(protocol: MenuChatProtocol) -> str:
+    peer = protocol.transport.getPeer()
+    host = getattr(peer, "host", None)
+    return f"{host}:{peer.port}" if host is not None else str(peer)
+
+
+def _host(address: IAddress) -> str:
+    return str(getattr(address, "host", address))

@@ -1,0 +1,138 @@
+"""The twistd plugin: command-line options and the service they build.
+
+``twistd -n menuchat`` listens on tcp:12000; ``--port`` takes any Twisted
+server endpoint description and may be given more than once.
+"""
+
+from __future__ import annotations
+
+import attrs
+from twisted.application import strports
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from menuchat.server import Limits, MenuChatFactory
+
+__all__ = ["Options", "makeService"]
+
+DEFAULT_PORT = "tcp:12000"
+_DEFAULTS = Limits()
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more."""
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"must be 0 or more, not {text}")
+    return value
+
+
+_count.coerceDoc = "At least 1."  # type: ignore[attr-defined]
+_seconds.coerceDoc = "0 or more."  # type: ignore[attr-defined]
+
+
+class Options(usage.Options):
+    """Options of ``twistd menuchat``; every limit of the server is one."""
+
+    synopsis = "[--port ENDPOINT ...] [limits]"
+    longdesc = (
+        "A menu-driven chat server for telnet, nc and the menuchat client. "
+        f"Listens on {DEFAULT_PORT} unless --port is given; --port takes any "
+        "Twisted server endpoint (tcp:5000:interface=127.0.0.1, "
+        "ssl:6697:privateKey=key.pem:certKey=cert.pem, unix:/path) and may be "
+        "repeated to listen on several."
+    )
+
+    optParameters = [
+        ["max-line-length", None, _DEFAULTS.max_line_length,
+         "Longest line in bytes; longer ones are discarded with an error.", _count],
+        ["line-rate", None, _DEFAULTS.line_rate,
+         "Lines a second a connection may send before its reading is paused "
+         "(0: no limit).", _seconds],
+        ["line-burst", None, _DEFAULTS.line_burst,
+         "Lines a connection may send at once before the rate applies.", _count],
+        ["max-output", None, _DEFAULTS.max_output,
+         "Bytes of unsent output a connection may have before it is dropped "
+         "as a slow reader.", _count],
+        ["login-timeout", None, _DEFAULTS.login_timeout,
+         "Seconds to give a name before the connection is closed (0: never).",
+         _seconds],
+        ["idle-timeout", None, _DEFAULTS.idle_timeout,
+         "Seconds without a line before a logged-in user is disconnected "
+         "(0: never).", _seconds],
+        ["max-clients", None, _DEFAULTS.max_clients,
+         "Connections the server holds at once.", _count],
+        ["max-per-address", None, _DEFAULTS.max_per_address,
+         "Connections from one IP address at once.", _count],
+        ["max-rooms", None, _DEFAULTS.max_rooms,
+         "Chat rooms open at once.", _count],
+        ["max-room-members", None, _DEFAULTS.max_room_members,
+         "Members of one chat room, its owner included.", _count],
+        ["mailbox-size", None, _DEFAULTS.mailbox_size,
+         "Unread messages a mailbox holds; a sender to a full one is told.",
+         _count],
+    ]  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["ports"] = []
+
+    def opt_port(self, description: str) -> None:
+        """Listen on this endpoint (default tcp:12000); repeat for several."""
+        self["ports"].append(description)
+
+    opt_p = opt_port
+
+    def postOptions(self) -> None:
+        if not self["ports"]:
+            self["ports"] = [DEFAULT_PORT]
+        from twisted.internet import reactor
+
+        for description in self["ports"]:
+            try:
+                serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(f"--port {description}: {e}") from e
+
+    def limits(self) -> Limits:
+        """The server's limits as given on the command line."""
+        return Limits(
+            **{
+                field.name: self[field.name.replace("_", "-")]
+                for field in attrs.fields(Limits)
+            }
+        )
+
+
+class _Shutdown(Service):
+    """Closes every connection, telling its user, when the server stops."""
+
+    def __init__(self, factory: MenuChatFactory) -> None:
+        self._factory = factory
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self._factory.shutdown()
+
+
+def makeService(options: Options) -> IService:
+    """A service listening on every ``--port`` with one shared factory."""
+    from twisted.internet import reactor
+
+    factory = MenuChatFactory(reactor, options.limits())
+    service = MultiService()
+    # Children stop in reverse order: the ports first, then the connections.
+    _Shutdown(factory).setServiceParent(service)
+    for description in options["ports"]:
+        strports.service(description, factory).setServiceParent(service)
+    return service
