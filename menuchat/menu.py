@@ -39,9 +39,7 @@ MENU = (
 )
 
 WELCOME = (
-    "Successfully connected to server\r\n"
-    "Client Name: {name}\r\n"
-    "Client ID: {id}\r\n"
+    "Successfully connected to server\r\nClient Name: {name}\r\nClient ID: {id}\r\n"
 )
 USER_LIST = "Users in server: {users}\r\n"
 MESSAGE_SENT = "Message sent!\r\n"
@@ -53,8 +51,7 @@ NEW_MESSAGE = (
     "Choose option 3 to read it.\r\n"
 )
 MESSAGE_UNREAD = (
-    "Your message to {recipient} was not read: they disconnected. "
-    "It said: {text}\r\n"
+    "Your message to {recipient} was not read: they disconnected. It said: {text}\r\n"
 )
 ROOM_CREATED = "Chat Room {room}\r\nType 'exit' to close the chat room.\r\n"
 ROOM_JOINED = "Joined to chat room {room}\r\nType 'bye' to exit this chat room.\r\n"
@@ -190,7 +187,11 @@ class Session:
 
     def line_too_long(self, limit: int) -> None:
         """A line over C{limit} bytes was discarded; say so, ask again."""
-        self._error(LINE_TOO_LONG.format(limit=limit))
+        reason = LINE_TOO_LONG.format(limit=limit)
+        if self.state in _SUB_PROMPTS:
+            self._fail(reason)
+        elif self.state is not State.CLOSED:
+            self._error(reason)
 
     def end(self, farewell: str) -> None:
         """Say C{farewell} and close, for a timeout or the server stopping."""
@@ -400,6 +401,10 @@ class Session:
         if self.user is not None:
             self._hub.logout(self.user)
 
+
+_SUB_PROMPTS = frozenset(
+    {State.MESSAGE_TEXT, State.MESSAGE_RECIPIENT, State.NEW_ROOM, State.JOIN_ROOM}
+)
 
 _HANDLERS = {
     State.NAME: Session._on_name,

@@ -178,7 +178,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         lines: list[object] = data.split(b"\n")
         tail = lines.pop()
         assert isinstance(tail, bytes)
-        if len(tail) > self.MAX_LENGTH:
+        if len(tail) > self.MAX_LENGTH + 1:  # + 1: a CR may end it
             self._buffer = b""
             self._discarding = True
             lines.append(_TOO_LONG)
@@ -195,7 +195,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             if self.paused or (rate and not self._take_token(rate)):
                 self._backlog = lines[index:]
                 return
-            if line is _TOO_LONG or len(line) > self.MAX_LENGTH:  # type: ignore[arg-type]
+            if line is _TOO_LONG:
                 self._line_too_long()
             else:
                 self.lineReceived(line)  # type: ignore[arg-type]
@@ -203,6 +203,9 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
     def lineReceived(self, line: bytes) -> None:
         if line[-1:] == b"\r":
             line = line[:-1]
+        if len(line) > self.MAX_LENGTH:
+            self._line_too_long()
+            return
         if b"\xff" in line:
             line = _TELNET.sub(b"", line)
         session = self.session
