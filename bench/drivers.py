@@ -1,0 +1,201 @@
+"""The dialogue of each server under test, so one scenario runs against both.
+
+A driver turns the scenario's steps (log in, create or join a room, send room
+lines, send and read a private message) into what its server expects on the
+wire. `MenuchatDriver` speaks menuchat's wire contract (DESIGN.md);
+`FloorDriver` speaks bench/floor.py's four-line dialogue.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from bench.loop import Conn, DialogueTask
+
+NAME_PROMPT = b"Your id key (i.e your name): "
+OPTION_PROMPT = b"Your option <enter a number>: "
+_CLIENT_ID = re.compile(rb"Client ID: (\d+)")
+
+#: Called with the receive time of each private-message notice.
+NoticeCallback = Callable[[float], None]
+#: Called with the number of private messages just read.
+ReadCallback = Callable[[int], None]
+
+
+class MenuchatDriver:
+    """menuchat's menu dialogue (a user waits for each prompt, as in telnet)."""
+
+    kind = "menuchat"
+    fail = b"Error: "
+    #: Whether the sender gets a confirmation ("Message sent!") per message.
+    confirms_pm = True
+
+    def login(self, conn: Conn, name: bytes) -> DialogueTask:
+        """Answer the name prompt; done at the option prompt after the menu."""
+        yield NAME_PROMPT
+        conn.send(name + b"\n")
+        got = yield OPTION_PROMPT
+        m = _CLIENT_ID.search(got)
+        if m is None:
+            raise ValueError(f"no 'Client ID:' in {got[-300:]!r}")
+        conn.user_id = int(m.group(1))
+
+    def create_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """Option 4; done after the room header's last line."""
+        conn.send(b"4\n")
+        yield b"Enter new chat room id: "
+        conn.send(room + b"\n")
+        yield b"Type 'exit' to close the chat room."
+        yield b"\n"
+
+    def join_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """Option 5; done after the join header's last line."""
+        conn.send(b"5\n")
+        yield b"Enter chat room id to join: "
+        conn.send(room + b"\n")
+        yield b"Type 'bye' to exit this chat room."
+        yield b"\n"
+
+    def pm_payload(self, recipient: Conn, text: bytes) -> bytes:
+        """Option 2 with its two answers, pipelined in one write."""
+        return b"2\n%s\n%d\n" % (text, recipient.user_id)
+
+    def watch_pm_sender(self, conn: Conn, on_sent: ReadCallback) -> None:
+        """Count the sender's "Message sent!" confirmations; fail on an error."""
+        conn.on_data = _LineWatcher(
+            conn, lambda line: _sender_line(conn, line, on_sent)
+        ).data
+
+    def read_pms(
+        self, conn: Conn, on_notice: NoticeCallback, on_read: ReadCallback
+    ) -> None:
+        """On each "New message from" notice, read the mailbox with option 3."""
+        conn.on_data = _MailReader(conn, on_notice, on_read).data
+
+
+def _sender_line(conn: Conn, line: bytes, on_sent: ReadCallback) -> None:
+    if b"Message sent!" in line:
+        on_sent(1)
+    elif b"Error: " in line:
+        conn.loop.fail(f"{conn.name.decode()}: {line.decode(errors='replace')!r}")
+
+
+class _LineWatcher:
+    """Split received text into lines and hand each to ``on_line``."""
+
+    def __init__(self, conn: Conn, on_line: Callable[[bytes], None]) -> None:
+        self.on_line = on_line
+        self.tail = bytes(conn.buf)
+        conn.buf.clear()
+
+    def data(self, conn: Conn, data: bytes) -> None:
+        lines = (self.tail + data).split(b"\n")
+        self.tail = lines.pop()
+        for line in lines:
+            self.on_line(line)
+
+
+class _MailReader:
+    """A recipient that reads its mailbox whenever a notice says it has mail.
+
+    The prompt after "My messages:" ends a listing; prompts have no line end,
+    so they are stripped from the front of the text that follows them.
+    """
+
+    def __init__(
+        self, conn: Conn, on_notice: NoticeCallback, on_read: ReadCallback
+    ) -> None:
+        self.conn = conn
+        self.on_notice = on_notice
+        self.on_read = on_read
+        self.tail = bytes(conn.buf)
+        conn.buf.clear()
+        self.notices = 0
+        self.read = 0
+        self.asked = False
+        self.listing = False
+
+    def data(self, conn: Conn, data: bytes) -> None:
+        now = time.time()
+        lines = (self.tail + data).split(b"\n")
+        self.tail = self._strip_prompts(lines.pop())
+        for line in lines:
+            line = self._strip_prompts(line)
+            if b"New message from " in line:
+                self.notices += 1
+                self.on_notice(now)
+                if not self.asked:
+                    self._ask()
+            elif b"My messages:" in line:
+                self.listing = True
+            elif self.listing and b"(from: " in line:
+                self.read += 1
+                self.on_read(1)
+            elif b"Error: " in line:
+                conn.loop.fail(
+                    f"{conn.name.decode()}: {line.decode(errors='replace')!r}"
+                )
+
+    def _strip_prompts(self, text: bytes) -> bytes:
+        while text.startswith(OPTION_PROMPT):
+            text = text[len(OPTION_PROMPT) :]
+            if self.listing:
+                self.listing = False
+                self.asked = False
+                if self.notices > self.read:
+                    self._ask()
+        return text
+
+    def _ask(self) -> None:
+        self.asked = True
+        self.conn.send(b"3\n")
+
+
+class FloorDriver:
+    """bench/floor.py's dialogue: NAME, JOIN room, room lines, TO name text."""
+
+    kind = "floor"
+    fail = b"TAKEN"
+    confirms_pm = False
+
+    def login(self, conn: Conn, name: bytes) -> DialogueTask:
+        """Send the name; done at "OK"."""
+        conn.send(name + b"\n")
+        yield b"OK\r\n"
+
+    def create_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """The floor has no owners: creating is joining."""
+        return self.join_room(conn, room)
+
+    def join_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """Send JOIN; done at "JOINED"."""
+        conn.send(b"JOIN " + room + b"\n")
+        yield b"JOINED\r\n"
+
+    def pm_payload(self, recipient: Conn, text: bytes) -> bytes:
+        """One "TO name text" line."""
+        return b"TO %s %s\n" % (recipient.name, text)
+
+    def watch_pm_sender(self, conn: Conn, on_sent: ReadCallback) -> None:
+        """The floor confirms nothing and sends the sender nothing back."""
+        conn.on_data = _LineWatcher(conn, lambda line: None).data
+
+    def read_pms(
+        self, conn: Conn, on_notice: NoticeCallback, on_read: ReadCallback
+    ) -> None:
+        """Each "FROM" line is both the notice and the message."""
+
+        def data(c: Conn, data: bytes) -> None:
+            n = data.count(b"\n")
+            if n:
+                now = time.time()
+                for _ in range(n):
+                    on_notice(now)
+                on_read(n)
+
+        conn.on_data = data
+
+
+DRIVERS = {"menuchat": MenuchatDriver, "floor": FloorDriver}

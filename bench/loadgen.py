@@ -1,0 +1,149 @@
+"""The load generator: one process, one epoll loop, one scenario, JSON out.
+
+Run by the harness as ``python -m bench.loadgen --driver menuchat --port P
+--pid PID fanout --size 100``; prints one JSON object on its last stdout
+line, with ``ok`` false and ``error`` set if a wait ran out or a dialogue
+went wrong. It reads the server's CPU time and RSS from /proc itself, so the
+measured interval is exactly the one it drives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import traceback
+
+from bench import workloads
+from bench.drivers import DRIVERS
+from bench.loop import DialogueError, Loop, Timeout
+from bench.procstat import raise_nofile
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.loadgen")
+    p.add_argument("--driver", choices=sorted(DRIVERS), required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--pid", type=int, required=True, help="server pid, for /proc")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="bound on each setup step and on the drain",
+    )
+    sub = p.add_subparsers(dest="scenario", required=True)
+
+    s = sub.add_parser("fanout")
+    s.add_argument("--size", type=int, required=True)
+    s.add_argument("--duration", type=float, default=3.0)
+    s.add_argument("--window", type=int, default=200)
+    s.add_argument("--line-bytes", type=int, default=48)
+
+    s = sub.add_parser("busy")
+    s.add_argument("--size", type=int, required=True)
+    s.add_argument("--senders", type=int, default=50)
+    s.add_argument("--rate", type=float, default=10.0)
+    s.add_argument("--probes", type=int, default=50)
+    s.add_argument("--duration", type=float, default=5.0)
+    s.add_argument("--line-bytes", type=int, default=48)
+
+    s = sub.add_parser("private")
+    s.add_argument("--size", type=int, required=True, help="number of pairs")
+    s.add_argument("--duration", type=float, default=3.0)
+    s.add_argument("--window", type=int, default=4)
+
+    s = sub.add_parser("hold")
+    s.add_argument("--size", type=int, required=True)
+    s.add_argument("--settle", type=float, default=0.5)
+
+    s = sub.add_parser("storm")
+    s.add_argument("--size", type=int, required=True)
+    return p
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the chosen scenario; return its figures."""
+    loop = Loop(args.port)
+    driver = DRIVERS[args.driver]()
+    try:
+        if args.scenario == "fanout":
+            return workloads.fanout(
+                loop,
+                driver,
+                args.pid,
+                args.size,
+                args.duration,
+                args.window,
+                args.line_bytes,
+                args.timeout,
+            )
+        if args.scenario == "busy":
+            return workloads.busy_room(
+                loop,
+                driver,
+                args.pid,
+                args.size,
+                args.senders,
+                args.rate,
+                args.probes,
+                args.duration,
+                args.line_bytes,
+                args.timeout,
+            )
+        if args.scenario == "private":
+            return workloads.private(
+                loop,
+                driver,
+                args.pid,
+                args.size,
+                args.duration,
+                args.window,
+                [],
+                args.timeout,
+            )
+        if args.scenario == "hold":
+            return workloads.hold(
+                loop, driver, args.pid, args.size, args.settle, args.timeout
+            )
+        return workloads.storm(loop, driver, args.pid, args.size, args.timeout)
+    finally:
+        loop.close_all()
+
+
+def _clean(value: object) -> object:
+    """JSON has no NaN: write None instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run, print the result as JSON; exit 1 if not ok."""
+    args = _parser().parse_args(argv)
+    nofile = raise_nofile()
+    result: dict = {
+        "scenario": args.scenario,
+        "driver": args.driver,
+        "size": args.size,
+        "nofile": nofile[0],
+    }
+    try:
+        result.update(run(args))
+        result["ok"] = (
+            result.get("loss", 0) == 0
+            and result.get("extra", 0) == 0
+            and not result.get("errors")
+        )
+        result["error"] = None if result["ok"] else "loss or errors"
+    except (Timeout, DialogueError, OSError) as e:
+        result.update(ok=False, error=f"{type(e).__name__}: {e}")
+    except Exception as e:
+        traceback.print_exc()
+        result.update(ok=False, error=f"{type(e).__name__}: {e}")
+    print(json.dumps({k: _clean(v) for k, v in result.items()}), flush=True)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""What a run measures: the cases (scenario and size), their options and figures.
+
+Each case runs against a fresh server process of each kind; menuchat gets only
+the options its scenario needs raised, listed in `RAISED` and in the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Per-address and total caps raised so one load generator on 127.0.0.1
+#: can open every connection of a case.
+_CAPS = ["--max-per-address", "100000", "--max-clients", "100000"]
+_ROOM = ["--max-room-members", "100000"]
+_NO_FLOOD = ["--line-rate", "0"]
+
+#: menuchat options per scenario (everything else stays at its default).
+RAISED: dict[str, list[str]] = {
+    "fanout": _NO_FLOOD + _CAPS + _ROOM,
+    "busy": _CAPS + _ROOM,
+    "private": _NO_FLOOD + _CAPS,
+    "hold": _CAPS,
+    "storm": _CAPS,
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported figure: the loadgen's key, its label and number format."""
+
+    key: str
+    label: str
+    fmt: str = "{:,.0f}"
+
+
+FIGURES: dict[str, list[Figure]] = {
+    "fanout": [
+        Figure("deliveries_per_s", "deliveries/s"),
+        Figure("cpu_us_per_delivery", "server CPU us/delivery", "{:.2f}"),
+    ],
+    "busy": [
+        Figure("p50_ms", "latency p50 ms", "{:.1f}"),
+        Figure("p99_ms", "latency p99 ms", "{:.1f}"),
+        Figure("deliveries_per_s", "deliveries/s"),
+    ],
+    "private": [
+        Figure("messages_per_s", "messages/s"),
+        Figure("p99_ms", "send->notice p99 ms", "{:.2f}"),
+    ],
+    "hold": [
+        Figure("login_s", "time to log in all s", "{:.2f}"),
+        Figure("kib_per_conn", "server RSS KiB/conn", "{:.1f}"),
+    ],
+    "storm": [
+        Figure("all_s", "time until all at menu s", "{:.2f}"),
+        Figure("p50_s", "median client at menu s", "{:.2f}"),
+    ],
+}
+
+TITLES = {
+    "fanout": "fan-out (1 sender)",
+    "busy": "busy room",
+    "private": "private messages",
+    "hold": "hold idle clients",
+    "storm": "login storm",
+}
+
+SIZE_LABEL = {"fanout": "R", "busy": "R", "private": "pairs", "hold": "N", "storm": "N"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One scenario at one size: the loadgen arguments and its hard timeout."""
+
+    scenario: str
+    size: int
+    args: list[str] = field(default_factory=list)
+    step_timeout: float = 60.0
+    hard_timeout: float = 240.0
+
+    @property
+    def label(self) -> str:
+        """e.g. "R=500"."""
+        return f"{SIZE_LABEL[self.scenario]}={self.size}"
+
+
+def full_plan() -> list[Case]:
+    """The full run: about 5 minutes per repeat on 2 cores."""
+    cases = [
+        Case("fanout", r, ["--duration", "3"], 60, 180) for r in (10, 100, 500, 1000)
+    ]
+    cases.append(
+        Case(
+            "busy",
+            500,
+            ["--senders", "50", "--rate", "10", "--probes", "50", "--duration", "5"],
+            90,
+            300,
+        )
+    )
+    cases += [Case("private", p, ["--duration", "3"], 60, 180) for p in (10, 100)]
+    cases += [Case("hold", n, [], 120, 300) for n in (1000, 5000, 10000)]
+    cases += [Case("storm", n, [], 120, 300) for n in (100, 1000, 5000)]
+    return cases
+
+
+def quick_plan() -> list[Case]:
+    """Every scenario, tiny: completion and zero loss, in a few seconds each."""
+    return [
+        Case("fanout", 5, ["--duration", "0.3"], 10, 40),
+        Case("fanout", 20, ["--duration", "0.3"], 10, 40),
+        Case(
+            "busy",
+            20,
+            ["--senders", "4", "--rate", "10", "--probes", "4", "--duration", "0.5"],
+            10,
+            40,
+        ),
+        Case("private", 5, ["--duration", "0.3"], 10, 40),
+        Case("hold", 50, ["--settle", "0.1"], 10, 40),
+        Case("storm", 50, [], 10, 40),
+    ]

@@ -1,0 +1,49 @@
+"""Read a process's CPU time and resident memory from /proc, and raise fd limits.
+
+Used by the load generator (to sample the server around a measured window) and
+by the harness (for the final state of each process). Linux only.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return utime + stime of ``pid`` in seconds (resolution: one clock tick).
+
+    The command name in field 2 may contain spaces and parentheses, so the
+    fields are counted from the last ``)``.
+    """
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def rss_kib(pid: int) -> int:
+    """Return the resident set size (VmRSS) of ``pid`` in KiB."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1])
+    raise LookupError(f"no VmRSS for pid {pid}")
+
+
+def own_cpu_seconds() -> float:
+    """Return the CPU time (user + system) used so far by this process."""
+    t = os.times()
+    return t.user + t.system
+
+
+def raise_nofile() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; return both."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard_target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft < hard_target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard_target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)

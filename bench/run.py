@@ -1,0 +1,359 @@
+"""Run menuchat and the floor side by side under the same load; print the table.
+
+    python -m bench [--quick] [--repeat N] [--json] [--only fanout,hold]
+                    [--servers menuchat,floor] [--keep-logs]
+
+Each case starts a fresh server (``twistd -n menuchat`` or bench/floor.py) on a
+free loopback port, runs the load generator (bench/loadgen.py) as a separate
+process against it, and stops the server. Figures are medians over repeats;
+every menuchat figure is also shown as a ratio to the floor's. Exit status 1
+if any case lost a line, hung or failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # ``python bench/run.py``: make the checkout importable as with ``-m``.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.plan import FIGURES, RAISED, TITLES, Case, full_plan, quick_plan
+from bench.servers import (
+    ROOT,
+    BenchError,
+    ServerProcess,
+    menuchat_available,
+    run_loadgen,
+    start_floor,
+    start_menuchat,
+    stop_all,
+)
+
+#: A process whose CPU time / wall time reaches this is called saturated.
+SATURATED = 0.85
+
+
+def machine() -> dict[str, object]:
+    """CPU model, cores, versions, date and the checkout's commit."""
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import twisted
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "twisted": twisted.__version__,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+    }
+
+
+def run_case(case: Case, kind: str, logdir: Path) -> dict:
+    """One case against one fresh server; the loadgen's result plus checks."""
+    server: ServerProcess | None = None
+    started = time.monotonic()
+    try:
+        if kind == "menuchat":
+            server = start_menuchat(RAISED[case.scenario], logdir)
+        else:
+            server = start_floor(logdir)
+        args = [
+            "--driver",
+            kind,
+            "--port",
+            str(server.port),
+            "--pid",
+            str(server.pid),
+            "--timeout",
+            str(case.step_timeout),
+            case.scenario,
+            "--size",
+            str(case.size),
+            *case.args,
+        ]
+        result = run_loadgen(args, case.hard_timeout)
+        if not server.alive():
+            result["ok"] = False
+            result["error"] = f"{kind} exited during the run:\n{server.log_tail()}"
+    except BenchError as e:
+        result = {"ok": False, "error": str(e)}
+    finally:
+        if server is not None:
+            server.stop()
+    result["elapsed_s"] = time.monotonic() - started
+    return result
+
+
+def _median(runs: list[dict], key: str) -> float | None:
+    values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+    return statistics.median(values) if values else None
+
+
+def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
+    """Medians per server over the repeats, ratios, loss and saturation."""
+    row: dict = {
+        "scenario": case.scenario,
+        "size": case.size,
+        "label": case.label,
+        "raised": RAISED[case.scenario],
+        "figures": [],
+        "servers": {},
+    }
+    for kind, results in runs.items():
+        ok = [r for r in results if r.get("ok")]
+        row["servers"][kind] = {
+            "runs": len(results),
+            "ok_runs": len(ok),
+            "loss": max((r.get("loss") or 0 for r in results), default=0),
+            "errors": [r["error"] for r in results if r.get("error")],
+            "server_util": _median(results, "server_util"),
+            "loadgen_util": _median(results, "loadgen_util"),
+            "raw": results,
+        }
+    for fig in FIGURES[case.scenario]:
+        values = {kind: _median(res, fig.key) for kind, res in runs.items()}
+        mc, fl = values.get("menuchat"), values.get("floor")
+        row["figures"].append(
+            {
+                "key": fig.key,
+                "label": fig.label,
+                "menuchat": mc,
+                "floor": fl,
+                "ratio": mc / fl if mc is not None and fl else None,
+            }
+        )
+    return row
+
+
+def saturation(server: dict | None) -> str:
+    """e.g. "server (srv .99 lg .31)": which side's CPU/wall reached SATURATED."""
+    if not server or server["server_util"] is None:
+        return "-"
+    su, lu = server["server_util"], server["loadgen_util"] or 0.0
+    sides = [name for name, u in (("server", su), ("loadgen", lu)) if u >= SATURATED]
+    return f"{'+'.join(sides) or 'neither'} (srv {su:.2f} lg {lu:.2f})"
+
+
+def _fmt(fmt: str, value: float | None) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def render(report: dict) -> str:
+    """The plain-text table."""
+    m = report["machine"]
+    out = [
+        f"menuchat benchmark  {m['date']}  commit {m['commit'] or '?'}",
+        f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, "
+        f"Twisted {m['twisted']}; repeats: {report['repeat']} (medians)"
+        f"{'; QUICK' if report['quick'] else ''}",
+        "ratio = menuchat / floor (same run); saturated = CPU time / wall "
+        f">= {SATURATED} over the measured interval",
+        "",
+    ]
+    header = (
+        "scenario",
+        "size",
+        "figure",
+        "menuchat",
+        "floor",
+        "ratio",
+        "loss mc/fl",
+        "saturated: menuchat",
+        "saturated: floor",
+    )
+    rows = [header]
+    for row in report["rows"]:
+        fmts = {f.key: f.fmt for f in FIGURES[row["scenario"]]}
+        mc, fl = row["servers"].get("menuchat"), row["servers"].get("floor")
+        for i, fig in enumerate(row["figures"]):
+            first = i == 0
+            loss = (
+                f"{mc['loss'] if mc else '-'}/{fl['loss'] if fl else '-'}"
+                if first
+                else ""
+            )
+            rows.append(
+                (
+                    TITLES[row["scenario"]] if first else "",
+                    row["label"] if first else "",
+                    fig["label"],
+                    _fmt(fmts[fig["key"]], fig["menuchat"]),
+                    _fmt(fmts[fig["key"]], fig["floor"]),
+                    _fmt("{:.2f}x", fig["ratio"]),
+                    loss,
+                    saturation(mc) if first else "",
+                    saturation(fl) if first else "",
+                )
+            )
+    widths = [max(len(str(r[c])) for r in rows) for c in range(len(header))]
+    for r in rows:
+        out.append(
+            "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+        )
+    out.append("")
+    out.append("menuchat options raised (all others at their defaults):")
+    seen = []
+    for row in report["rows"]:
+        if row["scenario"] not in seen:
+            seen.append(row["scenario"])
+            out.append(f"  {TITLES[row['scenario']]}: {' '.join(row['raised'])}")
+    nofile = {
+        r.get("nofile")
+        for row in report["rows"]
+        for s in row["servers"].values()
+        for r in s["raw"]
+        if r.get("nofile")
+    }
+    out.append(
+        f"RLIMIT_NOFILE (soft, raised to hard) in servers and loadgen: "
+        f"{', '.join(map(str, sorted(nofile))) or '?'}"
+    )
+    for note in report["notes"]:
+        out.append(f"note: {note}")
+    failures = failures_of(report)
+    if failures:
+        out.append("")
+        out.append("FAILURES:")
+        out.extend(f"  {f}" for f in failures)
+    return "\n".join(out)
+
+
+def failures_of(report: dict) -> list[str]:
+    """Every case and server that lost lines, hung or failed."""
+    failed = []
+    for row in report["rows"]:
+        for kind, s in row["servers"].items():
+            for err in s["errors"]:
+                failed.append(
+                    f"{TITLES[row['scenario']]} {row['label']} {kind}: "
+                    f"{err.strip()[:1500]}"
+                )
+            if s["loss"] and not s["errors"]:
+                failed.append(
+                    f"{TITLES[row['scenario']]} {row['label']} {kind}: lost {s['loss']}"
+                )
+    return failed
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="every scenario tiny: completion and zero loss only",
+    )
+    p.add_argument("--repeat", type=int, default=1, help="repeats per case (median)")
+    p.add_argument("--json", action="store_true", help="print JSON, not the table")
+    p.add_argument(
+        "--only", default="", help="comma-separated scenarios: " + ",".join(TITLES)
+    )
+    p.add_argument(
+        "--servers", default="menuchat,floor", help="comma-separated: menuchat,floor"
+    )
+    p.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the servers' log files (kept anyway on failure)",
+    )
+    return p
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the plan; print the table (or JSON); 1 if anything failed."""
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    cases = quick_plan() if args.quick else full_plan()
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - set(TITLES)
+        if unknown:
+            print(f"unknown scenario(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        cases = [c for c in cases if c.scenario in wanted]
+    kinds = [k for k in args.servers.split(",") if k]
+    notes = []
+    if "menuchat" in kinds and not menuchat_available():
+        kinds.remove("menuchat")
+        notes.append("menuchat/tap.py not found: floor only")
+    if not kinds:
+        print("no server to run", file=sys.stderr)
+        return 2
+
+    logdir = Path(tempfile.mkdtemp(prefix="menuchat-bench-"))
+    report = {
+        "machine": machine(),
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "notes": notes,
+        "rows": [],
+    }
+    try:
+        for case in cases:
+            runs: dict[str, list[dict]] = {k: [] for k in kinds}
+            for rep in range(args.repeat):
+                order = kinds if rep % 2 == 0 else kinds[::-1]
+                for kind in order:
+                    result = run_case(case, kind, logdir)
+                    runs[kind].append(result)
+                    status = "ok" if result.get("ok") else "FAILED"
+                    print(
+                        f"{case.scenario} {case.label} {kind} "
+                        f"[{rep + 1}/{args.repeat}] {status} "
+                        f"({result['elapsed_s']:.1f}s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            report["rows"].append(summarise(case, runs))
+    finally:
+        stop_all()
+    failures = failures_of(report)
+    if failures or args.keep_logs:
+        report["notes"].append(f"server logs kept in {logdir}")
+    else:
+        shutil.rmtree(logdir, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+    else:
+        print(render(report))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

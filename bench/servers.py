@@ -1,0 +1,227 @@
+"""Start, watch and always stop the processes of a benchmark run.
+
+Every child (servers and load generators) gets the hard RLIMIT_NOFILE as its
+soft limit and is killed by the kernel if the harness dies (PR_SET_PDEATHSIG);
+on any normal exit `stop_all` (registered with atexit) stops what is left.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.procstat import raise_nofile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_PR_SET_PDEATHSIG = 1
+_live: list[subprocess.Popen] = []
+
+
+class BenchError(Exception):
+    """A server or load generator failed to start, hung or crashed."""
+
+
+def _child_setup() -> None:
+    """In the child before exec: raise the fd limit and die with the parent."""
+    raise_nofile()
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _spawn(argv: list[str], **kwargs: object) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, cwd=ROOT, preexec_fn=_child_setup, **kwargs)
+    _live.append(proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Terminate ``proc``, then kill it if it has not exited after ``grace``."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(grace)
+    if proc in _live:
+        _live.remove(proc)
+
+
+def stop_all() -> None:
+    """Stop every child still running (atexit and signal handler)."""
+    for proc in list(_live):
+        _stop(proc, grace=2.0)
+
+
+atexit.register(stop_all)
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port, read from /proc/net/tcp.
+
+    Used instead of a probe connection so the server sees no extra client.
+    """
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[1] == want and parts[3] == "0A":
+                return True
+    return False
+
+
+class ServerProcess:
+    """One server under test: its process, port, log file and raised options."""
+
+    def __init__(
+        self, kind: str, argv: list[str], port: int, logfile: Path, options: list[str]
+    ) -> None:
+        self.kind = kind
+        self.port = port
+        self.logfile = logfile
+        self.options = options
+        self._log = open(logfile, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = _spawn(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the port is listening; raise BenchError if it never is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(
+                    f"{self.kind} exited with {self.proc.returncode} before "
+                    f"listening:\n{self.log_tail()}"
+                )
+            if _listening(self.port):
+                return
+            time.sleep(0.05)
+        raise BenchError(
+            f"{self.kind} not listening after {timeout}s:\n{self.log_tail()}"
+        )
+
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's log, for error reports."""
+        self._log.flush()
+        try:
+            text = self.logfile.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and close its log."""
+        _stop(self.proc)
+        self._log.close()
+
+
+def twistd_argv() -> list[str]:
+    """The twistd command of the Python running the harness."""
+    exe = Path(sys.executable).parent / "twistd"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+def start_menuchat(options: list[str], logdir: Path) -> ServerProcess:
+    """Start ``twistd -n menuchat`` on a free loopback port with ``options``."""
+    port = free_port()
+    logfile = logdir / f"menuchat-{port}.log"
+    argv = [
+        *twistd_argv(),
+        "-n",
+        "--pidfile=",
+        f"--logfile={logfile}",
+        "menuchat",
+        "--port",
+        f"tcp:{port}:interface=127.0.0.1",
+        *options,
+    ]
+    server = ServerProcess("menuchat", argv, port, logfile, options)
+    server.wait_ready()
+    return server
+
+
+def start_floor(logdir: Path) -> ServerProcess:
+    """Start the floor relay (bench/floor.py) on a free loopback port."""
+    port = free_port()
+    logfile = logdir / f"floor-{port}.log"
+    argv = [sys.executable, "-m", "bench.floor", "--port", str(port)]
+    server = ServerProcess("floor", argv, port, logfile, [])
+    server.wait_ready()
+    return server
+
+
+def menuchat_available() -> bool:
+    """Whether the checkout has menuchat's server (menuchat/tap.py)."""
+    return (ROOT / "menuchat" / "tap.py").exists()
+
+
+def run_loadgen(args: list[str], timeout: float) -> dict:
+    """Run the load generator with ``args``; return the JSON object it prints.
+
+    A load generator that outlives ``timeout`` is killed and reported as a hang.
+    """
+    proc = _spawn(
+        [sys.executable, "-m", "bench.loadgen", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc, grace=1.0)
+        out, err = proc.communicate()
+        raise BenchError(
+            f"load generator hung (> {timeout:.0f}s): {' '.join(args)}\n"
+            f"{err.decode(errors='replace')[-2000:]}"
+        ) from None
+    finally:
+        if proc in _live:
+            _live.remove(proc)
+    lines = out.decode(errors="replace").strip().splitlines()
+    if not lines:
+        raise BenchError(
+            f"load generator printed nothing (exit {proc.returncode}): "
+            f"{' '.join(args)}\n{err.decode(errors='replace')[-2000:]}"
+        )
+    try:
+        return json.loads(lines[-1])
+    except ValueError:
+        raise BenchError(
+            f"load generator printed no JSON (exit {proc.returncode}):\n"
+            f"{out.decode(errors='replace')[-2000:]}\n"
+            f"{err.decode(errors='replace')[-2000:]}"
+        ) from None
