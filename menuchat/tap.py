@@ -15,9 +15,14 @@ from twisted.python import usage
 
 from menuchat.server import Limits, MenuChatFactory
 
-__all__ = ["Options", "makeService"]
+__all__ = ["Options", "makeService", "with_backlog"]
 
 DEFAULT_PORT = "tcp:12000"
+
+# Twisted listens with a backlog of 50; a login storm of hundreds overflows
+# it, and a connection whose handshake the kernel then drops hangs. TCP ports
+# get a deep queue unless their description sets backlog= itself.
+DEFAULT_BACKLOG = 1024
 _DEFAULTS = Limits()
 
 
@@ -50,7 +55,8 @@ class Options(usage.Options):
         f"Listens on {DEFAULT_PORT} unless --port is given; --port takes any "
         "Twisted server endpoint (tcp:5000:interface=127.0.0.1, "
         "ssl:6697:privateKey=key.pem:certKey=cert.pem, unix:/path) and may be "
-        "repeated to listen on several."
+        "repeated to listen on several. TCP ports listen with a backlog of "
+        f"{DEFAULT_BACKLOG} unless the description sets backlog=."
     )
 
     optParameters = [
@@ -100,7 +106,7 @@ class Options(usage.Options):
 
         for description in self["ports"]:
             try:
-                serverFromString(reactor, description)
+                serverFromString(reactor, with_backlog(description))
             except Exception as e:
                 raise usage.UsageError(f"--port {description}: {e}") from e
 
@@ -112,6 +118,14 @@ class Options(usage.Options):
                 for field in attrs.fields(Limits)
             }
         )
+
+
+def with_backlog(description: str) -> str:
+    """C{description} with C{backlog=1024} added to a TCP port lacking one."""
+    kind = description.split(":", 1)[0].lower()
+    if kind in ("tcp", "tcp6") and "backlog=" not in description:
+        return f"{description}:backlog={DEFAULT_BACKLOG}"
+    return description
 
 
 class _Shutdown(Service):
@@ -134,5 +148,6 @@ def makeService(options: Options) -> IService:
     # Children stop in reverse order: the ports first, then the connections.
     _Shutdown(factory).setServiceParent(service)
     for description in options["ports"]:
-        strports.service(description, factory).setServiceParent(service)
+        port = strports.service(with_backlog(description), factory)
+        port.setServiceParent(service)
     return service

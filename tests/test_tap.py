@@ -1,0 +1,95 @@
+"""The twistd plugin: discovery, options and the service they build."""
+
+import attrs
+import pytest
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IServiceMaker
+from twisted.plugin import getPlugins
+from twisted.python import usage
+
+from menuchat import tap
+from menuchat.server import Limits
+
+
+def parse(*argv):
+    options = tap.Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def test_twistd_finds_the_plugin():
+    makers = {p.tapname: p for p in getPlugins(IServiceMaker)}
+    assert "menuchat" in makers
+    assert makers["menuchat"].options is tap.Options
+
+
+def test_defaults_listen_on_tcp_12000_with_the_default_limits():
+    options = parse()
+    assert options["ports"] == ["tcp:12000"]
+    assert options.limits() == Limits()
+
+
+def test_port_may_be_repeated():
+    options = parse("--port", "tcp:0:interface=127.0.0.1", "-p", "unix:/tmp/mc.sock")
+    assert options["ports"] == ["tcp:0:interface=127.0.0.1", "unix:/tmp/mc.sock"]
+
+
+def test_every_limit_is_an_option():
+    argv = []
+    expected = {}
+    for n, field in enumerate(attrs.fields(Limits), start=1):
+        value = n + 1 if field.type in (int, "int") else n + 0.5
+        argv += [f"--{field.name.replace('_', '-')}", str(value)]
+        expected[field.name] = value
+    assert attrs.asdict(parse(*argv).limits()) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--max-clients", "0"],
+        ["--max-line-length", "-5"],
+        ["--line-rate", "-1"],
+        ["--login-timeout", "soon"],
+        ["--mailbox-size", "1.5"],
+        ["--port", "nonsense:1"],
+        ["--port", "tcp:notaport"],
+    ],
+)
+def test_bad_values_are_usage_errors(argv):
+    with pytest.raises(usage.UsageError):
+        parse(*argv)
+
+
+def test_zero_disables_rate_and_timeouts():
+    limits = parse("--line-rate", "0", "--login-timeout", "0").limits()
+    assert (limits.line_rate, limits.login_timeout) == (0, 0)
+
+
+def test_help_documents_every_option():
+    text = str(tap.Options())
+    for field in attrs.fields(Limits):
+        assert f"--{field.name.replace('_', '-')}=" in text
+    assert "--port=" in text
+
+
+@pytest.mark.parametrize(
+    ("given", "listened"),
+    [
+        ("tcp:12000", "tcp:12000:backlog=1024"),
+        ("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=1024"),
+        ("tcp:5000:backlog=10", "tcp:5000:backlog=10"),
+        ("tcp6:5000", "tcp6:5000:backlog=1024"),
+        ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
+    ],
+)
+def test_tcp_ports_get_a_deep_backlog(given, listened):
+    assert tap.with_backlog(given) == listened
+
+
+def test_make_service_listens_on_every_port_with_one_factory():
+    service = tap.makeService(parse("-p", "tcp:0", "-p", "tcp:0:interface=127.0.0.1"))
+    ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+    assert len(ports) == 2
+    assert ports[0].factory is ports[1].factory
+    assert ports[0].factory.limits == Limits()
