@@ -64,6 +64,18 @@ GOODBYE = "Goodbye"
 # end in ": ".
 PROMPT_ENDINGS = (": ", "> ", "? ")
 
+# The prompts of the menuchat dialogue. Lines typed ahead are answered
+# before the server's reply reaches the client, so a reply can arrive glued
+# to the prompt it answers: "Your option <enter a number>: Goodbye".
+KNOWN_PROMPTS = (
+    "Your id key (i.e your name): ",
+    "Your option <enter a number>: ",
+    "Enter your message: ",
+    "Enter recipient id: ",
+    "Enter new chat room id: ",
+    "Enter chat room id to join: ",
+)
+
 # Seconds of silence from the server, after the end of input, before the
 # client closes; and the longest it waits however much the server says.
 DEFAULT_LINGER = 2.0
@@ -136,7 +148,7 @@ class ServerStream:
         while len(partial) > self.max_line_length:
             raw.append(partial[: self.max_line_length])
             partial = partial[self.max_line_length :]
-        lines = [_render(line) for line in raw]
+        lines = [part for line in raw for part in _unglue(_render(line))]
         if lines:
             self.said_goodbye = lines[-1] == GOODBYE
         self._partial = partial
@@ -162,6 +174,20 @@ class ServerStream:
 
 def _render(line: bytes) -> str:
     return printable(line.removesuffix(b"\r").decode("utf-8", "replace"))
+
+
+def _unglue(line: str) -> list[str]:
+    """C{line} with each known prompt at its start split off as a line."""
+    parts = []
+    while True:
+        for prompt in KNOWN_PROMPTS:
+            if line.startswith(prompt) and len(line) > len(prompt):
+                parts.append(prompt)
+                line = line[len(prompt) :]
+                break
+        else:
+            parts.append(line)
+            return parts
 
 
 class MenuChatClientProtocol(protocol.Protocol):

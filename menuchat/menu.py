@@ -56,7 +56,6 @@ MESSAGE_UNREAD = (
 ROOM_CREATED = "Chat Room {room}\r\nType 'exit' to close the chat room.\r\n"
 ROOM_JOINED = "Joined to chat room {room}\r\nType 'bye' to exit this chat room.\r\n"
 ROOM_MEMBERS = "In this room: {names}\r\n"
-ROOM_LINE = "{name}> {text}\r\n"
 MEMBER_JOINED = "{name} joined\r\n"
 MEMBER_LEFT = "{name} disconnected from the chat.\r\n"
 ROOM_LEFT = "You left chat room {room}.\r\n"
@@ -207,7 +206,9 @@ class Session:
     # Hub events (hub.Member)
 
     def room_line(self, room: Room, speaker: User, text: str) -> None:
-        self._output.write(ROOM_LINE.format(name=speaker.name, text=text))
+        # "Alice> Hello": the one text said once per member per room line, so
+        # it is built without str.format's parsing.
+        self._output.write(f"{speaker.name}> {text}\r\n")
 
     def member_joined(self, room: Room, user: User) -> None:
         if user is not self.user:

@@ -262,16 +262,17 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         """Send C{text}, queued while batching or while the peer lags."""
         if self._closed:
             return
-        data = text.encode("utf-8")
+        data = text.encode()
         if self._held:
             self._queue.append(data)
             self._queued += len(data)
             if self._queued > self.factory.max_output:
                 self._drop_slow_reader()
         elif self.factory.batching:
-            if not self._queue:
+            queue = self._queue
+            if not queue:
                 self.factory.dirty.append(self)
-            self._queue.append(data)
+            queue.append(data)
         else:
             self.transport.write(data)
 
