@@ -39,6 +39,7 @@ from twisted.internet.interfaces import (
 from twisted.python.failure import Failure
 
 __all__ = [
+    "Arguments",
     "ChatClient",
     "Console",
     "ConsoleHandler",
@@ -47,8 +48,10 @@ __all__ = [
     "ServerStream",
     "encode_line",
     "ending_for",
+    "endpoint_for",
     "main",
     "parse_arguments",
+    "parse_port",
     "printable",
     "run",
 ]
@@ -60,13 +63,8 @@ NO_HOST = "Error: enter the server's IP address or host name."
 BAD_PORT = "Error: the port is a number from 1 to 65535."
 GOODBYE = "Goodbye"
 
-# How a partial line that is a question ends: the contract's prompts all
-# end in ": ".
-PROMPT_ENDINGS = (": ", "> ", "? ")
-
-# The prompts of the menuchat dialogue. Lines typed ahead are answered
-# before the server's reply reaches the client, so a reply can arrive glued
-# to the prompt it answers: "Your option <enter a number>: Goodbye".
+# The prompts of the menuchat dialogue, which the client recognises where
+# the bytes alone are ambiguous (see ServerStream).
 KNOWN_PROMPTS = (
     "Your id key (i.e your name): ",
     "Your option <enter a number>: ",
@@ -116,11 +114,14 @@ class ServerStream:
     when its last byte arrives. The bytes after the last line end are the
     prompt.
 
-    A prompt left at the end of a read that ends like a question (C{": "})
-    is finished when the server says more without the user answering: the
-    server has started something new, a notice after which it asks again,
-    and a line end right after the prompt belongs to it. Any other partial
-    line is the start of a line that is still arriving.
+    Otherwise the bytes are taken as they come, as telnet would show them,
+    with two exceptions for the dialogue's own prompts (L{KNOWN_PROMPTS}):
+    a line end right after one finishes it without making it a line (the
+    server sends CRLF, a notice and the prompt again to a user sitting at a
+    prompt), and one at the start of a longer line is split off it (lines
+    typed ahead are answered before the reply reaches the client, so the
+    reply arrives glued to its prompt: C{"Your option <enter a number>:
+    Goodbye"}).
 
     @ivar prompt: the partial line, decoded and made L{printable}.
     @ivar said_goodbye: whether the last complete line was C{Goodbye}, the
@@ -131,18 +132,16 @@ class ServerStream:
 
     def __init__(self) -> None:
         self._partial = b""
-        self._settled = False
         self.prompt = ""
         self.said_goodbye = False
 
     def feed(self, data: bytes) -> list[str]:
         """Take one read's bytes; return the lines it completes, in order."""
-        if self._settled and self.prompt.endswith(PROMPT_ENDINGS):
-            self._partial = b""
-            if data[:1] == b"\n":
-                data = data[1:]
-            elif data[:2] == b"\r\n":
-                data = data[2:]
+        if self.prompt in KNOWN_PROMPTS:
+            for end in (b"\n", b"\r\n"):
+                if data.startswith(end):
+                    self._partial = b""
+                    data = data[len(end) :]
         raw = (self._partial + data).split(b"\n")
         partial = raw.pop()
         while len(partial) > self.max_line_length:
@@ -152,14 +151,12 @@ class ServerStream:
         if lines:
             self.said_goodbye = lines[-1] == GOODBYE
         self._partial = partial
-        self._settled = bool(partial)
         self.prompt = printable(_decode_partial(partial.removesuffix(b"\r")))
         return lines
 
     def answer(self) -> None:
         """The user answered the prompt: what comes next starts a new line."""
         self._partial = b""
-        self._settled = False
         self.prompt = ""
 
     def finish(self) -> list[str]:
@@ -167,7 +164,7 @@ class ServerStream:
         partial, self._partial = self._partial, b""
         self.prompt = ""
         text = _render(partial)
-        if not text or text.endswith(PROMPT_ENDINGS):
+        if not text or text in KNOWN_PROMPTS:
             return []
         return [text]
 
