@@ -161,7 +161,8 @@ class FloorDriver:
     confirms_pm = False
 
     def login(self, conn: Conn, name: bytes) -> DialogueTask:
-        """Send the name; done at "OK"."""
+        """Wait for the greeting, send the name; done at "OK"."""
+        yield b"HELLO\r\n"
         conn.send(name + b"\n")
         yield b"OK\r\n"
 

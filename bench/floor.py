@@ -3,13 +3,15 @@
 Every menuchat figure is reported as a ratio to this server's figure in the
 same run. It has no menu and no checks; its whole dialogue is:
 
+    (connect)          -> "HELLO\\r\\n" (the server speaks first, as menuchat does)
     NAME\\n            -> "OK\\r\\n" (name taken: "TAKEN\\r\\n", send another)
     JOIN room\\n       -> "JOINED\\r\\n"; from then on every other line is a room line
     line\\n (in a room) -> "NAME> line\\r\\n" to every member, the sender included
     TO name text\\n    -> "FROM NAME text\\r\\n" to that user only
 
 Lines are bytes end to end (no decoding); accepted connections get TCP_NODELAY,
-as menuchat's do, so neither side pays Nagle's delay. Run it with
+as menuchat's do, so neither side pays Nagle's delay, and the listen backlog
+is menuchat's default (1024). Run it with
 ``python -m bench.floor --port PORT``.
 """
 
@@ -46,6 +48,7 @@ class FloorProtocol(LineReceiver):
 
     def connectionMade(self) -> None:
         self.transport.setTcpNoDelay(True)
+        self.transport.write(b"HELLO\r\n")
 
     def lineReceived(self, line: bytes) -> None:
         if line[-1:] == b"\r":
@@ -79,10 +82,10 @@ class FloorProtocol(LineReceiver):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Listen on 127.0.0.1:PORT (same backlog as a twistd strports tcp: port)."""
+    """Listen on 127.0.0.1:PORT with menuchat's default listen backlog."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--backlog", type=int, default=50)
+    parser.add_argument("--backlog", type=int, default=1024)
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor

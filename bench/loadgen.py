@@ -130,12 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         result.update(run(args))
-        result["ok"] = (
-            result.get("loss", 0) == 0
-            and result.get("extra", 0) == 0
-            and not result.get("errors")
-        )
-        result["error"] = None if result["ok"] else "loss or errors"
+        problems = list(result.get("errors") or [])
+        if result.get("loss"):
+            problems.append(f"lost {result['loss']} of {result['expected']}")
+        if result.get("silent"):
+            problems.append(f"{result['silent']} clients never received a byte")
+        if result.get("extra"):
+            problems.append(f"{result['extra']} unexpected extra lines")
+        if result.get("drained") is False:
+            problems.append(f"not drained within {args.timeout:.0f}s")
+        result["ok"] = not problems
+        result["error"] = "; ".join(problems) or None
     except (Timeout, DialogueError, OSError) as e:
         result.update(ok=False, error=f"{type(e).__name__}: {e}")
     except Exception as e:

@@ -51,6 +51,7 @@ class Conn:
         "on_data",
         "on_done",
         "out",
+        "received",
         "sock",
         "task",
         "user_id",
@@ -66,6 +67,7 @@ class Conn:
         self.connected = False
         self.counting = False
         self.count = 0
+        self.received = 0
         self.task: DialogueTask | None = None
         self.want = b""
         self.fail = b""
@@ -168,6 +170,7 @@ class Conn:
 
 
 def _buffer_data(conn: Conn, data: bytes) -> None:
+    conn.received += len(data)
     conn.buf += data
     if conn.task is not None:
         conn.advance()

@@ -34,6 +34,18 @@ def rss_kib(pid: int) -> int:
     raise LookupError(f"no VmRSS for pid {pid}")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (steal included), /proc/stat.
+
+    Minus the server's and the load generator's CPU over an interval, this is
+    what everything else on the machine took from the benchmark.
+    """
+    with open("/proc/stat", "rb") as f:
+        fields = f.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 def own_cpu_seconds() -> float:
     """Return the CPU time (user + system) used so far by this process."""
     t = os.times()

@@ -1,7 +1,7 @@
 """Run menuchat and the floor side by side under the same load; print the table.
 
     python -m bench [--quick] [--repeat N] [--json] [--only fanout,hold]
-                    [--servers menuchat,floor] [--keep-logs]
+                    [--servers menuchat,floor] [--quiet-wait S] [--keep-logs]
 
 Each case starts a fresh server (``twistd -n menuchat`` or bench/floor.py) on a
 free loopback port, runs the load generator (bench/loadgen.py) as a separate
@@ -31,6 +31,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.plan import FIGURES, RAISED, TITLES, Case, full_plan, quick_plan
+from bench.procstat import machine_busy_seconds
 from bench.servers import (
     ROOT,
     BenchError,
@@ -44,6 +45,8 @@ from bench.servers import (
 
 #: A process whose CPU time / wall time reaches this is called saturated.
 SATURATED = 0.85
+#: Cores used by other processes during a run above which it is flagged.
+OTHER_LOAD = 0.3
 
 
 def machine() -> dict[str, object]:
@@ -77,6 +80,21 @@ def machine() -> dict[str, object]:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit,
     }
+
+
+def wait_quiet(limit: float) -> float:
+    """Wait up to ``limit`` seconds for the machine to be idle; return its load.
+
+    The load is the cores busy over the last second (the harness itself only
+    sleeps); it is below OTHER_LOAD when this returns early.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        b0, t0 = machine_busy_seconds(), time.monotonic()
+        time.sleep(1.0)
+        load = (machine_busy_seconds() - b0) / (time.monotonic() - t0)
+        if load < OTHER_LOAD or time.monotonic() >= deadline:
+            return load
 
 
 def run_case(case: Case, kind: str, logdir: Path) -> dict:
@@ -139,6 +157,8 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
             "errors": [r["error"] for r in results if r.get("error")],
             "server_util": _median(results, "server_util"),
             "loadgen_util": _median(results, "loadgen_util"),
+            "other_util": _median(results, "other_util"),
+            "wall_s": _median(results, "wall_s"),
             "raw": results,
         }
     for fig in FIGURES[case.scenario]:
@@ -157,12 +177,24 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
 
 
 def saturation(server: dict | None) -> str:
-    """e.g. "server (srv .99 lg .31)": which side's CPU/wall reached SATURATED."""
+    """Which side's CPU/wall reached SATURATED, with both and the other load.
+
+    e.g. "server (srv 0.99 lg 0.31 oth 0.02)". "oth" is what every other
+    process on the machine used meanwhile, in cores; over OTHER_LOAD the
+    figures were measured on a busy machine and are flagged. Intervals under
+    a tenth of a second are too short for CPU times counted in clock ticks.
+    """
     if not server or server["server_util"] is None:
         return "-"
     su, lu = server["server_util"], server["loadgen_util"] or 0.0
-    sides = [name for name, u in (("server", su), ("loadgen", lu)) if u >= SATURATED]
-    return f"{'+'.join(sides) or 'neither'} (srv {su:.2f} lg {lu:.2f})"
+    other = server["other_util"] or 0.0
+    if (server["wall_s"] or 0.0) < 0.1:
+        verdict = "too short to tell"
+    else:
+        sides = [n for n, u in (("server", su), ("loadgen", lu)) if u >= SATURATED]
+        verdict = "+".join(sides) or "neither"
+    busy = " BUSY MACHINE" if other >= OTHER_LOAD else ""
+    return f"{verdict} (srv {su:.2f} lg {lu:.2f} oth {other:.2f}){busy}"
 
 
 def _fmt(fmt: str, value: float | None) -> str:
@@ -178,7 +210,8 @@ def render(report: dict) -> str:
         f"Twisted {m['twisted']}; repeats: {report['repeat']} (medians)"
         f"{'; QUICK' if report['quick'] else ''}",
         "ratio = menuchat / floor (same run); saturated = CPU time / wall "
-        f">= {SATURATED} over the measured interval",
+        f">= {SATURATED} over the measured interval (srv: server, lg: load "
+        "generator, oth: all other processes, in cores)",
         "",
     ]
     header = (
@@ -284,6 +317,14 @@ def _parser() -> argparse.ArgumentParser:
         "--servers", default="menuchat,floor", help="comma-separated: menuchat,floor"
     )
     p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=None,
+        metavar="S",
+        help="before each run, wait up to S seconds for other processes to "
+        "leave the CPUs idle (default: 10; 0 with --quick)",
+    )
+    p.add_argument(
         "--keep-logs",
         action="store_true",
         help="keep the servers' log files (kept anyway on failure)",
@@ -316,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no server to run", file=sys.stderr)
         return 2
 
+    quiet_wait = args.quiet_wait
+    if quiet_wait is None:
+        quiet_wait = 0.0 if args.quick else 10.0
     logdir = Path(tempfile.mkdtemp(prefix="menuchat-bench-"))
     report = {
         "machine": machine(),
@@ -330,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
             for rep in range(args.repeat):
                 order = kinds if rep % 2 == 0 else kinds[::-1]
                 for kind in order:
+                    if quiet_wait > 0:
+                        wait_quiet(quiet_wait)
                     result = run_case(case, kind, logdir)
                     runs[kind].append(result)
                     status = "ok" if result.get("ok") else "FAILED"
