@@ -39,7 +39,8 @@ def _child_setup() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _spawn(argv: list[str], **kwargs: object) -> subprocess.Popen:
+def spawn(argv: list[str], **kwargs: object) -> subprocess.Popen:
+    """Start a child in the checkout; `stop_all` and the kernel will end it."""
     proc = subprocess.Popen(argv, cwd=ROOT, preexec_fn=_child_setup, **kwargs)
     _live.append(proc)
     return proc
@@ -102,7 +103,7 @@ class ServerProcess:
         self.logfile = logfile
         self.options = options
         self._log = open(logfile, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = _spawn(
+        self.proc = spawn(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -193,7 +194,7 @@ def run_loadgen(args: list[str], timeout: float) -> dict:
 
     A load generator that outlives ``timeout`` is killed and reported as a hang.
     """
-    proc = _spawn(
+    proc = spawn(
         [sys.executable, "-m", "bench.loadgen", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
