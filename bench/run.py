@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -97,10 +98,25 @@ def wait_quiet(limit: float) -> float:
             return load
 
 
+def fd_shortfall(case: Case) -> str | None:
+    """Why the hard RLIMIT_NOFILE is too low for ``case``, or None if it is not.
+
+    The server and the load generator each need a descriptor per client.
+    """
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    clients = case.size * (2 if case.scenario == "private" else 1)
+    if hard != resource.RLIM_INFINITY and clients + 64 > hard:
+        return f"skipped: RLIMIT_NOFILE hard limit {hard} < {clients} clients + 64"
+    return None
+
+
 def run_case(case: Case, kind: str, logdir: Path) -> dict:
     """One case against one fresh server; the loadgen's result plus checks."""
     server: ServerProcess | None = None
     started = time.monotonic()
+    skip = fd_shortfall(case)
+    if skip is not None:
+        return {"ok": True, "skipped": skip, "elapsed_s": 0.0}
     try:
         if kind == "menuchat":
             server = start_menuchat(RAISED[case.scenario], logdir)
@@ -155,6 +171,7 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
             "ok_runs": len(ok),
             "loss": max((r.get("loss") or 0 for r in results), default=0),
             "errors": [r["error"] for r in results if r.get("error")],
+            "skipped": next((r["skipped"] for r in results if r.get("skipped")), None),
             "server_util": _median(results, "server_util"),
             "loadgen_util": _median(results, "loadgen_util"),
             "other_util": _median(results, "other_util"),
@@ -197,6 +214,12 @@ def saturation(server: dict | None) -> str:
     return f"{verdict} (srv {su:.2f} lg {lu:.2f} oth {other:.2f}){busy}"
 
 
+def _loss(server: dict | None) -> str:
+    if not server or server["skipped"]:
+        return "-"
+    return str(server["loss"])
+
+
 def _fmt(fmt: str, value: float | None) -> str:
     return "n/a" if value is None else fmt.format(value)
 
@@ -231,11 +254,7 @@ def render(report: dict) -> str:
         mc, fl = row["servers"].get("menuchat"), row["servers"].get("floor")
         for i, fig in enumerate(row["figures"]):
             first = i == 0
-            loss = (
-                f"{mc['loss'] if mc else '-'}/{fl['loss'] if fl else '-'}"
-                if first
-                else ""
-            )
+            loss = f"{_loss(mc)}/{_loss(fl)}" if first else ""
             rows.append(
                 (
                     TITLES[row["scenario"]] if first else "",
@@ -272,6 +291,12 @@ def render(report: dict) -> str:
         f"RLIMIT_NOFILE (soft, raised to hard) in servers and loadgen: "
         f"{', '.join(map(str, sorted(nofile))) or '?'}"
     )
+    for row in report["rows"]:
+        for kind, srv in row["servers"].items():
+            if srv["skipped"]:
+                out.append(
+                    f"{TITLES[row['scenario']]} {row['label']} {kind}: {srv['skipped']}"
+                )
     for note in report["notes"]:
         out.append(f"note: {note}")
     failures = failures_of(report)
@@ -322,7 +347,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="before each run, wait up to S seconds for other processes to "
-        "leave the CPUs idle (default: 10; 0 with --quick)",
+        "leave the CPUs idle (default: 5; 0 with --quick)",
     )
     p.add_argument(
         "--keep-logs",
@@ -359,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_wait = args.quiet_wait
     if quiet_wait is None:
-        quiet_wait = 0.0 if args.quick else 10.0
+        quiet_wait = 0.0 if args.quick else 5.0
     logdir = Path(tempfile.mkdtemp(prefix="menuchat-bench-"))
     report = {
         "machine": machine(),
@@ -378,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
                         wait_quiet(quiet_wait)
                     result = run_case(case, kind, logdir)
                     runs[kind].append(result)
-                    status = "ok" if result.get("ok") else "FAILED"
+                    status = result.get("skipped") or (
+                        "ok" if result.get("ok") else "FAILED"
+                    )
                     print(
                         f"{case.scenario} {case.label} {kind} "
                         f"[{rep + 1}/{args.repeat}] {status} "
