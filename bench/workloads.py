@@ -444,10 +444,18 @@ def private(
             sending = False
             return
         for p in group:
-            while p.sent - p.read < window:
-                p.sent_at.append(time.time())
-                p.a.send(driver.pm_payload(p.b, b"hello %d" % p.sent))
-                p.sent += 1
+            free = window - (p.sent - p.read)
+            if free <= 0:
+                continue
+            now = time.time()
+            p.sent_at.extend([now] * free)
+            p.a.send(
+                b"".join(
+                    driver.pm_payload(p.b, b"hello %d" % (p.sent + i))
+                    for i in range(free)
+                )
+            )
+            p.sent += free
 
     loop.ticks.append(tick)
     loop.run_until(lambda: not sending, duration + 5, "private send")
