@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.conch.recvline import HistoricRecvLine
-from twisted.internet.defer import Deferred, TimeoutError
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import connectionDone
 from twisted.internet.stdio import StandardIO
@@ -279,7 +280,7 @@ async def converse(
 
     trigger = reactor.addSystemEventTrigger("before", "shutdown", stopping)
     try:
-        with _stdio_restored(reactor, stdin, stdout, raw=terminal):
+        with _stdio_restored(stdin, stdout, raw=terminal):
             console: PlainConsole | TerminalConsole
             if terminal:
                 console = TerminalConsole(client)
@@ -290,7 +291,7 @@ async def converse(
                 console = PlainConsole(client)
                 StandardIO(console, stdin, stdout, reactor)
                 ending = await client.run(console)
-            with suppress(TimeoutError):
+            with suppress(defer.TimeoutError):
                 await console.close().addTimeout(CLOSE_TIMEOUT, reactor)
     finally:
         reactor.removeSystemEventTrigger(trigger)
@@ -300,23 +301,23 @@ async def converse(
 
 
 @contextmanager
-def _stdio_restored(reactor: Any, stdin: int, stdout: int, raw: bool) -> Iterator[None]:
-    """Put C{stdin} in raw mode if asked; restore its settings and flags after."""
+def _stdio_restored(stdin: int, stdout: int, raw: bool) -> Iterator[None]:
+    """Put C{stdin} in raw mode if asked; restore its settings and flags after.
+
+    StandardIO leaves both descriptors non-blocking, and on a terminal they
+    share one open file with the shell that started us.
+    """
     flags = {fd: fcntl.fcntl(fd, fcntl.F_GETFL) for fd in {stdin, stdout}}
     settings = termios.tcgetattr(stdin) if raw else None
-
-    def restore() -> None:
-        if settings is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, settings)
-        for fd, flag in flags.items():
-            fcntl.fcntl(fd, fcntl.F_SETFL, flag)
-
     if raw:
         tty.setraw(stdin)
     try:
         yield
     finally:
-        restore()
+        if settings is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, settings)
+        for fd, flag in flags.items():
+            fcntl.fcntl(fd, fcntl.F_SETFL, flag)
 
 
 @contextmanager
