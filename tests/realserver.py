@@ -50,6 +50,8 @@ PROMPTS = (
 )
 
 _LISTENING = re.compile(r"MenuChatFactory starting on (\d+)")
+_CAME = re.compile(r"^\S+ \[[^]]+\] \S+ connected$", re.M)
+_WENT = re.compile(r"^\S+ \[[^]]+\] \S+ disconnected \(", re.M)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -161,6 +163,19 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise ServerError(f"{pattern!r} not logged in {timeout}s")
             time.sleep(0.02)
+
+    def open_connections(self) -> int:
+        """Connections let in minus connections let go, as the log tells."""
+        log = self.log()
+        return len(_CAME.findall(log)) - len(_WENT.findall(log))
+
+    def wait_until_idle(self, timeout: float = TIMEOUT) -> None:
+        """Wait until every connection the server let in is gone."""
+        deadline = time.monotonic() + timeout
+        while (left := self.open_connections()) > 0:
+            if time.monotonic() > deadline:
+                raise ServerError(f"{left} connections still open after {timeout}s")
+            time.sleep(0.05)
 
     def terminate(self, timeout: float = TIMEOUT) -> int:
         """SIGTERM, then wait for the exit; return the exit status."""
@@ -358,8 +373,51 @@ async def login(
     return client, int(said.text.removeprefix("Client ID: "))
 
 
+LEAVING = (
+    "before a name",
+    "option 6",
+    "close",
+    "reset",
+    "reset owning a room",
+    "close mid-message",
+)
+
+
+async def churn_cycle(reactor: Any, port: int, n: int) -> str:
+    """Connect, log in as C{churn<n>} and leave in way C{n} of L{LEAVING}.
+
+    Returns the way; waits until this end of the connection is closed.
+    """
+    way = LEAVING[n % len(LEAVING)]
+    client = await connect(reactor, port)
+    await client.expect_prompt(NAME_PROMPT)
+    if way == "before a name":
+        client.transport.loseConnection()
+    else:
+        client.send(f"churn{n}")
+        await client.expect_prompt(OPTION_PROMPT)
+        if way == "option 6":
+            client.send("6")
+            await client.expect_line("Goodbye")
+        elif way == "close":
+            client.transport.loseConnection()
+        elif way == "reset":
+            client.transport.abortConnection()
+        elif way == "reset owning a room":
+            client.send("4", f"room{n}")
+            await client.expect_line(f"Chat Room room{n}")
+            client.transport.abortConnection()
+        else:
+            client.send("2", "half a message")
+            await client.expect_prompt(RECIPIENT_PROMPT)
+            client.transport.loseConnection()
+    await client.lost.addTimeout(TIMEOUT, reactor)
+    return way
+
+
 __all__ = [
     "JOIN_ROOM_PROMPT",
+    "LEAVING",
     "LINE",
     "MESSAGE_PROMPT",
     "NAME_PROMPT",
@@ -373,6 +431,7 @@ __all__ = [
     "LineClient",
     "ServerError",
     "ServerProcess",
+    "churn_cycle",
     "connect",
     "login",
     "twistd_command",
