@@ -227,11 +227,14 @@ class Session:
         self._go_to_menu(ROOM_CLOSED[reason].format(room=room.id))
 
     def message_waiting(self, message: Message, unread: int) -> None:
-        self._notice(
-            NEW_MESSAGE.format(
-                sender=message.sender_name, sender_id=message.sender_id, unread=unread
-            )
+        notice = NEW_MESSAGE.format(
+            sender=message.sender_name, sender_id=message.sender_id, unread=unread
         )
+        if self.user is not None and message.sender_id == self.user.id:
+            # A note to self: part of the reply to option 2, not an interruption.
+            self._output.write(notice)
+        else:
+            self._notice(notice)
 
     def message_unread(self, message: Message) -> None:
         self._notice(

@@ -141,6 +141,18 @@ def test_option_2_sends_a_message(chat):
     )
 
 
+def test_a_message_to_yourself_is_noted_without_a_second_prompt(chat):
+    lou, screen = person(chat, "Lou")
+    for line in ["2", "note to self"]:
+        lou.line_received(line)
+    screen.take()
+    lou.line_received("1")
+    assert screen.take() == (
+        "New message from Lou:1 (1 unread). Choose option 3 to read it.\r\n"
+        "Message sent!\r\nYour option <enter a number>: "
+    )
+
+
 def test_option_3_reads_messages_oldest_first_then_none(chat):
     nina, _ = person(chat, "Nina")
     jose, jose_screen = person(chat, "Jose")
