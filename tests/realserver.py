@@ -282,8 +282,12 @@ class LineClient(Protocol):
                 start = end + 2
         self._text = text[start:]
 
+    def item_received(self, item: Item) -> None:
+        """Called with each item as it arrives, before any waiter sees it."""
+
     def _add(self, item: Item) -> None:
         self.items.append(item)
+        self.item_received(item)
         for watcher in list(self._watchers):
             if watcher in self._watchers and watcher.accept(item):
                 self._watchers.remove(watcher)
