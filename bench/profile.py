@@ -33,6 +33,9 @@ from bench.servers import (
     stop_all,
 )
 
+#: Scenarios that run for a given time; hold and storm end when all are in.
+TIMED = ("fanout", "busy")
+
 
 def _py_spy() -> str | None:
     found = Path(sys.executable).parent / "py-spy"
@@ -82,7 +85,9 @@ def _short(frame: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the case, record the server, print the top entries."""
     p = argparse.ArgumentParser(prog="python -m bench.profile")
-    p.add_argument("--scenario", default="fanout", choices=["fanout", "busy"])
+    p.add_argument(
+        "--scenario", default="fanout", choices=["fanout", "busy", "hold", "storm"]
+    )
     p.add_argument("--size", type=int, default=500)
     p.add_argument("--seconds", type=float, default=8.0, help="sampling time")
     p.add_argument(
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = start_menuchat(RAISED[args.scenario], logdir)
         duration = args.warmup + args.seconds + 2
+        timed = ["--duration", str(duration)] if args.scenario in TIMED else []
         loadgen = spawn(
             [
                 sys.executable,
@@ -118,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.scenario,
                 "--size",
                 str(args.size),
-                "--duration",
-                str(duration),
+                *timed,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

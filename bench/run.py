@@ -48,6 +48,8 @@ from bench.servers import (
 SATURATED = 0.85
 #: Cores used by other processes during a run above which it is flagged.
 OTHER_LOAD = 0.3
+#: Shorter measured intervals are not judged: CPU times count 10 ms ticks.
+SHORTEST = 0.25
 
 
 def machine() -> dict[str, object]:
@@ -199,18 +201,19 @@ def saturation(server: dict | None) -> str:
     e.g. "server (srv 0.99 lg 0.31 oth 0.02)". "oth" is what every other
     process on the machine used meanwhile, in cores; over OTHER_LOAD the
     figures were measured on a busy machine and are flagged. Intervals under
-    a tenth of a second are too short for CPU times counted in clock ticks.
+    SHORTEST are too short for CPU times counted in clock ticks.
     """
     if not server or server["server_util"] is None:
         return "-"
     su, lu = server["server_util"], server["loadgen_util"] or 0.0
     other = server["other_util"] or 0.0
-    if (server["wall_s"] or 0.0) < 0.1:
+    if (server["wall_s"] or 0.0) < SHORTEST:
         verdict = "too short to tell"
+        busy = ""
     else:
         sides = [n for n, u in (("server", su), ("loadgen", lu)) if u >= SATURATED]
         verdict = "+".join(sides) or "neither"
-    busy = " BUSY MACHINE" if other >= OTHER_LOAD else ""
+        busy = " BUSY MACHINE" if other >= OTHER_LOAD else ""
     return f"{verdict} (srv {su:.2f} lg {lu:.2f} oth {other:.2f}){busy}"
 
 
