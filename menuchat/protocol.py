@@ -242,8 +242,11 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             float(self.factory.line_burst), self._tokens + (now - self._stamp) * rate
         )
         self._stamp = now
-        if tokens >= 1.0:
-            self._tokens = tokens - 1.0
+        # Refilling to exactly one token can land a hair below it in floating
+        # point; counting that as a whole token keeps the refill from being
+        # rescheduled for the very same instant, forever.
+        if tokens >= 1.0 - 1e-9:
+            self._tokens = max(tokens - 1.0, 0.0)
             return True
         self._tokens = tokens
         if self._refill is None:

@@ -208,6 +208,19 @@ def test_flood_pauses_reading_then_resumes_losing_nothing():
     assert clock.getDelayedCalls() == []
 
 
+def test_refills_that_round_below_a_token_still_resume():
+    # 10 lines a second with a burst of 6: refilling 0.05 s at a time adds
+    # up to 0.9999999999999996 tokens, not 1.
+    factory, clock = make_factory(line_rate=10.0, line_burst=6)
+    protocol, transport = connect(factory)
+    protocol.dataReceived(b"ann\n" + b"\n" * 50)
+    for _ in range(120):
+        clock.advance(0.05)
+    assert transport.value().count(menu.MENU.encode()) == 1 + 50
+    assert transport.producerState == "producing"
+    assert clock.getDelayedCalls() == []
+
+
 def test_data_arriving_while_paused_is_kept_in_order():
     factory, clock = make_factory(line_rate=1, line_burst=1)
     protocol, transport = login(factory, "Nina")
