@@ -29,13 +29,13 @@ if TYPE_CHECKING:
 
 __all__ = ["MenuChatProtocol"]
 
-# A line too long to keep: its place in the order of lines is kept so the
-# error is said after the lines before it have been answered.
-_TOO_LONG = object()
-
 # Telnet commands a telnet client may send: IAC SB ... IAC SE, IAC with an
 # option verb and its option byte, or a two-byte IAC command.
 _TELNET = re.compile(rb"\xff(?:\xfa.*?\xff\xf0|[\xfb-\xfe].|[\xf0-\xf9\xff])", re.S)
+
+# Queued output past which a connection's own lines wait: a client that
+# asks for more than it reads is served as fast as it reads, no faster.
+OUTPUT_PAUSE = 64 * 1024
 
 # First bytes of a TLS (or SSLv2) ClientHello sent to the plain-text port.
 _TLS_STARTS = (b"\x16", b"\x80")
@@ -63,11 +63,13 @@ class _OutputValve:
 class MenuChatProtocol(LineReceiver, TimeoutMixin):
     """One client connection: framing, limits and the outgoing queue.
 
-    Lines end in LF, with an optional CR before it. Output written while the
-    factory batches (while a read is handled) is queued and goes out as one
-    write per connection when the read is done; output written while the
-    transport's buffer is full is held, up to the factory's C{max_output}
-    bytes, past which the connection is dropped as a slow reader.
+    Lines end in LF, with an optional CR before it. Output is queued and
+    goes out once per reactor turn (the factory flushes every connection with
+    output at the start of the next turn), so lines that reach a member in
+    one turn cost one write, not one each. While the transport's send buffer
+    is full, output stays queued, up to the factory's C{max_output} bytes,
+    past which the connection is dropped as a slow reader; while a
+    connection's own output is backed up, its input is not read either.
     """
 
     delimiter = b"\n"
@@ -77,12 +79,12 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
     def __init__(self) -> None:
         self.session: Session | None = None
         self._buffer = b""
-        self._backlog: list[object] | None = None
         self._discarding = False
         self._fresh = True
         self._queue: list[bytes] = []
         self._queued = 0
         self._held = False
+        self._output_wait = False
         self._closed = False
         self._tokens = 0.0
         self._stamp = 0.0
@@ -141,8 +143,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             peer=self._peer(),
             when="before logging in" if login else "idle",
         )
-        with self.factory.batch():
-            session.end(menu.LOGIN_TIMEOUT if login else menu.IDLE_TIMEOUT)
+        session.end(menu.LOGIN_TIMEOUT if login else menu.IDLE_TIMEOUT)
 
     # Input
 
@@ -154,51 +155,47 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
                 self.write(menu.NOT_TLS)
                 self.close()
                 return
-        with self.factory.batch():
-            lines = self._frame(data)
-            backlog = self._backlog
-            if backlog is not None:
-                backlog.extend(lines)
-                if self.paused:
-                    return
-                self._backlog = None
-                lines = backlog
-            self._handle(lines)
-
-    def _frame(self, data: bytes) -> list[object]:
-        """Split C{data} into whole lines, keeping the last partial one."""
         if self._discarding:
             end = data.find(b"\n")
             if end < 0:
-                return []
+                return
             self._discarding = False
             data = data[end + 1 :]
-        if self._buffer:
-            data = self._buffer + data
-        lines: list[object] = data.split(b"\n")
-        tail = lines.pop()
-        assert isinstance(tail, bytes)
-        if len(tail) > self.MAX_LENGTH + 1:  # + 1: a CR may end it
+        self._buffer = self._buffer + data if self._buffer else data
+        if not self.paused:
+            self._handle()
+
+    def _handle(self) -> None:
+        """Hand the buffer's whole lines to the session, in order.
+
+        Stops when reading is paused (the line rate, or output backed up),
+        keeping the rest, which is at most a read or two: a paused transport
+        reads no more. A partial line longer than the limit is dropped as it
+        arrives, and so is the rest of it until its line end.
+        """
+        buffer = self._buffer
+        start = 0
+        rate = self.factory.line_rate
+        while not self._closed:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            backed_up = self._held or self._queued >= OUTPUT_PAUSE
+            if self.paused or backed_up or (rate and not self._take_token(rate)):
+                if backed_up and not self._output_wait:
+                    self._output_wait = True
+                    if not self.paused:
+                        self.pauseProducing()
+                break
+            line = buffer[start:end]
+            start = end + 1
+            self.lineReceived(line)
+        buffer = self._buffer = buffer[start:] if start else buffer
+        if len(buffer) > self.MAX_LENGTH + 1 and not self.paused:  # + 1: a CR
             self._buffer = b""
             self._discarding = True
-            lines.append(_TOO_LONG)
-        else:
-            self._buffer = tail
-        return lines
-
-    def _handle(self, lines: list[object]) -> None:
-        """Hand C{lines} to the session in order, until paused or closed."""
-        rate = self.factory.line_rate
-        for index, line in enumerate(lines):
-            if self._closed:
-                return
-            if self.paused or (rate and not self._take_token(rate)):
-                self._backlog = lines[index:]
-                return
-            if line is _TOO_LONG:
+            if not self._closed:
                 self._line_too_long()
-            else:
-                self.lineReceived(line)  # type: ignore[arg-type]
 
     def lineReceived(self, line: bytes) -> None:
         if line[-1:] == b"\r":
@@ -223,7 +220,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             session.line_received(line.decode("utf-8", "replace"))
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        """Framing is ours (see L{_frame}); a long line never closes."""
+        """Framing is ours (see L{_handle}); a long line never closes."""
         self._line_too_long()
 
     def _line_too_long(self) -> None:
@@ -257,27 +254,31 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
 
     def _refilled(self) -> None:
         self._refill = None
-        self.resumeProducing()
+        self._resume_input()
+
+    def _resume_input(self) -> None:
+        """Read again, unless the line rate or the output still says wait."""
+        if self.paused and self._refill is None and not self._output_wait:
+            self.resumeProducing()
 
     # Output (menu.Output)
 
     def write(self, text: str) -> None:
-        """Send C{text}, queued while batching or while the peer lags."""
+        """Queue C{text} for the next flush; drop a peer that lags too far.
+
+        A peer lags while the transport holds a full send buffer for it;
+        what is queued for it then may not pass C{max_output} bytes.
+        """
         if self._closed:
             return
         data = text.encode()
-        if self._held:
-            self._queue.append(data)
-            self._queued += len(data)
-            if self._queued > self.factory.max_output:
-                self._drop_slow_reader()
-        elif self.factory.batching:
-            queue = self._queue
-            if not queue:
-                self.factory.dirty.append(self)
-            queue.append(data)
-        else:
-            self.transport.write(data)
+        queue = self._queue
+        if not queue and not self._held:
+            self.factory.flush_soon(self)
+        queue.append(data)
+        self._queued += len(data)
+        if self._held and self._queued > self.factory.max_output:
+            self._drop_slow_reader()
 
     def close(self) -> None:
         """Send what is queued, then close the connection."""
@@ -292,17 +293,23 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         """Write the queued output, unless the transport asked us to wait."""
         if not self._held and not self._closed:
             self._send_queue()
+            self._output_sent()
 
     def hold_output(self) -> None:
         """The transport's buffer is full: keep further output here."""
         self._held = True
-        self._queued = sum(len(data) for data in self._queue)
 
     def release_output(self) -> None:
         """The transport's buffer drained: send what was kept."""
         self._held = False
         if not self._closed:
             self._send_queue()
+            self._output_sent()
+
+    def _output_sent(self) -> None:
+        if self._output_wait and not self._held:
+            self._output_wait = False
+            self._resume_input()
 
     def _send_queue(self) -> None:
         queue = self._queue

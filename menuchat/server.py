@@ -1,19 +1,17 @@
 """The factory: the one object every connection of a server shares.
 
 It owns the hub, the limits, the clock, the set of live connections and the
-output batch, and it is how the server stops: every user is told, every
-connection closed.
+once-a-turn output flush, and it is how the server stops: every user is
+told, every connection closed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 
@@ -68,8 +66,8 @@ class MenuChatFactory(ServerFactory):
         )
         self.connections: set[MenuChatProtocol] = set()
         self._per_address: Counter[str] = Counter()
-        self.batching = False
-        self.dirty: list[MenuChatProtocol] = []
+        self._dirty: list[MenuChatProtocol] = []
+        self._flush_call: IDelayedCall | None = None
         self._stopping = False
         self._drained: Deferred[None] | None = None
 
@@ -108,27 +106,24 @@ class MenuChatFactory(ServerFactory):
             drained, self._drained = self._drained, None
             drained.callback(None)
 
-    # Output batching
+    # Output
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Queue all output made inside; send it as one write per connection.
+    def flush_soon(self, protocol: MenuChatProtocol) -> None:
+        """Have C{protocol}'s queued output written at the next reactor turn.
 
-        A line said in a room reaches every member; handling one read's worth
-        of lines inside a batch turns a write per line per member into one
-        write per member. Nested batches flush when the outermost one ends.
+        Everything said to a connection during one turn (a read's worth of
+        lines, from any number of senders) then leaves in one write: in a
+        room of R members, K lines cost R writes instead of K times R.
         """
-        if self.batching:
-            yield
-            return
-        self.batching = True
-        try:
-            yield
-        finally:
-            self.batching = False
-            dirty, self.dirty = self.dirty, []
-            for protocol in dirty:
-                protocol.flush()
+        self._dirty.append(protocol)
+        if self._flush_call is None:
+            self._flush_call = self.clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_call = None
+        dirty, self._dirty = self._dirty, []
+        for protocol in dirty:
+            protocol.flush()
 
     # Stopping
 

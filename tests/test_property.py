@@ -165,20 +165,6 @@ step = st.one_of(
 )
 
 
-class TickingClock(task.Clock):
-    """A Clock on which a delayed call runs at least a microsecond later.
-
-    On a reactor, time moves on between scheduling a call and running it;
-    on a bare Clock a call due "now" runs in the same instant. The line-rate
-    refill can be scheduled a few ulps ahead (1 - 0.9999999999999996 tokens)
-    and then finds the bucket still short of a token, forever, on a Clock
-    that never ticks; this clock models the reactor instead.
-    """
-
-    def callLater(self, delay: float, *args: object, **kwargs: object):
-        return super().callLater(max(delay, 1e-6), *args, **kwargs)
-
-
 class LazyTransport(StringTransport):
     """A transport whose close is seen by the protocol later, as with a reactor."""
 
@@ -194,7 +180,7 @@ class Harness:
     """
 
     def __init__(self, synchronous: bool) -> None:
-        self.clock = TickingClock()
+        self.clock = task.Clock()
         self.factory = MenuChatFactory(self.clock, LIMITS)
         self.synchronous = synchronous
         self.live: dict[int, tuple[MenuChatProtocol, StringTransport]] = {}
@@ -261,7 +247,8 @@ class Harness:
         self.settle()
 
     def settle(self) -> None:
-        """Deliver pending closes, as the reactor would on its next turn."""
+        """End the reactor turn: flush output and deliver pending closes."""
+        self.clock.advance(0)
         while True:
             closing = [
                 (protocol, transport)
@@ -273,6 +260,7 @@ class Harness:
             for protocol, transport in closing:
                 transport.connected = False
                 protocol.connectionLost(Failure(ConnectionLost("closed")))
+        self.clock.advance(0)
         for slot, (_, transport) in list(self.live.items()):
             if not transport.connected:
                 del self.live[slot]

@@ -15,11 +15,29 @@ PROMPT = b"Your option <enter a number>: "
 
 
 class Wire(StringTransportWithDisconnection):
-    """A transport that counts writes and closes the protocol when lost."""
+    """A transport that counts writes and closes the protocol when lost.
+
+    Reading what was written first lets the reactor turn end (the clock
+    advances by zero), since output is flushed once a turn.
+    """
+
+    clock = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.writes = 0
+
+    def value(self):
+        self._end_turn()
+        return super().value()
+
+    def clear(self):
+        self._end_turn()
+        super().clear()
+
+    def _end_turn(self):
+        if self.clock is not None:
+            self.clock.advance(0)
 
     def write(self, data):
         self.writes += 1
@@ -44,6 +62,7 @@ def connect(factory, host="127.0.0.1", port=40000):
     protocol = factory.buildProtocol(IPv4Address("TCP", host, port))
     transport = Wire(peerAddress=IPv4Address("TCP", host, port))
     transport.protocol = protocol
+    transport.clock = factory.clock
     protocol.makeConnection(transport)
     return protocol, transport
 
@@ -315,9 +334,9 @@ def test_a_read_of_many_room_lines_is_one_write_per_member():
     sender = members[1][0]
     sender.dataReceived(b"".join(b"line %d\n" % n for n in range(50)))
     for _, transport in members:
-        assert transport.writes == 1
         assert transport.value().count(b"m1> line ") == 50
         assert transport.value().endswith(b"m1> line 49\r\n")
+        assert transport.writes == 1
 
 
 def test_slow_reader_output_is_held_then_sent_when_the_buffer_drains():
@@ -381,3 +400,75 @@ def test_sets_tcp_nodelay_on_tcp_transports(factory):
 def test_state_after_login_is_the_menu(factory):
     protocol, _ = login(factory, "Nina")
     assert protocol.session.state is State.MENU
+
+
+class FullWire(Wire):
+    """A transport that, like TCP's, says its send buffer is full past 64 KiB."""
+
+    def write(self, data):
+        super().write(data)
+        if len(self.io.getvalue()) > 65536 and not self.full:
+            self.full = True
+            self.producer.pauseProducing()
+
+    full = False
+
+    def drain(self):
+        """The peer read everything: empty the buffer and say so."""
+        self.io.seek(0)
+        self.io.truncate()
+        self.full = False
+        self.producer.resumeProducing()
+
+
+def test_a_client_that_does_not_read_its_replies_is_not_read_either():
+    factory, clock = make_factory(line_rate=0)
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    transport = FullWire()
+    transport.protocol = protocol
+    transport.clock = clock
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"Nina\n")
+    flood = b"\n" * 65536  # every empty line asks for the whole menu again
+    protocol.dataReceived(flood)
+    clock.advance(0)
+    assert transport.full
+    assert transport.producerState == "paused"
+    answered = transport.io.getvalue().count(menu.MENU.encode())
+    assert answered < 400
+    # Nothing beyond about one buffer's worth is held for it anywhere.
+    assert protocol._queued < 2 * 65536
+    assert len(protocol._buffer) <= len(flood)
+    # Reading on, it is served in full, in order, losing nothing.
+    total = answered
+    for _ in range(1000):
+        if transport.producerState == "producing" and not protocol._buffer:
+            break
+        transport.drain()
+        clock.advance(0)
+        total += transport.io.getvalue().count(menu.MENU.encode())
+    assert total == 1 + 65536
+    assert transport.producerState == "producing"
+
+
+def test_lines_of_a_client_with_a_full_buffer_wait_for_it_to_drain():
+    factory, _ = make_factory(line_rate=0)
+    protocol, transport = login(factory, "Nina")
+    transport.producer.pauseProducing()
+    protocol.dataReceived(b"1\n1\n")
+    assert transport.value() == b""
+    assert transport.producerState == "paused"
+    transport.producer.resumeProducing()
+    assert transport.value().count(b"Users in server: Nina:1") == 2
+    assert transport.producerState == "producing"
+
+
+def test_lines_from_several_senders_in_one_turn_are_one_write_per_member():
+    factory, clock = make_factory(line_rate=0)
+    members = room(factory, 4)
+    for protocol, _ in members[1:]:
+        protocol.dataReceived(b"hi\n")
+    clock.advance(0)
+    for _, transport in members:
+        assert transport.writes == 1
+        assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"

@@ -16,6 +16,7 @@ def connect(factory, host="127.0.0.1", port=40000):
     transport = StringTransportWithDisconnection(peerAddress=address)
     transport.protocol = protocol
     protocol.makeConnection(transport)
+    factory.clock.advance(0)  # the turn ends: the greeting goes out
     return protocol, transport
 
 
@@ -61,17 +62,20 @@ def test_refused_connections_are_never_counted():
     assert len(factory.connections) == 1
 
 
-def test_batch_sends_one_write_per_connection_when_it_ends():
-    factory = MenuChatFactory(Clock())
+def test_output_goes_out_once_a_turn_in_one_write():
+    clock = Clock()
+    factory = MenuChatFactory(clock)
     protocol, transport = connect(factory)
     transport.clear()
-    with factory.batch():
-        protocol.write("one\r\n")
-        with factory.batch():
-            protocol.write("two\r\n")
-        assert transport.value() == b""
-    assert transport.value() == b"one\r\ntwo\r\n"
-    assert factory.dirty == []
+    writes = []
+    transport.write = writes.append
+    protocol.write("one\r\n")
+    protocol.write("two\r\n")
+    assert writes == []
+    assert len(clock.getDelayedCalls()) == 2  # the login timeout and the flush
+    clock.advance(0)
+    assert writes == [b"one\r\ntwo\r\n"]
+    assert len(clock.getDelayedCalls()) == 1
 
 
 def test_shutdown_tells_everyone_and_closes_every_connection():
@@ -81,6 +85,7 @@ def test_shutdown_tells_everyone_and_closes_every_connection():
     nina.dataReceived(b"Nina\n4\nden\n")
     jose, jose_wire = connect(factory, port=2)
     jose.dataReceived(b"Jose\n5\nden\n")
+    clock.advance(0)
     nina_wire.clear()
     jose_wire.clear()
     # StringTransport only notes the close; the connection ends afterwards.
@@ -99,6 +104,7 @@ def test_shutdown_tells_everyone_and_closes_every_connection():
     assert fired == [None]
     assert factory.hub.users() == []
     assert factory.hub.rooms() == []
+    clock.advance(0)
     assert clock.getDelayedCalls() == []
 
 
