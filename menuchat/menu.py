@@ -159,6 +159,26 @@ def format_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
+class _RoomLine:
+    """The room line rendered last, as "Alice> Hello", and what it renders.
+
+    The hub hands every member of a room the same speaker and text objects,
+    one member after the other: remembering the last rendering renders a
+    line once per room instead of once per member. (Holding the objects
+    keeps them alive, so their identities cannot be reused meanwhile.)
+    """
+
+    __slots__ = ("line", "speaker", "text")
+
+    def __init__(self) -> None:
+        self.speaker: User | None = None
+        self.text: str | None = None
+        self.line = ""
+
+
+_last_room_line = _RoomLine()
+
+
 class Session:
     """The dialogue with one connected person, from name prompt to goodbye.
 
@@ -206,9 +226,11 @@ class Session:
     # Hub events (hub.Member)
 
     def room_line(self, room: Room, speaker: User, text: str) -> None:
-        # "Alice> Hello": the one text said once per member per room line, so
-        # it is built without str.format's parsing.
-        self._output.write(f"{speaker.name}> {text}\r\n")
+        last = _last_room_line
+        if last.text is not text or last.speaker is not speaker:
+            last.speaker, last.text = speaker, text
+            last.line = f"{speaker.name}> {text}\r\n"
+        self._output.write(last.line)
 
     def member_joined(self, room: Room, user: User) -> None:
         if user is not self.user:

@@ -271,7 +271,12 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         """
         if self._closed:
             return
-        data = text.encode()
+        factory = self.factory
+        if text is factory.last_text:
+            data = factory.last_data
+        else:
+            data = factory.last_data = text.encode()
+            factory.last_text = text
         queue = self._queue
         if not queue and not self._held:
             self.factory.flush_soon(self)

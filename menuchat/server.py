@@ -67,6 +67,10 @@ class MenuChatFactory(ServerFactory):
         self.connections: set[MenuChatProtocol] = set()
         self._per_address: Counter[str] = Counter()
         self._dirty: list[MenuChatProtocol] = []
+        # The text written last and its UTF-8: a room line is one text object
+        # written to every member in turn, encoded once for all of them.
+        self.last_text = ""
+        self.last_data = b""
         self._flush_call: IDelayedCall | None = None
         self._stopping = False
         self._drained: Deferred[None] | None = None
