@@ -116,7 +116,7 @@ class ServerStream:
 
     Otherwise the bytes are taken as they come, as telnet would show them,
     with two exceptions for the dialogue's own prompts (L{KNOWN_PROMPTS}):
-    a line end right after one finishes it without making it a line (the
+    a line that is nothing but one is a prompt finished, not a line (the
     server sends CRLF, a notice and the prompt again to a user sitting at a
     prompt), and one at the start of a longer line is split off it (lines
     typed ahead are answered before the reply reaches the client, so the
@@ -137,17 +137,17 @@ class ServerStream:
 
     def feed(self, data: bytes) -> list[str]:
         """Take one read's bytes; return the lines it completes, in order."""
-        if self.prompt in KNOWN_PROMPTS:
-            for end in (b"\n", b"\r\n"):
-                if data.startswith(end):
-                    self._partial = b""
-                    data = data[len(end) :]
         raw = (self._partial + data).split(b"\n")
         partial = raw.pop()
         while len(partial) > self.max_line_length:
             raw.append(partial[: self.max_line_length])
             partial = partial[self.max_line_length :]
-        lines = [part for line in raw for part in _unglue(_render(line))]
+        lines = [
+            part
+            for text in map(_render, raw)
+            if text not in KNOWN_PROMPTS
+            for part in _unglue(text)
+        ]
         if lines:
             self.said_goodbye = lines[-1] == GOODBYE
         self._partial = partial
