@@ -100,7 +100,7 @@ def full_plan() -> list[Case]:
     )
     cases += [Case("private", p, ["--duration", "3"], 60, 180) for p in (10, 100)]
     cases += [Case("hold", n, [], 120, 300) for n in (1000, 5000, 10000)]
-    cases += [Case("storm", n, [], 60, 200) for n in (100, 1000, 5000)]
+    cases += [Case("storm", n, [], 60, 200) for n in (100, 1000, 5000, 10000)]
     return cases
 
 

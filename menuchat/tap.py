@@ -21,8 +21,9 @@ DEFAULT_PORT = "tcp:12000"
 
 # Twisted listens with a backlog of 50; a login storm of hundreds overflows
 # it, and a connection whose handshake the kernel then drops hangs. TCP ports
-# get a deep queue unless their description sets backlog= itself.
-DEFAULT_BACKLOG = 1024
+# get a deep queue (Linux caps it at net.core.somaxconn) unless their
+# description sets backlog= itself.
+DEFAULT_BACKLOG = 4096
 _DEFAULTS = Limits()
 
 
@@ -121,7 +122,7 @@ class Options(usage.Options):
 
 
 def with_backlog(description: str) -> str:
-    """C{description} with C{backlog=1024} added to a TCP port lacking one."""
+    """C{description} with a deep backlog added to a TCP port lacking one."""
     kind = description.split(":", 1)[0].lower()
     if kind in ("tcp", "tcp6") and "backlog=" not in description:
         return f"{description}:backlog={DEFAULT_BACKLOG}"

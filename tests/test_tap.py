@@ -76,10 +76,10 @@ def test_help_documents_every_option():
 @pytest.mark.parametrize(
     ("given", "listened"),
     [
-        ("tcp:12000", "tcp:12000:backlog=1024"),
-        ("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=1024"),
+        ("tcp:12000", "tcp:12000:backlog=4096"),
+        ("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=4096"),
         ("tcp:5000:backlog=10", "tcp:5000:backlog=10"),
-        ("tcp6:5000", "tcp6:5000:backlog=1024"),
+        ("tcp6:5000", "tcp6:5000:backlog=4096"),
         ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
     ],
 )
