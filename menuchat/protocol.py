@@ -85,6 +85,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._queued = 0
         self._held = False
         self._output_wait = False
+        self._throttled = False
         self._closed = False
         self._tokens = 0.0
         self._stamp = 0.0
@@ -122,9 +123,10 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             user = session.user
             session.connection_lost()
             self.log.info(
-                "{peer} disconnected ({user}): {reason}",
+                "{peer} disconnected ({who}): {reason}",
                 peer=self._peer(),
                 user=user,
+                who=user.name if user is not None else "never logged in",
                 reason=reason.getErrorMessage(),
             )
         self.factory.forget(self)
@@ -211,7 +213,10 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             session.line_received(line.decode("utf-8", "replace"))
             if session.user is not None:
                 self.log.info(
-                    "{peer} logged in as {user}", peer=self._peer(), user=session.user
+                    "{peer} logged in as {name}:{id}",
+                    peer=self._peer(),
+                    name=session.user.name,
+                    id=session.user.id,
                 )
                 self.setTimeout(self.factory.idle_timeout or None)
         else:
@@ -247,7 +252,13 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             return True
         self._tokens = tokens
         if self._refill is None:
-            self.log.debug("{peer} is over the line rate", peer=self._peer())
+            if not self._throttled:
+                self._throttled = True
+                self.log.info(
+                    "{peer} is over the line rate: reading paused until its"
+                    " budget refills (logged once a connection)",
+                    peer=self._peer(),
+                )
             self.pauseProducing()
             self._refill = self.callLater((1.0 - tokens) / rate, self._refilled)
         return False

@@ -90,7 +90,6 @@ class MenuChatFactory(ServerFactory):
         else:
             self.connections.add(protocol)
             self._per_address[host] += 1
-            self.log.info("{peer} connected", peer=_describe(protocol))
             return None
         self.log.warn(
             "{peer} refused: {why}", peer=_describe(protocol), why=refusal.strip()

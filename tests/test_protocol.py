@@ -472,3 +472,36 @@ def test_lines_from_several_senders_in_one_turn_are_one_write_per_member():
     for _, transport in members:
         assert transport.writes == 1
         assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
+
+
+def test_login_and_drop_are_logged_as_structured_events(factory):
+    with capturedLogs() as events:
+        _, transport = login(factory, "Nina")
+        transport.loseConnection()
+    logged_in = [e for e in events if "logged in" in e["log_format"]]
+    assert [(e["name"], e["id"], e["peer"]) for e in logged_in] == [
+        ("Nina", 1, "127.0.0.1:40000")
+    ]
+    (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
+    assert dropped["who"] == "Nina"
+    assert dropped["reason"] == "Connection was closed cleanly: Bye.."
+
+
+def test_a_connection_that_never_logs_in_is_logged_when_it_closes(factory):
+    with capturedLogs() as events:
+        _, transport = connect(factory)
+        transport.loseConnection()
+    (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
+    assert dropped["who"] == "never logged in"
+
+
+def test_going_over_the_line_rate_is_logged_once():
+    factory, clock = make_factory(line_rate=1, line_burst=1)
+    protocol, transport = login(factory, "Nina")
+    with capturedLogs() as events:
+        protocol.dataReceived(b"1\n" * 6)
+        for _ in range(6):
+            clock.advance(1)
+    assert transport.value().count(b"Users in server") == 6
+    throttled = [e for e in events if "over the line rate" in e["log_format"]]
+    assert len(throttled) == 1

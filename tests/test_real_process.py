@@ -220,7 +220,7 @@ async def test_churn_leaves_no_user_behind(logfile):
 
         # Every connection the server let in, it let go.
         server.wait_until_idle()
-        assert server.log().count(" connected\n") == CYCLES + 1
+        assert server.log().count(" disconnected (") == CYCLES + 1
         assert server.terminate() in CLEAN_EXIT
         assert "Stopping: closing" not in server.log()
         _assert_clean_log(server)
