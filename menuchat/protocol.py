@@ -9,9 +9,11 @@ shared lives in the factory.
 from __future__ import annotations
 
 import re
+import socket
 from typing import TYPE_CHECKING
 
-from twisted.internet.interfaces import IPushProducer, ITCPTransport
+from twisted.internet import tcp
+from twisted.internet.interfaces import IPullProducer, IPushProducer, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -41,9 +43,15 @@ OUTPUT_PAUSE = 64 * 1024
 _TLS_STARTS = (b"\x16", b"\x80")
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IPullProducer)
 class _OutputValve:
-    """Told by the transport when its send buffer fills and drains."""
+    """Told by the transport when its send buffer fills and drains.
+
+    Registered as a push producer, the transport pauses it past 64 KiB and
+    resumes it when drained; registered as a pull producer (for sockets
+    written to directly), it is resumed each time the transport's buffer
+    drains.
+    """
 
     __slots__ = ("_protocol",)
 
@@ -84,6 +92,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._queue: list[bytes] = []
         self._queued = 0
         self._held = False
+        self._socket: socket.socket | None = None
         self._output_wait = False
         self._throttled = False
         self._closed = False
@@ -103,7 +112,16 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             return
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
-        self.transport.registerProducer(_OutputValve(self), True)
+        # On a TCP or UNIX socket, output is sent on the socket at once when
+        # the transport holds nothing, and only what the kernel does not take
+        # is left to the transport: one send(), where the transport would
+        # add the socket to the poller, wait a turn, send, and take it out
+        # again. Across a room's members those syscalls were most of the
+        # server's work. Any other transport (TLS, tests) is written to.
+        transport = self.transport
+        if isinstance(transport, tcp.Connection) and not transport.TLS:
+            self._socket = transport.getHandle()
+        transport.registerProducer(_OutputValve(self), self._socket is None)
         self.MAX_LENGTH = factory.max_line_length
         self._tokens = float(factory.line_burst)
         self._stamp = factory.clock.seconds()
@@ -329,10 +347,24 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
 
     def _send_queue(self) -> None:
         queue = self._queue
-        if queue:
-            self._queue = []
-            self._queued = 0
-            self.transport.write(queue[0] if len(queue) == 1 else b"".join(queue))
+        if not queue:
+            return
+        self._queue = []
+        self._queued = 0
+        data = queue[0] if len(queue) == 1 else b"".join(queue)
+        sock = self._socket
+        if sock is None:
+            self.transport.write(data)
+            return
+        try:
+            sent = sock.send(data)
+        except OSError:
+            sent = 0  # full, or broken: the transport finds out which
+        if sent < len(data):
+            # The transport sends the rest and, as our pull producer's
+            # consumer, says when it is done: until then all else waits here.
+            self._held = True
+            self.transport.write(data[sent:])
 
     def _drop_slow_reader(self) -> None:
         self.log.warn(
