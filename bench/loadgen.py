@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, default=3.0)
     s.add_argument("--window", type=int, default=4)
 
+    s = sub.add_parser("paced")
+    s.add_argument("--size", type=int, required=True, help="number of pairs")
+    s.add_argument("--rate", type=float, default=10.0, help="messages/s per pair")
+    s.add_argument("--duration", type=float, default=5.0)
+
     s = sub.add_parser("hold")
     s.add_argument("--size", type=int, required=True)
     s.add_argument("--settle", type=float, default=0.5)
@@ -60,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("storm")
     s.add_argument("--size", type=int, required=True)
     return p
+
+
+#: At a fixed pace, messages in flight per pair before a sender falls behind
+#: (and the result says so) rather than queueing without bound.
+PACED_WINDOW = 100
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -101,6 +111,18 @@ def run(args: argparse.Namespace) -> dict:
                 args.window,
                 [],
                 args.timeout,
+            )
+        if args.scenario == "paced":
+            return workloads.private(
+                loop,
+                driver,
+                args.pid,
+                args.size,
+                args.duration,
+                PACED_WINDOW,
+                [],
+                args.timeout,
+                rate=args.rate,
             )
         if args.scenario == "hold":
             return workloads.hold(

@@ -19,6 +19,7 @@ RAISED: dict[str, list[str]] = {
     "fanout": _NO_FLOOD + _CAPS + _ROOM,
     "busy": _CAPS + _ROOM,
     "private": _NO_FLOOD + _CAPS,
+    "paced": _NO_FLOOD + _CAPS,
     "hold": _CAPS,
     "storm": _CAPS,
 }
@@ -47,6 +48,11 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("messages_per_s", "messages/s"),
         Figure("p99_ms", "send->notice p99 ms", "{:.2f}"),
     ],
+    "paced": [
+        Figure("p50_ms", "send->notice p50 ms", "{:.2f}"),
+        Figure("p99_ms", "send->notice p99 ms", "{:.2f}"),
+        Figure("messages_per_s", "messages/s"),
+    ],
     "hold": [
         Figure("login_s", "time to log in all s", "{:.2f}"),
         Figure("kib_per_conn", "server RSS KiB/conn", "{:.1f}"),
@@ -61,11 +67,19 @@ TITLES = {
     "fanout": "fan-out (1 sender)",
     "busy": "busy room",
     "private": "private messages",
+    "paced": "private, fixed load",
     "hold": "hold idle clients",
     "storm": "login storm",
 }
 
-SIZE_LABEL = {"fanout": "R", "busy": "R", "private": "pairs", "hold": "N", "storm": "N"}
+SIZE_LABEL = {
+    "fanout": "R",
+    "busy": "R",
+    "private": "pairs",
+    "paced": "pairs",
+    "hold": "N",
+    "storm": "N",
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,8 @@ def full_plan() -> list[Case]:
         )
     )
     cases += [Case("private", p, ["--duration", "3"], 60, 180) for p in (10, 100)]
+    # 100 pairs, 10 messages a second each: the same offered load for both.
+    cases.append(Case("paced", 100, ["--rate", "10", "--duration", "5"], 60, 180))
     cases += [Case("hold", n, [], 120, 300) for n in (1000, 5000, 10000)]
     cases += [Case("storm", n, [], 60, 200) for n in (100, 1000, 5000, 10000)]
     return cases
@@ -117,6 +133,7 @@ def quick_plan() -> list[Case]:
             40,
         ),
         Case("private", 5, ["--duration", "0.3"], 10, 40),
+        Case("paced", 5, ["--rate", "10", "--duration", "0.5"], 10, 40),
         Case("hold", 50, ["--settle", "0.1"], 10, 40),
         Case("storm", 50, [], 10, 40),
     ]

@@ -403,12 +403,16 @@ def private(
     window: int,
     latencies_out: list[float],
     timeout: float,
+    rate: float = 0.0,
 ) -> dict:
     """``pairs`` senders each messaging one recipient, who reads on each notice.
 
-    A sender keeps at most ``window`` messages sent but not yet read. Latency
-    is from the send to the recipient's notice (the k-th notice answers the
-    k-th message: one sender per recipient keeps them in order).
+    A sender keeps at most ``window`` messages sent but not yet read. With a
+    ``rate`` it sends that many a second, evenly (a fixed offered load, the
+    same for every server; ``behind`` counts sends the window held back);
+    without, as fast as the window allows. Latency is from the send to the
+    recipient's notice (the k-th notice answers the k-th message: one sender
+    per recipient keeps them in order).
     """
     names = [b"a%d" % i for i in range(pairs)] + [b"b%d" % i for i in range(pairs)]
     conns, _ = login_all(loop, driver, names, SETUP_CONCURRENCY, timeout)
@@ -434,17 +438,24 @@ def private(
 
     sending = True
     win = Window(pid)
-    stop_at = time.monotonic() + duration
+    started = time.monotonic()
+    stop_at = started + duration
+    behind = 0
 
     def tick() -> None:
-        nonlocal sending
+        nonlocal sending, behind
         if not sending:
             return
-        if time.monotonic() >= stop_at:
+        clock = time.monotonic()
+        if clock >= stop_at:
             sending = False
             return
         for p in group:
             free = window - (p.sent - p.read)
+            if rate:
+                due = int((clock - started) * rate) - p.sent
+                behind += max(0, due - free)
+                free = min(free, due)
             if free <= 0:
                 continue
             now = time.time()
@@ -485,6 +496,7 @@ def private(
         "unconfirmed": sum(p.sent - p.confirmed for p in group) if confirms else 0,
         "drained": drained,
         "errors": errors[:5],
+        "behind": behind,
     }
     result["messages_per_s"] = read / stats["wall_s"]
     result["p50_ms"] = percentile(latencies_out, 0.50) * 1e3
