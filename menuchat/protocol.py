@@ -8,7 +8,6 @@ shared lives in the factory.
 
 from __future__ import annotations
 
-import re
 import socket
 from typing import TYPE_CHECKING
 
@@ -31,9 +30,12 @@ if TYPE_CHECKING:
 
 __all__ = ["MenuChatProtocol"]
 
-# Telnet commands a telnet client may send: IAC SB ... IAC SE, IAC with an
-# option verb and its option byte, or a two-byte IAC command.
-_TELNET = re.compile(rb"\xff(?:\xfa.*?\xff\xf0|[\xfb-\xfe].|[\xf0-\xf9\xff])", re.S)
+IAC, SB, SE = 0xFF, 0xFA, 0xF0
+WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
+_REFUSAL = {DO: WONT, WILL: DONT}
+
+# Longest telnet subnegotiation kept while waiting for its end.
+_SUBNEGOTIATION_LIMIT = 1024
 
 # Queued output past which a connection's own lines wait: a client that
 # asks for more than it reads is served as fast as it reads, no faster.
@@ -41,6 +43,55 @@ OUTPUT_PAUSE = 64 * 1024
 
 # First bytes of a TLS (or SSLv2) ClientHello sent to the plain-text port.
 _TLS_STARTS = (b"\x16", b"\x80")
+
+
+class _TelnetFilter:
+    """Takes telnet commands out of the byte stream and refuses every option.
+
+    A telnet client may ask the server to do or allow options; it is told
+    no (WONT to a DO, DONT to a WILL). That answer matters: after Ctrl-C,
+    telnet sends IAC IP IAC DO TIMING-MARK and shows nothing more until it
+    is answered. A command split across reads is kept until it is whole.
+    UTF-8 never contains the byte 255, so every IAC is a command.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bytes]:
+        """C{data} without telnet commands, and the answers they call for."""
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        text = bytearray()
+        answers = bytearray()
+        start = 0
+        end = len(data)
+        while (at := data.find(b"\xff", start)) >= 0:
+            text += data[start:at]
+            if at + 1 >= end:
+                self._pending = data[at:]
+                return bytes(text), bytes(answers)
+            command = data[at + 1]
+            if command in (WILL, WONT, DO, DONT):
+                if at + 2 >= end:
+                    self._pending = data[at:]
+                    return bytes(text), bytes(answers)
+                if command in _REFUSAL:
+                    answers += bytes((IAC, _REFUSAL[command], data[at + 2]))
+                start = at + 3
+            elif command == SB:
+                close = data.find(b"\xff\xf0", at + 2)
+                if close < 0:
+                    if end - at <= _SUBNEGOTIATION_LIMIT:
+                        self._pending = data[at:]
+                    return bytes(text), bytes(answers)
+                start = close + 2
+            else:  # IAC IAC (a data byte 255, never UTF-8) or a 2-byte command
+                start = at + 2
+        text += data[start:]
+        return bytes(text), bytes(answers)
 
 
 @implementer(IPushProducer, IPullProducer)
@@ -93,12 +144,14 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._queued = 0
         self._held = False
         self._socket: socket.socket | None = None
+        self._telnet: _TelnetFilter | None = None
         self._output_wait = False
         self._throttled = False
         self._closed = False
         self._tokens = 0.0
         self._stamp = 0.0
         self._refill: IDelayedCall | None = None
+        self._cutoff: IDelayedCall | None = None
 
     # Connection life
 
@@ -132,9 +185,10 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
         self.setTimeout(None)
-        if self._refill is not None and self._refill.active():
-            self._refill.cancel()
-        self._refill = None
+        for call in (self._refill, self._cutoff):
+            if call is not None and call.active():
+                call.cancel()
+        self._refill = self._cutoff = None
         self._queue = []
         session, self.session = self.session, None
         if session is not None:
@@ -142,7 +196,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             session.connection_lost()
             self.log.info(
                 "{peer} disconnected ({who}): {reason}",
-                peer=self._peer(),
+                peer=self.peer(),
                 user=user,
                 who=user.name if user is not None else "never logged in",
                 reason=reason.getErrorMessage(),
@@ -160,7 +214,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         login = session.state is State.NAME
         self.log.info(
             "{peer} timed out {when}",
-            peer=self._peer(),
+            peer=self.peer(),
             when="before logging in" if login else "idle",
         )
         session.end(menu.LOGIN_TIMEOUT if login else menu.IDLE_TIMEOUT)
@@ -171,10 +225,16 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         if self._fresh:
             self._fresh = False
             if data[:1] in _TLS_STARTS and self.session is not None:
-                self.log.info("{peer} spoke TLS to the plain port", peer=self._peer())
+                self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
                 self.write(menu.NOT_TLS)
                 self.close()
                 return
+        if self._telnet is not None or b"\xff" in data:
+            if self._telnet is None:
+                self._telnet = _TelnetFilter()
+            data, answers = self._telnet.feed(data)
+            if answers:
+                self._enqueue(answers)
         if self._discarding:
             end = data.find(b"\n")
             if end < 0:
@@ -223,8 +283,6 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         if len(line) > self.MAX_LENGTH:
             self._line_too_long()
             return
-        if b"\xff" in line:
-            line = _TELNET.sub(b"", line)
         session = self.session
         assert session is not None
         if session.state is State.NAME:
@@ -232,7 +290,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             if session.user is not None:
                 self.log.info(
                     "{peer} logged in as {name}:{id}",
-                    peer=self._peer(),
+                    peer=self.peer(),
                     name=session.user.name,
                     id=session.user.id,
                 )
@@ -242,12 +300,8 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
                 self.resetTimeout()
             session.line_received(line.decode("utf-8", "replace"))
 
-    def lineLengthExceeded(self, line: bytes) -> None:
-        """Framing is ours (see L{_handle}); a long line never closes."""
-        self._line_too_long()
-
     def _line_too_long(self) -> None:
-        self.log.warn("{peer} sent a line over the limit", peer=self._peer())
+        self.log.warn("{peer} sent a line over the limit", peer=self.peer())
         assert self.session is not None
         self.session.line_too_long(self.MAX_LENGTH)
 
@@ -275,7 +329,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
                 self.log.info(
                     "{peer} is over the line rate: reading paused until its"
                     " budget refills (logged once a connection)",
-                    peer=self._peer(),
+                    peer=self.peer(),
                 )
             self.pauseProducing()
             self._refill = self.callLater((1.0 - tokens) / rate, self._refilled)
@@ -306,6 +360,11 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         else:
             data = factory.last_data = text.encode()
             factory.last_text = text
+        self._enqueue(data)
+
+    def _enqueue(self, data: bytes) -> None:
+        if self._closed:
+            return
         queue = self._queue
         if not queue and not self._held:
             self.factory.flush_soon(self)
@@ -315,11 +374,18 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             self._drop_slow_reader()
 
     def close(self) -> None:
-        """Send what is queued, then close the connection."""
+        """Send what is queued, then close the connection.
+
+        A peer that does not read what is left within the close timeout is
+        cut off, so a closing connection cannot hold its place forever.
+        """
         if self._closed:
             return
         self._closed = True
         self._send_queue()
+        timeout = self.factory.limits.close_timeout
+        if timeout:
+            self._cutoff = self.callLater(timeout, self.transport.abortConnection)
         self.transport.unregisterProducer()
         self.transport.loseConnection()
 
@@ -353,7 +419,8 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._queued = 0
         data = queue[0] if len(queue) == 1 else b"".join(queue)
         sock = self._socket
-        if sock is None:
+        if sock is None or self._held:
+            # Behind what the transport still holds, never past it.
             self.transport.write(data)
             return
         try:
@@ -370,7 +437,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self.log.warn(
             "{peer} dropped: {queued} bytes of output unread, over the limit of"
             " {limit}",
-            peer=self._peer(),
+            peer=self.peer(),
             queued=self._queued,
             limit=self.factory.max_output,
         )
@@ -378,7 +445,8 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._queue = []
         self.transport.abortConnection()
 
-    def _peer(self) -> str:
+    def peer(self) -> str:
+        """The peer's address, as logs show it."""
         peer = self.transport.getPeer()
         host = getattr(peer, "host", None)
         return f"{host}:{peer.port}" if host is not None else str(peer)

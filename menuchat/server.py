@@ -22,21 +22,26 @@ from menuchat.protocol import MenuChatProtocol
 __all__ = ["Limits", "MenuChatFactory"]
 
 
+_COUNT = [attrs.validators.instance_of(int), attrs.validators.ge(1)]
+_AMOUNT = [attrs.validators.instance_of((int, float)), attrs.validators.ge(0)]
+
+
 @attrs.frozen
 class Limits:
     """Every limit of a server; 0 disables the rate and the timeouts."""
 
-    max_line_length: int = 2048
-    line_rate: float = 10.0
-    line_burst: int = 40
-    max_output: int = 1024 * 1024
-    login_timeout: float = 60.0
-    idle_timeout: float = 0.0
-    max_clients: int = 10000
-    max_per_address: int = 100
-    max_rooms: int = 1000
-    max_room_members: int = 1000
-    mailbox_size: int = 100
+    max_line_length: int = attrs.field(default=2048, validator=_COUNT)
+    line_rate: float = attrs.field(default=10.0, validator=_AMOUNT)
+    line_burst: int = attrs.field(default=40, validator=_COUNT)
+    max_output: int = attrs.field(default=1024 * 1024, validator=_COUNT)
+    login_timeout: float = attrs.field(default=60.0, validator=_AMOUNT)
+    idle_timeout: float = attrs.field(default=0.0, validator=_AMOUNT)
+    close_timeout: float = attrs.field(default=10.0, validator=_AMOUNT)
+    max_clients: int = attrs.field(default=10000, validator=_COUNT)
+    max_per_address: int = attrs.field(default=100, validator=_COUNT)
+    max_rooms: int = attrs.field(default=1000, validator=_COUNT)
+    max_room_members: int = attrs.field(default=1000, validator=_COUNT)
+    mailbox_size: int = attrs.field(default=100, validator=_COUNT)
 
 
 class MenuChatFactory(ServerFactory):
@@ -85,14 +90,15 @@ class MenuChatFactory(ServerFactory):
             refusal = menu.SHUTDOWN
         elif len(self.connections) >= limits.max_clients:
             refusal = menu.SERVER_FULL
-        elif self._per_address[host] >= limits.max_per_address:
+        elif host is not None and self._per_address[host] >= limits.max_per_address:
             refusal = menu.ADDRESS_FULL
         else:
             self.connections.add(protocol)
-            self._per_address[host] += 1
+            if host is not None:
+                self._per_address[host] += 1
             return None
         self.log.warn(
-            "{peer} refused: {why}", peer=_describe(protocol), why=refusal.strip()
+            "{peer} refused: {why}", peer=protocol.peer(), why=refusal.strip()
         )
         return refusal
 
@@ -102,9 +108,10 @@ class MenuChatFactory(ServerFactory):
             return
         self.connections.discard(protocol)
         host = _host(protocol.transport.getPeer())
-        self._per_address[host] -= 1
-        if not self._per_address[host]:
-            del self._per_address[host]
+        if host is not None:
+            self._per_address[host] -= 1
+            if not self._per_address[host]:
+                del self._per_address[host]
         if not self.connections and self._drained is not None:
             drained, self._drained = self._drained, None
             drained.callback(None)
@@ -130,11 +137,13 @@ class MenuChatFactory(ServerFactory):
 
     # Stopping
 
-    def shutdown(self, grace: float = 5.0) -> Deferred[None]:
+    def shutdown(self) -> Deferred[None]:
         """Tell every user the server is going down and close every connection.
 
-        The Deferred fires once every connection is closed; any still open
-        after C{grace} seconds is aborted.
+        The Deferred fires once every connection is closed; a connection
+        still open after the close timeout is aborted. The hub forgets each
+        user as its connection ends, as for any drop, so no one is told of
+        rooms closing while everyone is being told goodbye.
         """
         self._stopping = True
         if not self.connections:
@@ -144,27 +153,13 @@ class MenuChatFactory(ServerFactory):
         )
         self._drained = drained = Deferred()
         for protocol in list(self.connections):
-            protocol.write(menu.SHUTDOWN)
+            session = protocol.session
+            farewell = session.farewell(menu.SHUTDOWN) if session else menu.SHUTDOWN
+            protocol.write(farewell)
             protocol.close()
-        late = self.clock.callLater(grace, self._abort_all)
-
-        def stop_waiting(result: None) -> None:
-            if late.active():
-                late.cancel()
-            return result
-
-        return drained.addBoth(stop_waiting)
-
-    def _abort_all(self) -> None:
-        for protocol in list(self.connections):
-            protocol.transport.abortConnection()
+        return drained
 
 
-def _describe(protocol: MenuChatProtocol) -> str:
-    peer = protocol.transport.getPeer()
-    host = getattr(peer, "host", None)
-    return f"{host}:{peer.port}" if host is not None else str(peer)
-
-
-def _host(address: IAddress) -> str:
-    return str(getattr(address, "host", address))
+def _host(address: IAddress) -> str | None:
+    """The peer's IP address; None for peers without one (UNIX sockets)."""
+    return getattr(address, "host", None)

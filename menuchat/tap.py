@@ -6,6 +6,8 @@ server endpoint description and may be given more than once.
 
 from __future__ import annotations
 
+import math
+
 import attrs
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
@@ -35,16 +37,16 @@ def _count(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    """A number of seconds, 0 or more."""
+def _non_negative(text: str) -> float:
+    """A finite number, 0 or more."""
     value = float(text)
-    if not value >= 0:
-        raise ValueError(f"must be 0 or more, not {text}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"must be a number, 0 or more, not {text}")
     return value
 
 
 _count.coerceDoc = "At least 1."  # type: ignore[attr-defined]
-_seconds.coerceDoc = "0 or more."  # type: ignore[attr-defined]
+_non_negative.coerceDoc = "0 or more."  # type: ignore[attr-defined]
 
 
 class Options(usage.Options):
@@ -65,7 +67,7 @@ class Options(usage.Options):
          "Longest line in bytes; longer ones are discarded with an error.", _count],
         ["line-rate", None, _DEFAULTS.line_rate,
          "Lines a second a connection may send before its reading is paused "
-         "(0: no limit).", _seconds],
+         "(0: no limit).", _non_negative],
         ["line-burst", None, _DEFAULTS.line_burst,
          "Lines a connection may send at once before the rate applies.", _count],
         ["max-output", None, _DEFAULTS.max_output,
@@ -73,10 +75,14 @@ class Options(usage.Options):
          "as a slow reader.", _count],
         ["login-timeout", None, _DEFAULTS.login_timeout,
          "Seconds to give a name before the connection is closed (0: never).",
-         _seconds],
+         _non_negative],
         ["idle-timeout", None, _DEFAULTS.idle_timeout,
          "Seconds without a line before a logged-in user is disconnected "
-         "(0: never).", _seconds],
+         "(0: never).", _non_negative],
+        ["close-timeout", None, _DEFAULTS.close_timeout,
+         "Seconds a closing connection (goodbye, timeout, shutdown) may take "
+         "to read what it was sent before it is cut off (0: no limit).",
+         _non_negative],
         ["max-clients", None, _DEFAULTS.max_clients,
          "Connections the server holds at once.", _count],
         ["max-per-address", None, _DEFAULTS.max_per_address,

@@ -662,7 +662,7 @@ async def server_port():
     port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
     yield port.getHost().port
     await port.stopListening()
-    await factory.shutdown(grace=1).addTimeout(TIMEOUT, reactor)
+    await factory.shutdown().addTimeout(TIMEOUT, reactor)
 
 
 @pytest_twisted.ensureDeferred

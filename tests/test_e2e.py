@@ -21,7 +21,7 @@ async def server():
     port = await endpoint.listen(factory)
     yield factory, port.getHost().port
     await port.stopListening()
-    await factory.shutdown(grace=1).addTimeout(TIMEOUT, reactor)
+    await factory.shutdown().addTimeout(TIMEOUT, reactor)
 
 
 @pytest_twisted.ensureDeferred

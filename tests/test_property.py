@@ -12,6 +12,7 @@ failure, and the hub, the sessions and the connections must agree.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 
 import attrs
@@ -243,7 +244,7 @@ class Harness:
 
     def shutdown(self) -> None:
         self.stopping = True
-        self.factory.shutdown(grace=5.0)
+        self.factory.shutdown()
         self.settle()
 
     def settle(self) -> None:
@@ -293,6 +294,7 @@ class Harness:
         assert len(self.factory.connections) <= LIMITS.max_clients
         per_host = Counter(p.transport.getPeer().host for p in self.factory.connections)
         assert all(n <= LIMITS.max_per_address for n in per_host.values())
+        assert self.factory._per_address == per_host, "per-address counts drift"
         for protocol in self.factory.connections:
             assert protocol.transport.connected, "a closed connection is counted"
 
@@ -345,9 +347,15 @@ class Harness:
         # What reached any terminal is UTF-8 with no control characters but
         # the line ends.
         for transport in self.transports:
-            text = transport.value().decode("utf-8")
+            # Telnet answers (IAC, a verb, an option) are for the telnet
+            # client, not the terminal.
+            wire = _TELNET_ANSWER.sub(b"", transport.value())
+            text = wire.decode("utf-8")
             stray = {c for c in text if not c.isprintable() and c not in "\r\n"}
             assert not stray, f"control characters sent: {stray!r}"
+
+
+_TELNET_ANSWER = re.compile(rb"\xff[\xfb-\xfe].", re.S)
 
 
 def _failures(events: list[dict]) -> list[dict]:
@@ -381,7 +389,7 @@ MILESTONES = {
 
 
 def _report_coverage(harness: Harness, events: list[dict]) -> None:
-    said = "".join(t.value().decode("utf-8") for t in harness.transports)
+    said = "".join(t.value().decode("utf-8", "replace") for t in harness.transports)
     for name, marker in MILESTONES.items():
         if marker in said:
             event(name)

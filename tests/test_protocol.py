@@ -2,10 +2,17 @@
 decoding, limits, timeouts and the outgoing queue."""
 
 import pytest
+from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.internet.testing import (
+    MemoryReactorClock,
+    StringTransport,
+    StringTransportWithDisconnection,
+)
 from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
 
 from menuchat import menu
 from menuchat.menu import State
@@ -141,7 +148,7 @@ def test_byte_by_byte_input_with_split_utf8(factory):
 def test_invalid_utf8_is_replaced_not_raised(factory):
     protocol, transport = login(factory, "Nina")
     with capturedLogs() as events:
-        protocol.dataReceived(b"\xc3\x28\xff\xfe\n")
+        protocol.dataReceived(b"\xc3\x28\xfe\x80\n")
     assert "is not an option" in transport.value().decode()
     assert not [e for e in events if e.get("log_failure")]
 
@@ -155,6 +162,30 @@ def test_telnet_negotiation_is_ignored(factory):
     )
     protocol.dataReceived(b"Ni\xff\xf4na\r\n")
     assert b"Client Name: Nina\r\n" in transport.value()
+
+
+def test_telnet_option_requests_are_refused_at_once(factory):
+    protocol, transport = login(factory, "Nina")
+    # Ctrl-C in telnet: IAC IP, IAC DO TIMING-MARK, and no line end. Telnet
+    # shows nothing more until it is answered.
+    protocol.dataReceived(b"\xff\xf4\xff\xfd\x06")
+    assert transport.value() == b"\xff\xfc\x06"  # IAC WONT TIMING-MARK
+    transport.clear()
+    protocol.dataReceived(b"\xff\xfb\x18")  # IAC WILL TERMINAL-TYPE
+    assert transport.value() == b"\xff\xfe\x18"  # IAC DONT
+    transport.clear()
+    protocol.dataReceived(b"\xff\xfc\x01\xff\xfe\x01")  # WONT, DONT: no answer
+    assert transport.value() == b""
+
+
+def test_telnet_commands_split_across_reads_and_holding_a_newline(factory):
+    protocol, transport = connect(factory)
+    transport.clear()
+    # A window-size subnegotiation for a 10-row terminal carries byte 0x0a.
+    for chunk in [b"\xff", b"\xfa\x1f\x00\x50\x00", b"\x0a\xff", b"\xf0Nina\r\n"]:
+        protocol.dataReceived(chunk)
+    assert b"Client Name: Nina\r\n" in transport.value()
+    assert b"Error" not in transport.value()
 
 
 def test_tls_handshake_on_the_plain_port_is_answered_at_once(factory):
@@ -267,7 +298,7 @@ def test_login_timeout_closes_a_silent_connection():
     clock.advance(59)
     assert transport.connected
     clock.advance(1)
-    assert transport.value() == menu.LOGIN_TIMEOUT.encode()
+    assert transport.value() == b"\r\n" + menu.LOGIN_TIMEOUT.encode()
     assert not transport.connected
     assert clock.getDelayedCalls() == []
     assert factory.connections == set()
@@ -300,7 +331,7 @@ def test_idle_timeout_after_login():
     assert transport.connected
     transport.clear()
     clock.advance(10)
-    assert transport.value() == menu.IDLE_TIMEOUT.encode()
+    assert transport.value() == b"\r\n" + menu.IDLE_TIMEOUT.encode()
     assert not transport.connected
     assert factory.hub.users() == []
     assert clock.getDelayedCalls() == []
@@ -438,7 +469,7 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either():
     assert answered < 400
     # Nothing beyond about one buffer's worth is held for it anywhere.
     assert protocol._queued < 2 * 65536
-    assert len(protocol._buffer) <= len(flood)
+    assert len(protocol._buffer) <= len(flood) - answered + 1
     # Reading on, it is served in full, in order, losing nothing.
     total = answered
     for _ in range(1000):
@@ -505,3 +536,72 @@ def test_going_over_the_line_rate_is_logged_once():
     assert transport.value().count(b"Users in server") == 6
     throttled = [e for e in events if "over the line rate" in e["log_format"]]
     assert len(throttled) == 1
+
+
+def test_a_closing_peer_that_never_reads_is_cut_off():
+    factory, clock = make_factory(close_timeout=10)
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    transport = StringTransport()  # notes the close; the peer never lets go
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"Nina\n6\n")
+    clock.advance(0)
+    assert transport.disconnecting
+    assert not getattr(transport, "disconnected", False)
+    clock.advance(10)
+    assert transport.disconnected  # aborted
+    protocol.connectionLost(Failure(ConnectionLost()))
+    assert clock.getDelayedCalls() == []
+    assert factory.connections == set()
+
+
+class FakeSocket:
+    """A non-blocking socket whose send buffer has C{room} bytes free."""
+
+    def __init__(self, room):
+        self.room = room
+        self.received = bytearray()
+
+    def send(self, data):
+        if not self.room:
+            raise BlockingIOError()
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        self.received += taken
+        return len(taken)
+
+    def setblocking(self, flag):
+        pass
+
+    def setsockopt(self, *option):
+        pass
+
+    def fileno(self):
+        return 99
+
+
+class SocketConnection(tcp.Connection):
+    def getPeer(self):
+        return IPv4Address("TCP", "127.0.0.1", 50000)
+
+    def getHost(self):
+        return IPv4Address("TCP", "127.0.0.1", 12000)
+
+
+def test_direct_sends_never_overtake_what_the_transport_holds():
+    factory, clock = make_factory(line_rate=0)
+    reactor = MemoryReactorClock()
+    sock = FakeSocket(room=10_000)
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+    transport = SocketConnection(sock, protocol, reactor)
+    transport.connected = True
+    protocol.makeConnection(transport)
+    clock.advance(0)  # the greeting goes straight to the socket
+    assert bytes(sock.received).endswith(b"Your id key (i.e your name): ")
+    sock.room = 10
+    protocol.write("A" * 100)
+    clock.advance(0)  # ten bytes fit; the transport keeps the other ninety
+    sock.room = 1000  # the peer reads, before the transport tries again
+    protocol.write("B")
+    protocol.close()
+    transport.doWrite()
+    assert bytes(sock.received).endswith(b"A" * 100 + b"B")

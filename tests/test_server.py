@@ -1,6 +1,7 @@
 """The factory: connection caps, output batching and shutdown."""
 
-from twisted.internet.address import IPv4Address
+import pytest
+from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
@@ -37,6 +38,27 @@ def test_a_freed_place_is_taken_again():
     _, second = connect(factory, port=2)
     assert second.connected
     assert second.value().endswith(b"Your id key (i.e your name): ")
+
+
+def test_unix_socket_peers_have_no_per_address_cap():
+    factory = MenuChatFactory(Clock(), Limits(max_per_address=1))
+    transports = []
+    for _ in range(3):
+        protocol = factory.buildProtocol(UNIXAddress(None))
+        transport = StringTransportWithDisconnection(peerAddress=UNIXAddress(None))
+        transport.protocol = protocol
+        protocol.makeConnection(transport)
+        transports.append(transport)
+    assert all(t.connected for t in transports)
+    for transport in transports:
+        transport.loseConnection()
+    assert factory.connections == set()
+
+
+def test_limits_refuse_impossible_values():
+    for bad in [{"line_burst": 0}, {"max_clients": -1}, {"line_rate": -1.0}]:
+        with pytest.raises((ValueError, TypeError)):
+            Limits(**bad)
 
 
 def test_per_address_cap_counts_each_address_apart():
@@ -110,7 +132,7 @@ def test_shutdown_tells_everyone_and_closes_every_connection():
 
 def test_shutdown_aborts_connections_that_do_not_close_in_time():
     clock = Clock()
-    factory = MenuChatFactory(clock)
+    factory = MenuChatFactory(clock, Limits(close_timeout=5))
     protocol, wire = connect(factory)
     wire.loseConnection = lambda: None  # a peer that never lets go
     aborted = []
@@ -119,7 +141,7 @@ def test_shutdown_aborts_connections_that_do_not_close_in_time():
         protocol.connectionLost(Failure(ConnectionDone())),
     )
     fired = []
-    factory.shutdown(grace=5).addCallback(fired.append)
+    factory.shutdown().addCallback(fired.append)
     clock.advance(4.9)
     assert (aborted, fired) == ([], [])
     clock.advance(0.1)
