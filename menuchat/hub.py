@@ -10,6 +10,7 @@ as the room it is in closing.
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
 from enum import Enum
@@ -147,6 +148,13 @@ def check_token(token: str, what: type[ChatError]) -> None:
         raise what("punctuation")
 
 
+def _key(token: str) -> str:
+    """What makes two names (or room ids) the same: letter case aside, and
+    whatever Unicode spelling of the same characters (NFKC), so that no one
+    can pass for someone else with a look-alike encoding."""
+    return unicodedata.normalize("NFKC", token).casefold()
+
+
 @attrs.frozen(slots=True)
 class Message:
     """A private message, immutable once sent."""
@@ -217,7 +225,7 @@ class Hub:
     def login(self, name: str, client: Member) -> User:
         """Admit C{name} with a new id that no earlier user of this hub had."""
         check_token(name, InvalidName)
-        key = name.casefold()
+        key = _key(name)
         if key in self._names:
             raise NameTaken(name)
         user = User(next(self._ids), name, client)
@@ -239,7 +247,7 @@ class Hub:
             else:
                 self.leave_room(user)
         del self._users[user.id]
-        del self._names[user.name.casefold()]
+        del self._names[_key(user.name)]
         mailbox, user.mailbox = user.mailbox, None
         for message in mailbox or ():
             sender = self._users.get(message.sender_id)
@@ -287,7 +295,7 @@ class Hub:
         check_token(room_id, InvalidRoomId)
         if owner.room is not None:
             raise AlreadyInRoom(owner.room.id)
-        key = room_id.casefold()
+        key = _key(room_id)
         if key in self._rooms:
             raise RoomTaken(room_id)
         if len(self._rooms) >= self.max_rooms:
@@ -299,7 +307,7 @@ class Hub:
 
     def room(self, room_id: str) -> Room | None:
         """The open room with this id (in any letter case), if any."""
-        return self._rooms.get(room_id.casefold())
+        return self._rooms.get(_key(room_id))
 
     def rooms(self) -> list[Room]:
         """Every open room, oldest first."""
@@ -308,7 +316,7 @@ class Hub:
     def join_room(self, user: User, room_id: str) -> Room:
         """Add C{user} to room C{room_id}; every member, the joiner too, is told."""
         check_token(room_id, InvalidRoomId)
-        room = self._rooms.get(room_id.casefold())
+        room = self._rooms.get(_key(room_id))
         if room is None:
             raise UnknownRoom(room_id)
         if user.room is not None:
@@ -352,7 +360,7 @@ class Hub:
         return room
 
     def _close(self, room: Room, reason: CloseReason) -> None:
-        del self._rooms[room.id.casefold()]
+        del self._rooms[_key(room.id)]
         members, room.members = room.members, ()
         for member in members:
             member.room = None

@@ -8,6 +8,7 @@ a prompt has no line end, so a telnet cursor waits right after it.
 
 from __future__ import annotations
 
+import re
 import time
 from enum import Enum
 from typing import Protocol
@@ -50,6 +51,10 @@ NEW_MESSAGE = (
     "New message from {sender}:{sender_id} ({unread} unread). "
     "Choose option 3 to read it.\r\n"
 )
+NEW_MESSAGE_IN_ROOM = (
+    "New message from {sender}:{sender_id} ({unread} unread). "
+    "Leave the room, then choose option 3 to read it.\r\n"
+)
 MESSAGE_UNREAD = (
     "Your message to {recipient} was not read: they disconnected. It said: {text}\r\n"
 )
@@ -70,6 +75,7 @@ MEMBER_USE_BYE = "Type 'bye' to leave this chat room.\r\n"
 
 ERROR = "Error: {reason}\r\n"
 BAD_OPTION = "{option!r} is not an option. Enter a number from 1 to 6."
+NO_OPTION = "no option given. Enter a number from 1 to 6:"
 NAME_REASONS = {
     "empty": "a name cannot be empty.",
     "too long": f"a name has at most {hub.MAX_TOKEN_LENGTH} characters.",
@@ -87,6 +93,7 @@ ROOM_REASONS = {
 NAME_TAKEN = "the name {name!r} is taken. Choose another."
 EMPTY_MESSAGE = "the message is empty; nothing was sent."
 BAD_RECIPIENT = "{text!r} is not a user id (ids are numbers; see option 1)."
+NO_RECIPIENT = "no recipient id given; nothing was sent."
 UNKNOWN_USER = "no user has id {id}; nothing was sent."
 MAILBOX_FULL = "the mailbox of user {id} is full; nothing was sent."
 ROOM_TAKEN = "chat room {room!r} exists already."
@@ -143,14 +150,26 @@ class Output(Protocol):
         """Close the connection once everything written has been sent."""
 
 
+# Terminal escape sequences: CSI (ESC [ or the C1 byte, parameters, a final
+# byte), OSC and other strings (ended by BEL or ESC \\), and two-byte escapes.
+_ESCAPE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\\\|\x9c)?"
+    r"|\x1b[ -~]"
+)
+
+
 def clean(text: str) -> str:
     """C{text} with control and format characters removed, tabs as spaces.
 
     Nothing a user types may reach another terminal as an escape sequence,
-    a bell, a backspace or a bidi override.
+    a bell, a backspace or a bidi override; a whole escape sequence goes,
+    not just its ESC, so no "[31m" debris is left behind.
     """
     if text.isprintable():
         return text
+    if "\x1b" in text or not text.isascii():
+        text = _ESCAPE.sub("", text)
     return "".join(c if c.isprintable() else " " if c == "\t" else "" for c in text)
 
 
@@ -164,14 +183,15 @@ class _RoomLine:
 
     The hub hands every member of a room the same speaker and text objects,
     one member after the other: remembering the last rendering renders a
-    line once per room instead of once per member. (Holding the objects
-    keeps them alive, so their identities cannot be reused meanwhile.)
+    line once per room instead of once per member. Only strings are held
+    (holding them keeps their identities from being reused meanwhile), so
+    no user or connection is kept alive by it.
     """
 
-    __slots__ = ("line", "speaker", "text")
+    __slots__ = ("line", "name", "text")
 
     def __init__(self) -> None:
-        self.speaker: User | None = None
+        self.name: str | None = None
         self.text: str | None = None
         self.line = ""
 
@@ -213,11 +233,16 @@ class Session:
             self._error(reason)
 
     def end(self, farewell: str) -> None:
-        """Say C{farewell} and close, for a timeout or the server stopping."""
+        """Forget the user, say C{farewell} and close, as for a timeout."""
         if self.state is not State.CLOSED:
+            text = self.farewell(farewell)
             self._leave_hub()
-            self._output.write(farewell)
+            self._output.write(text)
             self._output.close()
+
+    def farewell(self, text: str) -> str:
+        """C{text} as a last line: on a line of its own after a prompt."""
+        return CRLF + text if PROMPTS[self.state] else text
 
     def connection_lost(self) -> None:
         """The connection is gone, however it ended: forget the user."""
@@ -227,9 +252,10 @@ class Session:
 
     def room_line(self, room: Room, speaker: User, text: str) -> None:
         last = _last_room_line
-        if last.text is not text or last.speaker is not speaker:
-            last.speaker, last.text = speaker, text
-            last.line = f"{speaker.name}> {text}\r\n"
+        name = speaker.name
+        if last.text is not text or last.name is not name:
+            last.name, last.text = name, text
+            last.line = f"{name}> {text}\r\n"
         self._output.write(last.line)
 
     def member_joined(self, room: Room, user: User) -> None:
@@ -249,7 +275,8 @@ class Session:
         self._go_to_menu(ROOM_CLOSED[reason].format(room=room.id))
 
     def message_waiting(self, message: Message, unread: int) -> None:
-        notice = NEW_MESSAGE.format(
+        text = NEW_MESSAGE_IN_ROOM if self.state is State.IN_ROOM else NEW_MESSAGE
+        notice = text.format(
             sender=message.sender_name, sender_id=message.sender_id, unread=unread
         )
         if self.user is not None and message.sender_id == self.user.id:
@@ -281,7 +308,7 @@ class Session:
     def _on_option(self, line: str) -> None:
         option = line.strip()
         if not option:
-            self._output.write(MENU + OPTION_PROMPT)
+            self._output.write(ERROR.format(reason=NO_OPTION) + MENU + OPTION_PROMPT)
         elif option == "1":
             users = ", ".join(f"{u.name}:{u.id}" for u in self._hub.users())
             self._output.write(USER_LIST.format(users=users) + OPTION_PROMPT)
@@ -311,7 +338,10 @@ class Session:
     def _on_message_recipient(self, line: str) -> None:
         text, self._pending_text = self._pending_text, ""
         answer = clean(line).strip()
-        if not (answer.isascii() and answer.isdigit()):
+        if not answer:
+            self._fail(NO_RECIPIENT)
+            return
+        if not (answer.isascii() and answer.isdigit()) or len(answer) > 18:
             self._fail(BAD_RECIPIENT.format(text=answer[:40]))
             return
         recipient_id = int(answer)
@@ -328,13 +358,13 @@ class Session:
             self._output.write(MESSAGE_SENT + OPTION_PROMPT)
 
     def _on_new_room(self, line: str) -> None:
-        room_id = clean(line).strip()
+        room_id = line.strip()
         try:
             room = self._hub.create_room(self._user, room_id)
         except hub.InvalidRoomId as e:
             self._fail(ROOM_REASONS[e.args[0]])
         except hub.RoomTaken:
-            self._fail(ROOM_TAKEN.format(room=room_id))
+            self._fail(ROOM_TAKEN.format(room=clean(room_id)))
         except hub.TooManyRooms:
             self._fail(TOO_MANY_ROOMS)
         else:
@@ -342,15 +372,15 @@ class Session:
             self._output.write(ROOM_CREATED.format(room=room.id))
 
     def _on_join_room(self, line: str) -> None:
-        room_id = clean(line).strip()
+        room_id = line.strip()
         try:
             self._hub.join_room(self._user, room_id)
         except hub.InvalidRoomId as e:
             self._fail(ROOM_REASONS[e.args[0]])
         except hub.UnknownRoom:
-            self._fail(UNKNOWN_ROOM.format(room=room_id))
+            self._fail(UNKNOWN_ROOM.format(room=clean(room_id)))
         except hub.RoomFull:
-            self._fail(ROOM_FULL.format(room=room_id))
+            self._fail(ROOM_FULL.format(room=clean(room_id)))
 
     def _on_room_line(self, line: str) -> None:
         text = clean(line).strip()

@@ -66,6 +66,14 @@ def test_names_are_unique_case_insensitively(chat):
     assert len(chat.users()) == 1
 
 
+def test_names_spelled_differently_in_unicode_are_the_same_name(chat):
+    login(chat, "Jos\u00e9")  # precomposed é
+    with pytest.raises(hub.NameTaken):
+        login(chat, "Jose\u0301")  # e and a combining acute accent
+    with pytest.raises(hub.NameTaken):
+        login(chat, "\uff2a\uff4f\uff53\u00e9")  # fullwidth letters
+
+
 def test_a_name_is_free_again_after_logout(chat):
     nina, _ = login(chat, "Nina")
     chat.logout(nina)

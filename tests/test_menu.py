@@ -178,7 +178,8 @@ def test_option_3_reads_messages_oldest_first_then_none(chat):
     [
         ("hello", "99", "no user has id 99"),
         ("hello", "abc", "is not a user id"),
-        ("hello", "", "is not a user id"),
+        ("hello", "", "no recipient id given"),
+        ("hello", "9" * 5000, "is not a user id"),
         ("hello", "-1", "is not a user id"),
         ("hello", "٣", "is not a user id"),
     ],
@@ -190,9 +191,9 @@ def test_option_2_errors_store_nothing_and_return_to_the_prompt(
     for line in ["2", message, recipient]:
         nina.line_received(line)
     text = screen.take()
-    assert error in text
-    assert text.endswith("Error: " + text.split("Error: ")[1])
-    assert text.endswith("\r\nYour option <enter a number>: ")
+    *_, last_line, prompt = text.split("\r\n")
+    assert error in last_line.split("Error: ", 1)[1]
+    assert prompt == "Your option <enter a number>: "
     assert nina.state is State.MENU
     assert chat.read_messages(nina.user) == []
 
@@ -226,7 +227,7 @@ def test_messages_are_cleaned_of_control_characters(chat):
         nina.line_received(line)
     jose_screen.take()
     jose.line_received("3")
-    assert ": [2Jhi there (from: Nina)\r\n" in jose_screen.text
+    assert ": hi there (from: Nina)\r\n" in jose_screen.text
     assert "\x1b" not in jose_screen.text
 
 
@@ -336,7 +337,7 @@ def test_room_lines_are_cleaned_and_blank_ones_dropped(chat):
     nina_screen.take()
     jose.line_received("\x1b]0;pwned\x07ok\r")
     jose.line_received("   ")
-    assert nina_screen.take() == "Jose> ]0;pwnedok\r\n"
+    assert nina_screen.take() == "Jose> ok\r\n"
 
 
 def test_member_bye_leaves_and_returns_to_the_menu(chat):
@@ -419,10 +420,14 @@ def test_unknown_option_gets_an_error_and_the_prompt(chat):
     assert "\x1b" not in screen.take()
 
 
-def test_empty_line_at_the_menu_shows_the_menu(chat):
+def test_empty_line_at_the_menu_is_an_error_with_the_menu_again(chat):
     nina, screen = person(chat, "Nina")
-    nina.line_received("")
-    assert screen.take() == menu.MENU + menu.OPTION_PROMPT
+    nina.line_received("  ")
+    assert screen.take() == (
+        "Error: no option given. Enter a number from 1 to 6:\r\n"
+        + menu.MENU
+        + menu.OPTION_PROMPT
+    )
 
 
 def test_line_too_long_is_an_error_with_the_prompt_again(chat):
@@ -434,12 +439,42 @@ def test_line_too_long_is_an_error_with_the_prompt_again(chat):
     )
 
 
-def test_end_says_farewell_and_forgets(chat):
+def test_end_says_farewell_on_its_own_line_and_forgets(chat):
     nina, screen = person(chat, "Nina")
     nina.end(menu.IDLE_TIMEOUT)
-    assert screen.text == menu.IDLE_TIMEOUT
+    # The user sat at the option prompt: the farewell starts a new line.
+    assert screen.text == "\r\n" + menu.IDLE_TIMEOUT
     assert screen.closed
     assert chat.users() == []
+
+
+def test_farewell_in_a_room_needs_no_new_line(chat):
+    nina, _ = person(chat, "Nina")
+    for line in ["4", "den"]:
+        nina.line_received(line)
+    assert nina.farewell(menu.SHUTDOWN) == menu.SHUTDOWN
+
+
+def test_room_ids_with_control_characters_are_refused_not_cleaned(chat):
+    nina, screen = person(chat, "Nina")
+    for line in ["4", "lob\x1b[1mby"]:
+        nina.line_received(line)
+    assert "cannot contain control or format characters" in screen.take()
+    assert chat.rooms() == []
+
+
+def test_a_notice_in_a_room_says_how_to_read_it(chat):
+    nina, _ = person(chat, "Nina")
+    jose, jose_screen = person(chat, "Jose")
+    for line in ["4", "den"]:
+        jose.line_received(line)
+    jose_screen.take()
+    for line in ["2", "hi", "2"]:
+        nina.line_received(line)
+    assert jose_screen.take() == (
+        "New message from Nina:1 (1 unread). "
+        "Leave the room, then choose option 3 to read it.\r\n"
+    )
 
 
 def test_sender_is_told_when_a_message_goes_unread(chat):
@@ -460,11 +495,13 @@ def test_sender_is_told_when_a_message_goes_unread(chat):
     [
         ("plain", "plain"),
         ("tab\there", "tab here"),
-        ("\x1b[31mred\x1b[0m", "[31mred[0m"),
+        ("\x1b[31mred\x1b[0m", "red"),
         ("bell\x07", "bell"),
         ("back\x08\x08", "back"),
         ("cr\rtrick", "crtrick"),
         ("bidi\u202eevil\u2066", "bidievil"),
+        ("\x1b[2Jclear\x1b]0;title\x07 done", "clear done"),
+        ("csi\x9b31m c1", "csi c1"),
         ("nul\x00", "nul"),
         ("del\x7f", "del"),
         ("line\u2028sep", "linesep"),
