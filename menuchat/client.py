@@ -38,6 +38,8 @@ from twisted.internet.interfaces import (
 )
 from twisted.python.failure import Failure
 
+from menuchat import menu
+
 __all__ = [
     "Arguments",
     "ChatClient",
@@ -61,18 +63,11 @@ HOST_QUESTION = "Enter the server IP Address: "
 PORT_QUESTION = "Enter the server port: "
 NO_HOST = "Error: enter the server's IP address or host name."
 BAD_PORT = "Error: the port is a number from 1 to 65535."
-GOODBYE = "Goodbye"
+GOODBYE = menu.GOODBYE.rstrip()
 
 # The prompts of the menuchat dialogue, which the client recognises where
 # the bytes alone are ambiguous (see ServerStream).
-KNOWN_PROMPTS = (
-    "Your id key (i.e your name): ",
-    "Your option <enter a number>: ",
-    "Enter your message: ",
-    "Enter recipient id: ",
-    "Enter new chat room id: ",
-    "Enter chat room id to join: ",
-)
+KNOWN_PROMPTS = tuple(prompt for prompt in menu.PROMPTS.values() if prompt)
 
 # Seconds of silence from the server, after the end of input, before the
 # client closes; and the longest it waits however much the server says.
