@@ -273,8 +273,11 @@ async def converse(
     """
     terminal = os.isatty(stdin) and os.isatty(stdout)
     finished: Deferred[None] = Deferred()
+    stopped = False
 
     def stopping() -> Deferred[None]:
+        nonlocal stopped
+        stopped = True
         client.interrupt()
         return finished.addTimeout(CLOSE_TIMEOUT, reactor).addErrback(lambda _: None)
 
@@ -294,7 +297,8 @@ async def converse(
             with suppress(defer.TimeoutError):
                 await console.close().addTimeout(CLOSE_TIMEOUT, reactor)
     finally:
-        reactor.removeSystemEventTrigger(trigger)
+        if not stopped:  # a trigger that has run cannot be removed
+            reactor.removeSystemEventTrigger(trigger)
         if not finished.called:
             finished.callback(None)
     return ending
