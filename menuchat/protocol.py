@@ -352,8 +352,6 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         A peer lags while the transport holds a full send buffer for it;
         what is queued for it then may not pass C{max_output} bytes.
         """
-        if self._closed:
-            return
         factory = self.factory
         if text is factory.last_text:
             data = factory.last_data
