@@ -101,28 +101,18 @@ def run(args: argparse.Namespace) -> dict:
                 args.line_bytes,
                 args.timeout,
             )
-        if args.scenario == "private":
+        if args.scenario in ("private", "paced"):
+            paced = args.scenario == "paced"
             return workloads.private(
                 loop,
                 driver,
                 args.pid,
                 args.size,
                 args.duration,
-                args.window,
+                PACED_WINDOW if paced else args.window,
                 [],
                 args.timeout,
-            )
-        if args.scenario == "paced":
-            return workloads.private(
-                loop,
-                driver,
-                args.pid,
-                args.size,
-                args.duration,
-                PACED_WINDOW,
-                [],
-                args.timeout,
-                rate=args.rate,
+                rate=args.rate if paced else 0.0,
             )
         if args.scenario == "hold":
             return workloads.hold(
