@@ -149,6 +149,9 @@ class Output(Protocol):
     def close(self) -> None:
         """Close the connection once everything written has been sent."""
 
+    def logged_in(self, name: str, user_id: int) -> None:
+        """The dialogue admitted a user: the connection's timeouts change."""
+
 
 # Terminal escape sequences: CSI (ESC [ or the C1 byte, parameters, a final
 # byte), OSC and other strings (ended by BEL or ESC \\), and two-byte escapes.
@@ -240,6 +243,10 @@ class Session:
             self._output.write(text)
             self._output.close()
 
+    def timed_out(self) -> None:
+        """No name came in time, or no line while idle: say so and close."""
+        self.end(LOGIN_TIMEOUT if self.state is State.NAME else IDLE_TIMEOUT)
+
     def farewell(self, text: str) -> str:
         """C{text} as a last line: on a line of its own after a prompt."""
         return CRLF + text if PROMPTS[self.state] else text
@@ -302,6 +309,7 @@ class Session:
             self._error(NAME_TAKEN.format(name=name))
         else:
             self.state = State.MENU
+            self._output.logged_in(self.user.name, self.user.id)
             welcome = WELCOME.format(name=self.user.name, id=self.user.id)
             self._output.write(welcome + MENU + OPTION_PROMPT)
 

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from menuchat import menu
-from menuchat.menu import Session, State
+from menuchat.menu import Session
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
@@ -147,6 +147,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._telnet: _TelnetFilter | None = None
         self._output_wait = False
         self._throttled = False
+        self._logged_in = False
         self._closed = False
         self._tokens = 0.0
         self._stamp = 0.0
@@ -211,13 +212,12 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         session = self.session
         if session is None:
             return
-        login = session.state is State.NAME
         self.log.info(
             "{peer} timed out {when}",
             peer=self.peer(),
-            when="before logging in" if login else "idle",
+            when="idle" if self._logged_in else "before logging in",
         )
-        session.end(menu.LOGIN_TIMEOUT if login else menu.IDLE_TIMEOUT)
+        session.timed_out()
 
     # Input
 
@@ -285,20 +285,9 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             return
         session = self.session
         assert session is not None
-        if session.state is State.NAME:
-            session.line_received(line.decode("utf-8", "replace"))
-            if session.user is not None:
-                self.log.info(
-                    "{peer} logged in as {name}:{id}",
-                    peer=self.peer(),
-                    name=session.user.name,
-                    id=session.user.id,
-                )
-                self.setTimeout(self.factory.idle_timeout or None)
-        else:
-            if self.timeOut:
-                self.resetTimeout()
-            session.line_received(line.decode("utf-8", "replace"))
+        if self._logged_in and self.timeOut:
+            self.resetTimeout()  # the idle timeout; the login one runs on
+        session.line_received(line.decode("utf-8", "replace"))
 
     def _line_too_long(self) -> None:
         self.log.warn("{peer} sent a line over the limit", peer=self.peer())
@@ -370,6 +359,14 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self._queued += len(data)
         if self._held and self._queued > self.factory.max_output:
             self._drop_slow_reader()
+
+    def logged_in(self, name: str, user_id: int) -> None:
+        """Log the login; from now on the idle timeout applies."""
+        self._logged_in = True
+        self.log.info(
+            "{peer} logged in as {name}:{id}", peer=self.peer(), name=name, id=user_id
+        )
+        self.setTimeout(self.factory.idle_timeout or None)
 
     def close(self) -> None:
         """Send what is queued, then close the connection.

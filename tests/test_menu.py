@@ -25,6 +25,9 @@ class Screen:
     def close(self):
         self.closed = True
 
+    def logged_in(self, name, user_id):
+        self.admitted = (name, user_id)
+
     def take(self):
         text, self.text = self.text, ""
         return text
@@ -75,6 +78,7 @@ def test_login_shows_name_id_menu_and_prompt(chat):
         "Your option <enter a number>: "
     )
     assert session.state is State.MENU
+    assert screen.admitted == ("Nina", 1)
 
 
 def test_name_is_stripped_of_surrounding_blanks(chat):
