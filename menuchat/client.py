@@ -6,17 +6,16 @@ prints its complete lines as they arrive, shows its prompt (the partial line
 it sent without a line end) as the input prompt, and sends every line typed.
 
 This module decides what is on the wire and what the user is shown, free of
-any terminal: L{ServerStream} turns bytes into lines and a prompt,
-L{MenuChatClientProtocol} is the connection, L{ChatClient} runs a whole
-conversation against any L{Console}. The front ends (a line editor for a
-terminal, plain lines for pipes) live in L{menuchat._console}.
+any terminal: L{MenuChatClientProtocol} is the connection and L{ChatClient}
+runs a whole conversation against any L{Console}. Beside it, private modules
+re-exported here: L{menuchat._stream} turns the server's bytes into lines and
+a prompt, L{menuchat._arguments} reads the command line, and
+L{menuchat._console} holds the front ends (a line editor for a terminal,
+plain lines for pipes).
 """
 
 from __future__ import annotations
 
-import argparse
-import codecs
-import re
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -27,7 +26,6 @@ from twisted.internet import protocol, task
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import (
     HostnameEndpoint,
-    clientFromString,
     connectProtocol,
 )
 from twisted.internet.error import ConnectionDone
@@ -38,9 +36,27 @@ from twisted.internet.interfaces import (
 )
 from twisted.python.failure import Failure
 
-from menuchat import menu
+from menuchat._arguments import (
+    DEFAULT_LINGER,
+    MAX_LINGER,
+    PROGRAM,
+    Arguments,
+    describe_error,
+    endpoint_for,
+    parse_arguments,
+    parse_port,
+)
+from menuchat._stream import (
+    GOODBYE,
+    KNOWN_PROMPTS,
+    ServerStream,
+    encode_line,
+    printable,
+)
 
 __all__ = [
+    "GOODBYE",
+    "KNOWN_PROMPTS",
     "Arguments",
     "ChatClient",
     "Console",
@@ -58,128 +74,13 @@ __all__ = [
     "run",
 ]
 
-PROGRAM = "menuchat-client"
 HOST_QUESTION = "Enter the server IP Address: "
 PORT_QUESTION = "Enter the server port: "
 NO_HOST = "Error: enter the server's IP address or host name."
 BAD_PORT = "Error: the port is a number from 1 to 65535."
-GOODBYE = menu.GOODBYE.rstrip()
-
-# The prompts of the menuchat dialogue, which the client recognises where
-# the bytes alone are ambiguous (see ServerStream).
-KNOWN_PROMPTS = tuple(prompt for prompt in menu.PROMPTS.values() if prompt)
-
-# Seconds of silence from the server, after the end of input, before the
-# client closes; and the longest it waits however much the server says.
-DEFAULT_LINGER = 2.0
-MAX_LINGER = 30.0
 
 # Exit status after Ctrl-C, as a shell reports a program ended by SIGINT.
 INTERRUPTED = 130
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """C{text} safe for a terminal: tabs expanded, other controls as U+FFFD.
-
-    Nothing a server sends may move the user's cursor, ring the bell or
-    start an escape sequence.
-    """
-    if "\t" in text:
-        text = text.expandtabs(8)
-    return _CONTROL.sub("\ufffd", text)
-
-
-def encode_line(text: str) -> bytes:
-    """C{text} as one line on the wire: UTF-8, ended by CRLF."""
-    return text.replace("\r", "").replace("\n", "").encode("utf-8") + b"\r\n"
-
-
-def _decode_partial(data: bytes) -> str:
-    """Decode C{data}, leaving out a character whose last bytes are missing."""
-    return codecs.getincrementaldecoder("utf-8")("replace").decode(data)
-
-
-class ServerStream:
-    """What a server sends, as complete lines and the current prompt.
-
-    Lines end in LF, with or without a CR before it, and are decoded from
-    UTF-8 only once whole, so a character split across reads is decoded
-    when its last byte arrives. The bytes after the last line end are the
-    prompt.
-
-    Otherwise the bytes are taken as they come, as telnet would show them,
-    with two exceptions for the dialogue's own prompts (L{KNOWN_PROMPTS}):
-    a line that is nothing but one is a prompt finished, not a line (the
-    server sends CRLF, a notice and the prompt again to a user sitting at a
-    prompt), and one at the start of a longer line is split off it (lines
-    typed ahead are answered before the reply reaches the client, so the
-    reply arrives glued to its prompt: C{"Your option <enter a number>:
-    Goodbye"}).
-
-    @ivar prompt: the partial line, decoded and made L{printable}.
-    @ivar said_goodbye: whether the last complete line was C{Goodbye}, the
-        server's answer to option 6.
-    """
-
-    max_line_length = 65536
-
-    def __init__(self) -> None:
-        self._partial = b""
-        self.prompt = ""
-        self.said_goodbye = False
-
-    def feed(self, data: bytes) -> list[str]:
-        """Take one read's bytes; return the lines it completes, in order."""
-        raw = (self._partial + data).split(b"\n")
-        partial = raw.pop()
-        while len(partial) > self.max_line_length:
-            raw.append(partial[: self.max_line_length])
-            partial = partial[self.max_line_length :]
-        lines = [
-            part
-            for text in map(_render, raw)
-            if text not in KNOWN_PROMPTS
-            for part in _unglue(text)
-        ]
-        if lines:
-            self.said_goodbye = lines[-1] == GOODBYE
-        self._partial = partial
-        self.prompt = printable(_decode_partial(partial.removesuffix(b"\r")))
-        return lines
-
-    def answer(self) -> None:
-        """The user answered the prompt: what comes next starts a new line."""
-        self._partial = b""
-        self.prompt = ""
-
-    def finish(self) -> list[str]:
-        """The connection closed: the line left unfinished, unless a prompt."""
-        partial, self._partial = self._partial, b""
-        self.prompt = ""
-        text = _render(partial)
-        if not text or text in KNOWN_PROMPTS:
-            return []
-        return [text]
-
-
-def _render(line: bytes) -> str:
-    return printable(line.removesuffix(b"\r").decode("utf-8", "replace"))
-
-
-def _unglue(line: str) -> list[str]:
-    """C{line} with each known prompt at its start split off as a line."""
-    parts = []
-    while True:
-        for prompt in KNOWN_PROMPTS:
-            if line.startswith(prompt) and len(line) > len(prompt):
-                parts.append(prompt)
-                line = line[len(prompt) :]
-                break
-        else:
-            parts.append(line)
-            return parts
 
 
 class MenuChatClientProtocol(protocol.Protocol):
@@ -253,17 +154,13 @@ def ending_for(reason: BaseException, said_goodbye: bool, user_quit: bool) -> En
     """
     if not isinstance(reason, ConnectionDone):
         return Ending(
-            1, f"{PROGRAM}: connection to the server lost: {_describe(reason)}"
+            1, f"{PROGRAM}: connection to the server lost: {describe_error(reason)}"
         )
     if user_quit:
         return Ending(0, "Disconnected.")
     if said_goodbye:
         return Ending(0, "The server closed the connection.")
     return Ending(1, f"{PROGRAM}: the server closed the connection.")
-
-
-def _describe(reason: BaseException) -> str:
-    return (str(reason) or type(reason).__name__).strip().rstrip(".")
 
 
 class _Stage(Enum):
@@ -368,7 +265,9 @@ class ChatClient:
             self._stage = _Stage.DONE
             if self._user_quit or self._interrupted:
                 return self._gave_up("Connection cancelled.", status=0)
-            return Ending(1, f"{PROGRAM}: cannot connect to {address}: {_describe(e)}")
+            return Ending(
+                1, f"{PROGRAM}: cannot connect to {address}: {describe_error(e)}"
+            )
         finally:
             self._connecting = None
         self._protocol = connection
@@ -463,126 +362,6 @@ class ChatClient:
     def _linger_over(self) -> None:
         self._stop_lingering()
         self.quit()
-
-
-# The command line
-
-
-@attrs.frozen
-class Arguments:
-    """The command line, parsed: an address, an endpoint, or neither."""
-
-    host: str | None = None
-    port: int | None = None
-    connect: str | None = None
-    linger: float = DEFAULT_LINGER
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """Say what is wrong on one line (argparse prints the usage too)."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def parse_port(text: str) -> int | None:
-    """C{text} as a TCP port number, or L{None} if it is not one."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    port = int(text)
-    return port if 1 <= port <= 65535 else None
-
-
-def _port(text: str) -> int:
-    port = parse_port(text)
-    if port is None:
-        raise argparse.ArgumentTypeError(f"bad port {text!r}: use 1 to 65535")
-    return port
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= MAX_LINGER:
-        raise argparse.ArgumentTypeError(
-            f"bad number of seconds {text!r}: use 0 to {MAX_LINGER:g}"
-        )
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROGRAM,
-        description=(
-            "Chat on a menuchat server. With no address, asks for the"
-            " server's IP address and port."
-        ),
-        epilog=(
-            "Examples: menuchat-client 127.0.0.1 12000;"
-            " menuchat-client --connect tls:chat.example.org:12001."
-            " In a terminal, Ctrl-D on an empty line leaves and Ctrl-C"
-            " interrupts. With piped input the client sends every line, and"
-            " at the end of input waits for the server to close the connection"
-            " (or to be quiet for --linger seconds)."
-        ),
-    )
-    parser.add_argument("host", nargs="?", metavar="HOST", help="server address")
-    parser.add_argument(
-        "port", nargs="?", type=_port, metavar="PORT", help="server TCP port"
-    )
-    parser.add_argument(
-        "--connect",
-        metavar="ENDPOINT",
-        help=(
-            "any Twisted client endpoint, e.g. tcp:host=127.0.0.1:port=12000"
-            " or tls:HOST:PORT"
-        ),
-    )
-    parser.add_argument(
-        "--linger",
-        type=_seconds,
-        default=DEFAULT_LINGER,
-        metavar="SECONDS",
-        help=(
-            "after the end of piped input, how long the server may stay quiet"
-            f" before the client closes (default {DEFAULT_LINGER:g})"
-        ),
-    )
-    return parser
-
-
-def parse_arguments(argv: Sequence[str]) -> Arguments:
-    """Parse the command line; a bad one exits with status 2 and one line."""
-    parser = _parser()
-    namespace = parser.parse_args(list(argv))
-    if namespace.host is not None and namespace.port is None:
-        parser.error("give both HOST and PORT")
-    if namespace.connect is not None and namespace.host is not None:
-        parser.error("give HOST PORT or --connect, not both")
-    return Arguments(
-        host=namespace.host,
-        port=namespace.port,
-        connect=namespace.connect,
-        linger=namespace.linger,
-    )
-
-
-def endpoint_for(
-    reactor: Any, arguments: Arguments
-) -> tuple[IStreamClientEndpoint | None, str]:
-    """The endpoint the command line names and how to name it in messages."""
-    if arguments.connect is not None:
-        try:
-            endpoint = clientFromString(reactor, arguments.connect)
-        except Exception as e:
-            _parser().error(f"bad endpoint {arguments.connect!r}: {_describe(e)}")
-        return endpoint, arguments.connect
-    if arguments.host is not None and arguments.port is not None:
-        endpoint = HostnameEndpoint(reactor, arguments.host, arguments.port)
-        return endpoint, f"{arguments.host}:{arguments.port}"
-    return None, ""
 
 
 async def main(reactor: Any, *argv: str) -> None:
