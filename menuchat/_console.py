@@ -47,7 +47,23 @@ CTRL_U = b"\x15"
 
 
 @implementer(IHalfCloseableProtocol)
-class PlainConsole(LineReceiver):
+class _FrontEnd:
+    """What both front ends do when their stdio closes: fire C{when_closed},
+    and if the client did not close it, tell the client the user has quit."""
+
+    when_closed: Deferred[None]
+    _closing: bool
+    _handler: ConsoleHandler
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self.when_closed.called:
+            self.when_closed.callback(None)
+        if not self._closing:
+            self._closing = True
+            self._handler.quit()
+
+
+class PlainConsole(_FrontEnd, LineReceiver):
     """Lines from a pipe; the server's text out as a transcript.
 
     Every input line is reported as typed. The end of input is reported,
@@ -112,15 +128,8 @@ class PlainConsole(LineReceiver):
             self.transport.loseConnection()
         return self.when_closed
 
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if not self.when_closed.called:
-            self.when_closed.callback(None)
-        if not self._closing:
-            self._closing = True
-            self._handler.quit()
 
-
-class TerminalConsole(HistoricRecvLine):
+class TerminalConsole(_FrontEnd, HistoricRecvLine):
     """A line editor whose half-typed line survives arriving output.
 
     Runs on an insults terminal in raw mode. New output erases the input
@@ -178,13 +187,6 @@ class TerminalConsole(HistoricRecvLine):
             self.setTypeoverMode()
             self.terminal.transport.loseConnection()
         return self.when_closed
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if not self.when_closed.called:
-            self.when_closed.callback(None)
-        if not self._closing:
-            self._closing = True
-            self._handler.quit()
 
     # Drawing
 
