@@ -176,10 +176,9 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         if isinstance(transport, tcp.Connection) and not transport.TLS:
             self._socket = transport.getHandle()
         transport.registerProducer(_OutputValve(self), self._socket is None)
-        self.MAX_LENGTH = factory.max_line_length
-        self._tokens = float(factory.line_burst)
+        self._tokens = float(factory.limits.line_burst)
         self._stamp = factory.clock.seconds()
-        self.setTimeout(factory.login_timeout or None)
+        self.setTimeout(factory.limits.login_timeout or None)
         self.session = Session(factory.hub, self)
         self.session.start()
 
@@ -255,7 +254,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         """
         buffer = self._buffer
         start = 0
-        rate = self.factory.line_rate
+        rate = self.factory.limits.line_rate
         while not self._closed:
             end = buffer.find(b"\n", start)
             if end < 0:
@@ -271,7 +270,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             start = end + 1
             self.lineReceived(line)
         buffer = self._buffer = buffer[start:] if start else buffer
-        if len(buffer) > self.MAX_LENGTH + 1 and not self.paused:  # + 1: a CR
+        if len(buffer) > self._max_line + 1 and not self.paused:  # + 1: a CR
             self._buffer = b""
             self._discarding = True
             if not self._closed:
@@ -280,7 +279,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
     def lineReceived(self, line: bytes) -> None:
         if line[-1:] == b"\r":
             line = line[:-1]
-        if len(line) > self.MAX_LENGTH:
+        if len(line) > self._max_line:
             self._line_too_long()
             return
         session = self.session
@@ -292,7 +291,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
     def _line_too_long(self) -> None:
         self.log.warn("{peer} sent a line over the limit", peer=self.peer())
         assert self.session is not None
-        self.session.line_too_long(self.MAX_LENGTH)
+        self.session.line_too_long(self._max_line)
 
     def _take_token(self, rate: float) -> bool:
         """Spend one line of the token bucket; pause reading when it is empty.
@@ -302,7 +301,8 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         """
         now = self.factory.clock.seconds()
         tokens = min(
-            float(self.factory.line_burst), self._tokens + (now - self._stamp) * rate
+            float(self.factory.limits.line_burst),
+            self._tokens + (now - self._stamp) * rate,
         )
         self._stamp = now
         # Refilling to exactly one token can land a hair below it in floating
@@ -357,7 +357,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             self.factory.flush_soon(self)
         queue.append(data)
         self._queued += len(data)
-        if self._held and self._queued > self.factory.max_output:
+        if self._held and self._queued > self.factory.limits.max_output:
             self._drop_slow_reader()
 
     def logged_in(self, name: str, user_id: int) -> None:
@@ -366,7 +366,7 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
         self.log.info(
             "{peer} logged in as {name}:{id}", peer=self.peer(), name=name, id=user_id
         )
-        self.setTimeout(self.factory.idle_timeout or None)
+        self.setTimeout(self.factory.limits.idle_timeout or None)
 
     def close(self) -> None:
         """Send what is queued, then close the connection.
@@ -434,11 +434,15 @@ class MenuChatProtocol(LineReceiver, TimeoutMixin):
             " {limit}",
             peer=self.peer(),
             queued=self._queued,
-            limit=self.factory.max_output,
+            limit=self.factory.limits.max_output,
         )
         self._closed = True
         self._queue = []
         self.transport.abortConnection()
+
+    @property
+    def _max_line(self) -> int:
+        return self.factory.limits.max_line_length
 
     def peer(self) -> str:
         """The peer's address, as logs show it."""

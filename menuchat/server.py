@@ -57,12 +57,6 @@ class MenuChatFactory(ServerFactory):
     def __init__(self, clock: IReactorTime, limits: Limits | None = None) -> None:
         self.clock = clock
         self.limits = limits = limits or Limits()
-        self.max_line_length = limits.max_line_length
-        self.line_rate = limits.line_rate
-        self.line_burst = limits.line_burst
-        self.max_output = limits.max_output
-        self.login_timeout = limits.login_timeout
-        self.idle_timeout = limits.idle_timeout
         self.hub = Hub(
             now=clock.seconds,
             mailbox_size=limits.mailbox_size,
