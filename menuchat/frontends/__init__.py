@@ -1,0 +1,1 @@
+"""The front-ends: each turns one wire format into hub calls and events back."""
