@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 
 import attrs
-from twisted.application import strports
-from twisted.application.service import IService, MultiService, Service
-from twisted.internet.defer import Deferred
+from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from menuchat.server import Limits, MenuChatFactory
+from menuchat.config import Limits
+from menuchat.service import ChatService
+from menuchat.store.memory import MemoryStore
 
 __all__ = ["Options", "makeService", "with_backlog"]
 
@@ -135,26 +135,13 @@ def with_backlog(description: str) -> str:
     return description
 
 
-class _Shutdown(Service):
-    """Closes every connection, telling its user, when the server stops."""
-
-    def __init__(self, factory: MenuChatFactory) -> None:
-        self._factory = factory
-
-    def stopService(self) -> Deferred[None]:
-        super().stopService()
-        return self._factory.shutdown()
-
-
 def makeService(options: Options) -> IService:
-    """A service listening on every ``--port`` with one shared factory."""
+    """The server: one hub, listening on every ``--port``."""
     from twisted.internet import reactor
 
-    factory = MenuChatFactory(reactor, options.limits())
-    service = MultiService()
-    # Children stop in reverse order: the ports first, then the connections.
-    _Shutdown(factory).setServiceParent(service)
-    for description in options["ports"]:
-        port = strports.service(with_backlog(description), factory)
-        port.setServiceParent(service)
-    return service
+    return ChatService(
+        MemoryStore(),
+        reactor,  # type: ignore[arg-type]
+        options.limits(),
+        [with_backlog(description) for description in options["ports"]],
+    )

@@ -7,21 +7,22 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import serverFromString
 
-from menuchat.server import Limits, MenuChatFactory
+from menuchat.config import Limits
 from menuchat.tap import with_backlog
 from tests.chatclient import TIMEOUT, connect, login
+from tests.support import make_factory
 
 PROMPT = "Your option <enter a number>: "
 
 
 @pytest_twisted.async_yield_fixture
 async def server():
-    factory = MenuChatFactory(reactor, Limits(max_per_address=1000, line_rate=0))
+    factory = make_factory(reactor, Limits(max_per_address=1000, line_rate=0))
     endpoint = serverFromString(reactor, with_backlog("tcp:0:interface=127.0.0.1"))
     port = await endpoint.listen(factory)
     yield factory, port.getHost().port
     await port.stopListening()
-    await factory.shutdown().addTimeout(TIMEOUT, reactor)
+    await factory.admission.shutdown().addTimeout(TIMEOUT, reactor)
 
 
 @pytest_twisted.ensureDeferred
@@ -79,7 +80,7 @@ async def test_three_users_through_all_six_options(server):
     cam.send("only us")
     await ben.expect("Cam> only us\r\n")
 
-    # The owner closes the room; Ben is put back at the menu.
+    # The owner closes the room; Ben is put back at the texts.
     cam.send("exit")
     await cam.expect(PROMPT)
     await ben.expect("closed by its owner.\r\n")
@@ -150,7 +151,7 @@ async def test_300_users_connecting_at_once_are_all_served(server):
 async def test_accepted_connections_have_tcp_nodelay(server):
     factory, port = server
     await login(port, "Nina")
-    (protocol,) = factory.connections
+    (protocol,) = factory.admission.connections
     handle = protocol.transport.getHandle()
     assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 

@@ -2,8 +2,11 @@
 
 import pytest
 
-from menuchat import hub
-from menuchat.hub import CloseReason, Hub
+from menuchat.core import errors as hub
+from menuchat.core.events import CloseReason
+from menuchat.core.hub import Hub
+from menuchat.store.memory import MemoryStore
+from tests.support import resolved
 
 
 class FakeMember:
@@ -12,34 +15,41 @@ class FakeMember:
     def __init__(self):
         self.events = []
 
-    def room_line(self, room, speaker, text):
-        self.events.append(("line", room.id, speaker.name, text))
+    def room_line(self, event):
+        self.events.append(("line", event.room, event.speaker, event.text))
 
-    def member_joined(self, room, user):
-        self.events.append(("joined", room.id, user.name))
+    def member_joined(self, event):
+        self.events.append(("joined", event.room, event.name))
 
-    def member_left(self, room, user):
-        self.events.append(("left", room.id, user.name))
+    def member_left(self, event):
+        self.events.append(("left", event.room, event.name))
 
-    def room_closed(self, room, reason):
-        self.events.append(("closed", room.id, reason))
+    def room_closed(self, event):
+        self.events.append(("closed", event.room, event.reason))
 
-    def message_waiting(self, message, unread):
-        self.events.append(("waiting", message.text, unread))
+    def message_waiting(self, event):
+        self.events.append(("waiting", event.message.text, event.unread))
 
-    def message_unread(self, message):
+    def message_unread(self, event):
+        message = event.message
         self.events.append(("unread", message.recipient_name, message.text))
 
 
 @pytest.fixture
 def chat():
     now = [1565027100.0]
-    return Hub(now=lambda: now[0], mailbox_size=3, max_rooms=2, max_room_members=3)
+    return Hub(
+        MemoryStore(),
+        now=lambda: now[0],
+        mailbox_size=3,
+        max_rooms=2,
+        max_room_members=3,
+    )
 
 
 def login(chat, name):
     member = FakeMember()
-    return chat.login(name, member), member
+    return resolved(chat.login(name, member)), member
 
 
 def test_login_gives_increasing_unique_ids(chat):
@@ -98,7 +108,7 @@ def test_a_name_is_free_again_after_logout(chat):
 def test_bad_names_are_refused_with_a_reason(chat, name, reason):
     with pytest.raises(hub.InvalidName) as caught:
         login(chat, name)
-    assert caught.value.args == (reason,)
+    assert caught.value.problem.value == reason
     assert chat.users() == []
 
 
@@ -111,27 +121,31 @@ def test_names_may_be_any_printable_unicode(chat):
 def test_message_goes_to_the_mailbox_and_the_recipient_is_told(chat):
     nina, _ = login(chat, "Nina")
     jose, jose_member = login(chat, "Jose")
-    message = chat.send_message(nina, jose.id, "Hello World!")
+    message = resolved(chat.send_message(nina, jose.id, "Hello World!"))
     assert (message.sender_name, message.recipient_name) == ("Nina", "Jose")
     assert message.sent_at == 1565027100.0
     assert jose_member.events == [("waiting", "Hello World!", 1)]
-    assert chat.read_messages(jose) == [message]
+    assert resolved(chat.read_messages(jose)) == [message]
 
 
 def test_reading_empties_the_mailbox_oldest_first(chat):
     nina, _ = login(chat, "Nina")
     jose, _ = login(chat, "Jose")
     for text in ["one", "two", "three"]:
-        chat.send_message(nina, jose.id, text)
-    assert [m.text for m in chat.read_messages(jose)] == ["one", "two", "three"]
-    assert chat.read_messages(jose) == []
+        resolved(chat.send_message(nina, jose.id, text))
+    assert [m.text for m in resolved(chat.read_messages(jose))] == [
+        "one",
+        "two",
+        "three",
+    ]
+    assert resolved(chat.read_messages(jose)) == []
 
 
 def test_unknown_recipient_stores_nothing(chat):
     nina, _ = login(chat, "Nina")
     with pytest.raises(hub.UnknownUser):
-        chat.send_message(nina, 99, "hello")
-    assert chat.read_messages(nina) == []
+        resolved(chat.send_message(nina, 99, "hello"))
+    assert resolved(chat.read_messages(nina)) == []
 
 
 def test_a_departed_users_id_reaches_no_one(chat):
@@ -140,34 +154,34 @@ def test_a_departed_users_id_reaches_no_one(chat):
     chat.logout(jose)
     newcomer, newcomer_member = login(chat, "Jose")
     with pytest.raises(hub.UnknownUser):
-        chat.send_message(nina, jose.id, "for the old Jose")
+        resolved(chat.send_message(nina, jose.id, "for the old Jose"))
     assert newcomer_member.events == []
-    assert chat.read_messages(newcomer) == []
+    assert resolved(chat.read_messages(newcomer)) == []
 
 
 def test_empty_message_stores_nothing(chat):
     nina, _ = login(chat, "Nina")
     jose, jose_member = login(chat, "Jose")
     with pytest.raises(hub.EmptyMessage):
-        chat.send_message(nina, jose.id, "   ")
+        resolved(chat.send_message(nina, jose.id, "   "))
     assert jose_member.events == []
-    assert chat.read_messages(jose) == []
+    assert resolved(chat.read_messages(jose)) == []
 
 
 def test_full_mailbox_refuses_and_keeps_what_it_has(chat):
     nina, _ = login(chat, "Nina")
     jose, _ = login(chat, "Jose")
     for n in range(3):
-        chat.send_message(nina, jose.id, f"m{n}")
+        resolved(chat.send_message(nina, jose.id, f"m{n}"))
     with pytest.raises(hub.MailboxFull):
-        chat.send_message(nina, jose.id, "one too many")
-    assert [m.text for m in chat.read_messages(jose)] == ["m0", "m1", "m2"]
+        resolved(chat.send_message(nina, jose.id, "one too many"))
+    assert [m.text for m in resolved(chat.read_messages(jose))] == ["m0", "m1", "m2"]
 
 
 def test_unread_mail_of_a_departing_user_is_reported_to_senders(chat):
     nina, nina_member = login(chat, "Nina")
     jose, _ = login(chat, "Jose")
-    chat.send_message(nina, jose.id, "are you there?")
+    resolved(chat.send_message(nina, jose.id, "are you there?"))
     chat.logout(jose)
     assert nina_member.events == [("unread", "Jose", "are you there?")]
     assert chat.user(jose.id) is None
@@ -346,11 +360,11 @@ def test_a_member_dropping_while_a_line_is_delivered_breaks_nothing(chat):
     chat.create_room(owner, "r")
 
     class Dropper(FakeMember):
-        def room_line(self, room, speaker, text):
-            super().room_line(room, speaker, text)
+        def room_line(self, event):
+            super().room_line(event)
             chat.logout(dropper)
 
-    dropper = chat.login("Dropper", Dropper())
+    dropper = resolved(chat.login("Dropper", Dropper()))
     chat.join_room(dropper, "r")
     last, last_member = login(chat, "Last")
     chat.join_room(last, "r")

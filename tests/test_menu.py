@@ -4,9 +4,11 @@ import time
 
 import pytest
 
-from menuchat import menu
-from menuchat.hub import Hub
-from menuchat.menu import Session, State, clean
+from menuchat.core.hub import Hub
+from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.dialogue import Session, State, clean
+from menuchat.store.memory import MemoryStore
+from tests.support import resolved
 
 STAMP = time.mktime((2019, 8, 5, 17, 45, 0, 0, 0, -1))
 
@@ -22,6 +24,9 @@ class Screen:
         assert not self.closed, "wrote after close"
         self.text += text
 
+    def write_bytes(self, data):
+        self.write(data.decode())
+
     def close(self):
         self.closed = True
 
@@ -35,7 +40,13 @@ class Screen:
 
 @pytest.fixture
 def chat():
-    return Hub(now=lambda: STAMP, mailbox_size=2, max_rooms=5, max_room_members=3)
+    return Hub(
+        MemoryStore(),
+        now=lambda: STAMP,
+        mailbox_size=2,
+        max_rooms=5,
+        max_room_members=3,
+    )
 
 
 def connect(chat):
@@ -54,7 +65,7 @@ def person(chat, name):
 
 
 def test_greeting_ends_with_the_name_prompt():
-    session, screen = connect(Hub(now=time.time))
+    session, screen = connect(Hub(MemoryStore(), now=time.time))
     assert screen.text.endswith("Your id key (i.e your name): ")
     assert session.state is State.NAME
 
@@ -199,7 +210,7 @@ def test_option_2_errors_store_nothing_and_return_to_the_prompt(
     assert error in last_line.split("Error: ", 1)[1]
     assert prompt == "Your option <enter a number>: "
     assert nina.state is State.MENU
-    assert chat.read_messages(nina.user) == []
+    assert resolved(chat.read_messages(nina.user)) == []
 
 
 def test_option_2_empty_message_fails_before_asking_the_recipient(chat):
@@ -221,7 +232,7 @@ def test_option_2_full_mailbox(chat):
         for line in ["2", text, "2"]:
             nina.line_received(line)
     assert "Error: the mailbox of user 2 is full; nothing was sent." in screen.text
-    assert [m.text for m in chat.read_messages(jose.user)] == ["a", "b"]
+    assert [m.text for m in resolved(chat.read_messages(jose.user))] == ["a", "b"]
 
 
 def test_messages_are_cleaned_of_control_characters(chat):
@@ -350,7 +361,7 @@ def test_member_bye_leaves_and_returns_to_the_menu(chat):
     jose_screen.take()
     jose.line_received("bye")
     assert jose_screen.take() == (
-        "You left chat room lobby.\r\n" + menu.MENU + menu.OPTION_PROMPT
+        "You left chat room lobby.\r\n" + texts.MENU + texts.OPTION_PROMPT
     )
     assert nina_screen.take() == "Jose disconnected from the chat.\r\n"
     assert jose.state is State.MENU
@@ -374,10 +385,12 @@ def test_owner_exit_closes_the_room_for_everyone(chat):
     jose_screen.take()
     nina.line_received("EXIT")
     assert nina_screen.take() == (
-        "Chat room lobby is closed.\r\n" + menu.MENU + menu.OPTION_PROMPT
+        "Chat room lobby is closed.\r\n" + texts.MENU + texts.OPTION_PROMPT
     )
     assert jose_screen.take() == (
-        "Chat room lobby was closed by its owner.\r\n" + menu.MENU + menu.OPTION_PROMPT
+        "Chat room lobby was closed by its owner.\r\n"
+        + texts.MENU
+        + texts.OPTION_PROMPT
     )
     assert (nina.state, jose.state) == (State.MENU, State.MENU)
     assert chat.rooms() == []
@@ -389,8 +402,8 @@ def test_owner_dropping_closes_the_room(chat):
     nina.connection_lost()
     assert jose_screen.take() == (
         "Chat room lobby closed: its owner disconnected.\r\n"
-        + menu.MENU
-        + menu.OPTION_PROMPT
+        + texts.MENU
+        + texts.OPTION_PROMPT
     )
     assert jose.state is State.MENU
 
@@ -429,8 +442,8 @@ def test_empty_line_at_the_menu_is_an_error_with_the_menu_again(chat):
     nina.line_received("  ")
     assert screen.take() == (
         "Error: no option given. Enter a number from 1 to 6:\r\n"
-        + menu.MENU
-        + menu.OPTION_PROMPT
+        + texts.MENU
+        + texts.OPTION_PROMPT
     )
 
 
@@ -445,9 +458,9 @@ def test_line_too_long_is_an_error_with_the_prompt_again(chat):
 
 def test_end_says_farewell_on_its_own_line_and_forgets(chat):
     nina, screen = person(chat, "Nina")
-    nina.end(menu.IDLE_TIMEOUT)
+    nina.end(texts.IDLE_TIMEOUT)
     # The user sat at the option prompt: the farewell starts a new line.
-    assert screen.text == "\r\n" + menu.IDLE_TIMEOUT
+    assert screen.text == "\r\n" + texts.IDLE_TIMEOUT
     assert screen.closed
     assert chat.users() == []
 
@@ -456,7 +469,7 @@ def test_farewell_in_a_room_needs_no_new_line(chat):
     nina, _ = person(chat, "Nina")
     for line in ["4", "den"]:
         nina.line_received(line)
-    assert nina.farewell(menu.SHUTDOWN) == menu.SHUTDOWN
+    assert nina.farewell(texts.SHUTDOWN) == texts.SHUTDOWN
 
 
 def test_room_ids_with_control_characters_are_refused_not_cleaned(chat):

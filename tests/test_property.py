@@ -26,9 +26,11 @@ from twisted.internet.testing import StringTransport, StringTransportWithDisconn
 from twisted.logger import LogLevel, capturedLogs
 from twisted.python.failure import Failure
 
-from menuchat.menu import State
-from menuchat.protocol import MenuChatProtocol
-from menuchat.server import Limits, MenuChatFactory
+from menuchat.config import Limits
+from menuchat.frontends.menu.dialogue import State
+from menuchat.frontends.menu.factory import MenuChatProtocol
+from menuchat.store.memory import MemoryStore
+from tests.support import make_factory, resolved
 
 SLOTS = 5
 HOSTS = ("127.0.0.1", "127.0.0.2")
@@ -182,7 +184,8 @@ class Harness:
 
     def __init__(self, synchronous: bool) -> None:
         self.clock = task.Clock()
-        self.factory = MenuChatFactory(self.clock, LIMITS)
+        self.store = MemoryStore()
+        self.factory = make_factory(self.clock, LIMITS, self.store)
         self.synchronous = synchronous
         self.live: dict[int, tuple[MenuChatProtocol, StringTransport]] = {}
         self.transports: list[StringTransport] = []
@@ -244,7 +247,7 @@ class Harness:
 
     def shutdown(self) -> None:
         self.stopping = True
-        self.factory.shutdown()
+        self.factory.admission.shutdown()
         self.settle()
 
     def settle(self) -> None:
@@ -286,21 +289,25 @@ class Harness:
             session = protocol.session
             if session is None:
                 # Refused at the door: never counted in, never a user.
-                assert protocol not in self.factory.connections
+                assert protocol not in self.factory.admission.connections
                 continue
-            assert protocol in self.factory.connections
+            assert protocol in self.factory.admission.connections
             if session.user is not None and session.state is not State.CLOSED:
                 sessions[id(session.user)] = session
-        assert len(self.factory.connections) <= LIMITS.max_clients
-        per_host = Counter(p.transport.getPeer().host for p in self.factory.connections)
+        assert len(self.factory.admission.connections) <= LIMITS.max_clients
+        per_host = Counter(
+            p.transport.getPeer().host for p in self.factory.admission.connections
+        )
         assert all(n <= LIMITS.max_per_address for n in per_host.values())
-        assert self.factory._per_address == per_host, "per-address counts drift"
-        for protocol in self.factory.connections:
+        assert self.factory.admission._per_address == per_host, (
+            "per-address counts drift"
+        )
+        for protocol in self.factory.admission.connections:
             assert protocol.transport.connected, "a closed connection is counted"
 
         logged_in = [
             p.session.user
-            for p in self.factory.connections
+            for p in self.factory.admission.connections
             if p.session is not None
             and p.session.user is not None
             and p.session.state is not State.CLOSED
@@ -336,13 +343,12 @@ class Harness:
             if user.room is not None:
                 assert user.room in rooms, f"{user!r} is in a closed room"
                 assert user in user.room.members
-            if user.mailbox is not None:
-                assert len(user.mailbox) <= LIMITS.mailbox_size
+            assert resolved(self.store.unread(user.id)) <= LIMITS.mailbox_size
 
         # Timers: at most a timeout and a line-rate refill per live connection,
         # and a grace timer while stopping.
         calls = self.clock.getDelayedCalls()
-        assert len(calls) <= 2 * len(self.factory.connections) + self.stopping
+        assert len(calls) <= 2 * len(self.factory.admission.connections) + self.stopping
 
         # What reached any terminal is UTF-8 with no control characters but
         # the line ends.
@@ -442,5 +448,5 @@ def test_random_traffic_keeps_state_consistent(
     # Everyone gone: no user, room, connection or timer is left behind.
     assert harness.factory.hub.users() == []
     assert harness.factory.hub.rooms() == []
-    assert harness.factory.connections == set()
+    assert harness.factory.admission.connections == set()
     assert harness.clock.getDelayedCalls() == []

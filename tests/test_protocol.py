@@ -14,9 +14,10 @@ from twisted.internet.testing import (
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
-from menuchat import menu
-from menuchat.menu import State
-from menuchat.server import Limits, MenuChatFactory
+from menuchat.config import Limits
+from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.dialogue import State
+from tests.support import make_factory as build_factory
 
 PROMPT = b"Your option <enter a number>: "
 
@@ -62,7 +63,7 @@ class Wire(StringTransportWithDisconnection):
 
 def make_factory(**limits):
     clock = Clock()
-    return MenuChatFactory(clock, Limits(**limits)), clock
+    return build_factory(clock, Limits(**limits)), clock
 
 
 def connect(factory, host="127.0.0.1", port=40000):
@@ -194,9 +195,9 @@ def test_tls_handshake_on_the_plain_port_is_answered_at_once(factory):
     protocol.dataReceived(
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
     )
-    assert transport.value() == menu.NOT_TLS.encode()
+    assert transport.value() == texts.NOT_TLS.encode()
     assert not transport.connected
-    assert factory.connections == set()
+    assert factory.admission.connections == set()
 
 
 def test_long_line_is_refused_and_the_connection_goes_on():
@@ -266,7 +267,7 @@ def test_refills_that_round_below_a_token_still_resume():
     protocol.dataReceived(b"ann\n" + b"\n" * 50)
     for _ in range(120):
         clock.advance(0.05)
-    assert transport.value().count(menu.MENU.encode()) == 1 + 50
+    assert transport.value().count(texts.MENU.encode()) == 1 + 50
     assert transport.producerState == "producing"
     assert clock.getDelayedCalls() == []
 
@@ -298,10 +299,10 @@ def test_login_timeout_closes_a_silent_connection():
     clock.advance(59)
     assert transport.connected
     clock.advance(1)
-    assert transport.value() == b"\r\n" + menu.LOGIN_TIMEOUT.encode()
+    assert transport.value() == b"\r\n" + texts.LOGIN_TIMEOUT.encode()
     assert not transport.connected
     assert clock.getDelayedCalls() == []
-    assert factory.connections == set()
+    assert factory.admission.connections == set()
 
 
 def test_login_timeout_is_not_reset_by_bad_names():
@@ -331,7 +332,7 @@ def test_idle_timeout_after_login():
     assert transport.connected
     transport.clear()
     clock.advance(10)
-    assert transport.value() == b"\r\n" + menu.IDLE_TIMEOUT.encode()
+    assert transport.value() == b"\r\n" + texts.IDLE_TIMEOUT.encode()
     assert not transport.connected
     assert factory.hub.users() == []
     assert clock.getDelayedCalls() == []
@@ -465,7 +466,7 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either():
     clock.advance(0)
     assert transport.full
     assert transport.producerState == "paused"
-    answered = transport.io.getvalue().count(menu.MENU.encode())
+    answered = transport.io.getvalue().count(texts.MENU.encode())
     assert answered < 400
     # Nothing beyond about one buffer's worth is held for it anywhere.
     assert protocol._queued < 2 * 65536
@@ -477,7 +478,7 @@ def test_a_client_that_does_not_read_its_replies_is_not_read_either():
             break
         transport.drain()
         clock.advance(0)
-        total += transport.io.getvalue().count(menu.MENU.encode())
+        total += transport.io.getvalue().count(texts.MENU.encode())
     assert total == 1 + 65536
     assert transport.producerState == "producing"
 
@@ -500,9 +501,20 @@ def test_lines_from_several_senders_in_one_turn_are_one_write_per_member():
     for protocol, _ in members[1:]:
         protocol.dataReceived(b"hi\n")
     clock.advance(0)
+    # A listener gets the turn's lines in one write; a sender gets its own
+    # echo at once, as a reply, and the lines said after it at the flush.
+    assert [transport.writes for _, transport in members] == [1, 2, 2, 1]
     for _, transport in members:
-        assert transport.writes == 1
         assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
+
+
+def test_a_reply_leaves_in_the_read_that_asked_for_it():
+    factory, _clock = make_factory(line_rate=0)
+    protocol, transport = login(factory, "Nina")
+    protocol.dataReceived(b"1\n")
+    assert transport.io.getvalue() == (
+        b"Users in server: Nina:1\r\nYour option <enter a number>: "
+    )
 
 
 def test_login_and_drop_are_logged_as_structured_events(factory):
@@ -551,7 +563,7 @@ def test_a_closing_peer_that_never_reads_is_cut_off():
     assert transport.disconnected  # aborted
     protocol.connectionLost(Failure(ConnectionLost()))
     assert clock.getDelayedCalls() == []
-    assert factory.connections == set()
+    assert factory.admission.connections == set()
 
 
 class FakeSocket:

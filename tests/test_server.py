@@ -7,8 +7,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.python.failure import Failure
 
-from menuchat import menu
-from menuchat.server import Limits, MenuChatFactory
+from menuchat.config import Limits
+from menuchat.frontends.menu import texts
+from tests.support import make_factory
 
 
 def connect(factory, host="127.0.0.1", port=40000):
@@ -22,17 +23,17 @@ def connect(factory, host="127.0.0.1", port=40000):
 
 
 def test_past_max_clients_a_newcomer_is_told_and_closed():
-    factory = MenuChatFactory(Clock(), Limits(max_clients=2))
+    factory = make_factory(Clock(), Limits(max_clients=2))
     connect(factory, port=1)
     connect(factory, host="10.0.0.2", port=2)
     _, transport = connect(factory, host="10.0.0.3", port=3)
-    assert transport.value() == menu.SERVER_FULL.encode()
+    assert transport.value() == texts.SERVER_FULL.encode()
     assert not transport.connected
-    assert len(factory.connections) == 2
+    assert len(factory.admission.connections) == 2
 
 
 def test_a_freed_place_is_taken_again():
-    factory = MenuChatFactory(Clock(), Limits(max_clients=1))
+    factory = make_factory(Clock(), Limits(max_clients=1))
     _, first = connect(factory, port=1)
     first.loseConnection()
     _, second = connect(factory, port=2)
@@ -41,7 +42,7 @@ def test_a_freed_place_is_taken_again():
 
 
 def test_unix_socket_peers_have_no_per_address_cap():
-    factory = MenuChatFactory(Clock(), Limits(max_per_address=1))
+    factory = make_factory(Clock(), Limits(max_per_address=1))
     transports = []
     for _ in range(3):
         protocol = factory.buildProtocol(UNIXAddress(None))
@@ -52,7 +53,7 @@ def test_unix_socket_peers_have_no_per_address_cap():
     assert all(t.connected for t in transports)
     for transport in transports:
         transport.loseConnection()
-    assert factory.connections == set()
+    assert factory.admission.connections == set()
 
 
 def test_limits_refuse_impossible_values():
@@ -62,31 +63,31 @@ def test_limits_refuse_impossible_values():
 
 
 def test_per_address_cap_counts_each_address_apart():
-    factory = MenuChatFactory(Clock(), Limits(max_per_address=2))
+    factory = make_factory(Clock(), Limits(max_per_address=2))
     connect(factory, port=1)
     connect(factory, port=2)
     _, refused = connect(factory, port=3)
     _, other = connect(factory, host="127.0.0.2", port=4)
-    assert refused.value() == menu.ADDRESS_FULL.encode()
+    assert refused.value() == texts.ADDRESS_FULL.encode()
     assert not refused.connected
     assert other.connected
-    assert len(factory.connections) == 3
+    assert len(factory.admission.connections) == 3
 
 
 def test_refused_connections_are_never_counted():
-    factory = MenuChatFactory(Clock(), Limits(max_per_address=1))
+    factory = make_factory(Clock(), Limits(max_per_address=1))
     _, kept = connect(factory, port=1)
     for port in range(2, 10):
         connect(factory, port=port)
     kept.loseConnection()
     _, again = connect(factory, port=10)
     assert again.connected
-    assert len(factory.connections) == 1
+    assert len(factory.admission.connections) == 1
 
 
 def test_output_goes_out_once_a_turn_in_one_write():
     clock = Clock()
-    factory = MenuChatFactory(clock)
+    factory = make_factory(clock)
     protocol, transport = connect(factory)
     transport.clear()
     writes = []
@@ -102,7 +103,7 @@ def test_output_goes_out_once_a_turn_in_one_write():
 
 def test_shutdown_tells_everyone_and_closes_every_connection():
     clock = Clock()
-    factory = MenuChatFactory(clock)
+    factory = make_factory(clock)
     nina, nina_wire = connect(factory, port=1)
     nina.dataReceived(b"Nina\n4\nden\n")
     jose, jose_wire = connect(factory, port=2)
@@ -113,11 +114,11 @@ def test_shutdown_tells_everyone_and_closes_every_connection():
     # StringTransport only notes the close; the connection ends afterwards.
     nina_wire.loseConnection = lambda: setattr(nina_wire, "disconnecting", True)
     jose_wire.loseConnection = lambda: setattr(jose_wire, "disconnecting", True)
-    done = factory.shutdown()
+    done = factory.admission.shutdown()
     fired = []
     done.addCallback(fired.append)
-    assert nina_wire.value() == menu.SHUTDOWN.encode()
-    assert jose_wire.value() == menu.SHUTDOWN.encode()
+    assert nina_wire.value() == texts.SHUTDOWN.encode()
+    assert jose_wire.value() == texts.SHUTDOWN.encode()
     assert nina_wire.disconnecting and jose_wire.disconnecting
     assert fired == []
     for protocol, wire in [(nina, nina_wire), (jose, jose_wire)]:
@@ -132,7 +133,7 @@ def test_shutdown_tells_everyone_and_closes_every_connection():
 
 def test_shutdown_aborts_connections_that_do_not_close_in_time():
     clock = Clock()
-    factory = MenuChatFactory(clock, Limits(close_timeout=5))
+    factory = make_factory(clock, Limits(close_timeout=5))
     protocol, wire = connect(factory)
     wire.loseConnection = lambda: None  # a peer that never lets go
     aborted = []
@@ -141,7 +142,7 @@ def test_shutdown_aborts_connections_that_do_not_close_in_time():
         protocol.connectionLost(Failure(ConnectionDone())),
     )
     fired = []
-    factory.shutdown().addCallback(fired.append)
+    factory.admission.shutdown().addCallback(fired.append)
     clock.advance(4.9)
     assert (aborted, fired) == ([], [])
     clock.advance(0.1)
@@ -150,8 +151,8 @@ def test_shutdown_aborts_connections_that_do_not_close_in_time():
 
 
 def test_new_connections_are_refused_while_stopping():
-    factory = MenuChatFactory(Clock())
-    factory.shutdown()
+    factory = make_factory(Clock())
+    factory.admission.shutdown()
     _, transport = connect(factory)
-    assert transport.value() == menu.SHUTDOWN.encode()
+    assert transport.value() == texts.SHUTDOWN.encode()
     assert not transport.connected

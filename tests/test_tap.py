@@ -8,7 +8,7 @@ from twisted.plugin import getPlugins
 from twisted.python import usage
 
 from menuchat import tap
-from menuchat.server import Limits
+from menuchat.config import Limits
 
 
 def parse(*argv):

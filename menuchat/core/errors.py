@@ -1,0 +1,102 @@
+"""Why the hub refuses a request: the L{ChatError} tree and its reasons as enums.
+
+A refusal changes nothing. Front-ends choose the words for each class and
+reason; the domain never does.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = [
+    "AlreadyInRoom",
+    "ChatError",
+    "EmptyMessage",
+    "InvalidName",
+    "InvalidRoomId",
+    "MailboxFull",
+    "NameTaken",
+    "NotInRoom",
+    "NotOwner",
+    "RoomFull",
+    "RoomTaken",
+    "TokenProblem",
+    "TooManyRooms",
+    "UnknownRoom",
+    "UnknownUser",
+]
+
+
+class TokenProblem(Enum):
+    """What is wrong with a name or a room id."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too long"
+    CONTROL = "control character"
+    SPACE = "space"
+    PUNCTUATION = "punctuation"
+
+
+class ChatError(Exception):
+    """A request the hub refuses; nothing was changed."""
+
+
+class InvalidToken(ChatError):
+    """A name or room id breaks the naming rules."""
+
+    def __init__(self, token: str, problem: TokenProblem) -> None:
+        super().__init__(token, problem)
+        self.token = token
+        self.problem = problem
+
+
+class InvalidName(InvalidToken):
+    """The name breaks the naming rules."""
+
+
+class InvalidRoomId(InvalidToken):
+    """The room id breaks the naming rules."""
+
+
+class NameTaken(ChatError):
+    """Another user has this name, whatever the letter case or spelling."""
+
+
+class UnknownUser(ChatError):
+    """No connected user has this id."""
+
+
+class EmptyMessage(ChatError):
+    """The message has no visible text."""
+
+
+class MailboxFull(ChatError):
+    """The recipient's mailbox holds as many unread messages as it may."""
+
+
+class RoomTaken(ChatError):
+    """A room with this id exists already."""
+
+
+class TooManyRooms(ChatError):
+    """The server holds as many rooms as it may."""
+
+
+class UnknownRoom(ChatError):
+    """No room has this id."""
+
+
+class RoomFull(ChatError):
+    """The room holds as many members as it may."""
+
+
+class AlreadyInRoom(ChatError):
+    """The user is in a room already; one room at a time."""
+
+
+class NotInRoom(ChatError):
+    """The user is in no room."""
+
+
+class NotOwner(ChatError):
+    """Only the room's owner may do this."""

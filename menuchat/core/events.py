@@ -1,0 +1,147 @@
+"""What happens in the hub, as frozen values, and the interface that hears it.
+
+The hub builds one event per happening and hands the same object to every
+member concerned. A front-end renders an event into its wire format once,
+on first use, and keeps the bytes in the event's C{wire} cache under its
+format's name, so a room line reaching R members of one front-end is
+rendered and encoded once, not R times, and nothing is kept in a module
+global. The cache is the one mutable part of an event and takes no part in
+its equality.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Protocol
+
+import attrs
+
+__all__ = [
+    "CloseReason",
+    "LeaveReason",
+    "Member",
+    "MemberJoined",
+    "MemberLeft",
+    "Message",
+    "MessageUnread",
+    "MessageWaiting",
+    "RoomClosed",
+    "RoomLine",
+]
+
+
+class CloseReason(Enum):
+    """Why a room closed."""
+
+    OWNER_CLOSED = "owner closed"
+    OWNER_LEFT = "owner left"
+
+
+class LeaveReason(Enum):
+    """How a member came to leave a room."""
+
+    LEFT = "left"
+    DROPPED = "dropped"
+
+
+def _wire() -> dict[str, bytes]:
+    return {}
+
+
+_CACHE = attrs.field(factory=_wire, eq=False, repr=False, hash=False)
+
+
+@attrs.frozen(slots=True)
+class Message:
+    """A private message, immutable once sent."""
+
+    sender_id: int
+    sender_name: str
+    recipient_id: int
+    recipient_name: str
+    text: str
+    sent_at: float
+
+
+@attrs.frozen(slots=True)
+class RoomLine:
+    """C{speaker} said C{text} in C{room}; every member hears it, the speaker too."""
+
+    room: str
+    speaker: str
+    speaker_id: int
+    text: str
+    wire: dict[str, bytes] = _CACHE
+
+
+@attrs.frozen(slots=True)
+class MemberJoined:
+    """C{name} joined C{room}, which now holds C{members} (names, oldest first)."""
+
+    room: str
+    name: str
+    user_id: int
+    members: tuple[str, ...]
+    wire: dict[str, bytes] = _CACHE
+
+
+@attrs.frozen(slots=True)
+class MemberLeft:
+    """C{name} left C{room}, by choice or because the connection dropped."""
+
+    room: str
+    name: str
+    user_id: int
+    reason: LeaveReason
+    wire: dict[str, bytes] = _CACHE
+
+
+@attrs.frozen(slots=True)
+class RoomClosed:
+    """C{room} closed; every member but its owner is out of it now."""
+
+    room: str
+    owner: str
+    reason: CloseReason
+    wire: dict[str, bytes] = _CACHE
+
+
+@attrs.frozen(slots=True)
+class MessageWaiting:
+    """C{message} is in its recipient's mailbox, which holds C{unread} now."""
+
+    message: Message
+    unread: int
+
+
+@attrs.frozen(slots=True)
+class MessageUnread:
+    """C{message} was dropped unread: its recipient left. Told to its sender."""
+
+    message: Message
+
+
+class Member(Protocol):
+    """What the hub tells a connected user; each front-end's session implements it.
+
+    As twisted.words' C{IChatClient}: the hub calls these, and each
+    implementation turns the event into its own wire format.
+    """
+
+    def room_line(self, event: RoomLine) -> None:
+        """A line was said in this member's room."""
+
+    def member_joined(self, event: MemberJoined) -> None:
+        """Someone joined this member's room; the joiner is told as well, first."""
+
+    def member_left(self, event: MemberLeft) -> None:
+        """Someone left this member's room; the leaver is no longer told."""
+
+    def room_closed(self, event: RoomClosed) -> None:
+        """This member's room closed with the member in it: it is out now."""
+
+    def message_waiting(self, event: MessageWaiting) -> None:
+        """A private message to this member is in its mailbox."""
+
+    def message_unread(self, event: MessageUnread) -> None:
+        """A message this member sent was dropped unread."""

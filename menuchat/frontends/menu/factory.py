@@ -1,0 +1,79 @@
+"""The menu front-end's factory and its protocol, one per connection.
+
+The factory holds the hub every session talks to; the protocol is the
+shared line connection with the menu's words for refusals and the telnet
+filter in front of its framing.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IReactorTime
+
+from menuchat.config import Limits
+from menuchat.core.hub import Hub
+from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.dialogue import Session
+from menuchat.frontends.menu.telnet import TelnetFilter
+from menuchat.net.admission import Admission, Refusal
+from menuchat.net.connection import LineConnection, LineFactory, LineHandler
+
+__all__ = ["MenuChatFactory", "MenuChatProtocol"]
+
+REFUSALS = {
+    Refusal.STOPPING: texts.SHUTDOWN,
+    Refusal.SERVER_FULL: texts.SERVER_FULL,
+    Refusal.ADDRESS_FULL: texts.ADDRESS_FULL,
+}
+
+
+class MenuChatProtocol(LineConnection):
+    """One menu connection: a L{Session} behind the shared line connection."""
+
+    factory: MenuChatFactory
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._telnet: TelnetFilter | None = None
+
+    @property
+    def session(self) -> Session | None:
+        """The dialogue of this connection, until it closes."""
+        handler = self.handler
+        assert handler is None or isinstance(handler, Session)
+        return handler
+
+    def make_handler(self) -> LineHandler:
+        return Session(self.factory.hub, self)
+
+    def refusal_text(self, refusal: Refusal) -> str:
+        return REFUSALS[refusal]
+
+    def not_tls_text(self) -> str:
+        return texts.NOT_TLS
+
+    def filter_input(self, data: bytes) -> bytes:
+        """Take telnet commands out, answering them, before framing."""
+        if self._telnet is None:
+            if b"\xff" not in data:
+                return data
+            self._telnet = TelnetFilter()
+        data, answers = self._telnet.feed(data)
+        if answers:
+            self.write_bytes(answers)
+        return data
+
+
+class MenuChatFactory(LineFactory):
+    """Builds a L{MenuChatProtocol} per connection around one shared L{Hub}."""
+
+    protocol = MenuChatProtocol
+
+    def __init__(
+        self,
+        hub: Hub,
+        clock: IReactorTime,
+        limits: Limits | None = None,
+        admission: Admission | None = None,
+    ) -> None:
+        super().__init__(clock, limits or Limits(), admission)
+        self.hub = hub

@@ -1,0 +1,541 @@
+"""The line connection every line-based front-end shares.
+
+Bytes in: framing (LF, with an optional CR before it), the line limit,
+decoding, the line rate and the wait for a store's answer. Text out: a
+queue flushed once per reactor turn, back-pressure from the transport, and
+a cap past which a slow reader is dropped. Timeouts on the injected clock.
+What a line means is the L{LineHandler}'s business, which each front-end
+provides; this module knows no words of any dialogue.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet import tcp
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IPullProducer,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+)
+from twisted.internet.protocol import ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from menuchat.config import Limits
+from menuchat.net.admission import Admission, Refusal, host_of
+from menuchat.net.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import ITransport
+
+__all__ = ["OUTPUT_PAUSE", "LineConnection", "LineFactory", "LineHandler"]
+
+# Queued output past which a connection's own lines wait: a client that
+# asks for more than it reads is served as fast as it reads, no faster.
+OUTPUT_PAUSE = 64 * 1024
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Whether C{data}, a connection's first bytes, start a TLS ClientHello.
+
+    A handshake record (0x16) of TLS 1.x (0x03 0x01-0x04) or an SSLv2
+    ClientHello (a 0x80 length byte, then message type 1). A lone 0x16, a
+    user's Ctrl-V, is not enough.
+    """
+    if data[:1] == b"\x16":
+        return len(data) >= 3 and data[1] == 3 and data[2] <= 4
+    if data[:1] == b"\x80":
+        return len(data) >= 3 and data[2] == 1
+    return False
+
+
+class LineHandler(Protocol):
+    """What a front-end does with one connection's lines (the menu's Session)."""
+
+    def start(self) -> None:
+        """The connection is open and admitted: greet."""
+
+    def line_received(self, line: str) -> Deferred[None] | None:
+        """One decoded line; a Deferred (that never fails) holds further lines."""
+
+    def line_too_long(self, limit: int) -> None:
+        """A line over C{limit} bytes was discarded."""
+
+    def timed_out(self) -> None:
+        """The login or idle timeout ran out."""
+
+    def server_stopping(self) -> None:
+        """The server is going down."""
+
+    def connection_lost(self) -> None:
+        """The connection is gone, however it ended."""
+
+
+class OutputFlusher:
+    """Writes the queued output of every connection once per reactor turn.
+
+    Everything said to a connection during one turn (a read's worth of lines,
+    from any number of senders) then leaves in one write: in a room of R
+    members, K lines cost R writes instead of K times R.
+    """
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._dirty: list[LineConnection] = []
+        self._call: IDelayedCall | None = None
+
+    def flush_soon(self, connection: LineConnection) -> None:
+        """Have C{connection}'s queued output written at the next turn."""
+        self._dirty.append(connection)
+        if self._call is None:
+            self._call = self._clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._call = None
+        dirty, self._dirty = self._dirty, []
+        for connection in dirty:
+            connection.flush()
+
+
+@implementer(IPushProducer, IPullProducer)
+class _OutputValve:
+    """Told by the transport when its send buffer fills and drains.
+
+    Registered as a push producer, the transport pauses it past 64 KiB and
+    resumes it when drained; registered as a pull producer (for sockets
+    written to directly), it is resumed each time the transport's buffer
+    drains.
+    """
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: LineConnection) -> None:
+        self._connection = connection
+
+    def pauseProducing(self) -> None:
+        self._connection.hold_output()
+
+    def resumeProducing(self) -> None:
+        self._connection.release_output()
+
+    def stopProducing(self) -> None:
+        """The transport is closing; connectionLost does the rest."""
+
+
+class LineFactory(ServerFactory):
+    """What every connection of one front-end shares: limits, clock, caps, flush.
+
+    @param clock: the reactor, or a L{task.Clock} in tests.
+    @param admission: shared with the server's other front-ends.
+    """
+
+    protocol: Callable[[], LineConnection]  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        limits: Limits,
+        admission: Admission | None = None,
+    ) -> None:
+        self.clock = clock
+        self.limits = limits
+        self.admission = admission or Admission(
+            limits.max_clients, limits.max_per_address
+        )
+        self.flusher = OutputFlusher(clock)
+
+
+class LineConnection(LineReceiver, TimeoutMixin):
+    """One connection of a line-based front-end: framing, limits, output queue.
+
+    A C{LineReceiver} whose inherited names keep their meaning:
+    C{lineReceived} gets one line at a time, C{sendLine} queues a line
+    ended by C{delimiter} (CRLF, what the server sends), and
+    C{pauseProducing}/C{resumeProducing} stop and restart reading. The
+    framing itself (L{_handle}) is our own: LineReceiver re-splits its whole
+    buffer on every read, which is quadratic in a flood of short lines; this
+    scans the buffer in place once, and accepts LF as well as CRLF.
+
+    Output is queued and goes out once per reactor turn, or at the end of
+    the read that caused it for a connection's own replies. While the
+    transport's send buffer is full, output stays queued, up to
+    C{max_output} bytes, past which the connection is dropped as a slow
+    reader; while a connection's own output is backed up, its input is not
+    read either.
+
+    Subclasses provide L{make_handler} and the texts of L{refusal_text} and
+    L{not_tls_text}, and may filter raw input in L{filter_input}.
+    """
+
+    delimiter = b"\r\n"
+    log = Logger()
+    factory: LineFactory
+    transport: ITransport
+
+    def __init__(self) -> None:
+        self.handler: LineHandler | None = None
+        self.name: str | None = None
+        self._host: str | None = None
+        self._buffer = b""
+        self._discarding = False
+        self._fresh = True
+        self._queue: list[bytes] = []
+        self._queued = 0
+        self._held = False
+        self._socket: socket.socket | None = None
+        self._output_wait = False
+        self._awaiting = False
+        self._throttled = False
+        self._closed = False
+        self._bucket: TokenBucket | None = None
+        self._refill: IDelayedCall | None = None
+        self._cutoff: IDelayedCall | None = None
+
+    # For subclasses
+
+    def make_handler(self) -> LineHandler:
+        """The front-end's handler of this connection's lines."""
+        raise NotImplementedError
+
+    def refusal_text(self, refusal: Refusal) -> str:
+        """What a refused connection is told before it is closed."""
+        raise NotImplementedError
+
+    def not_tls_text(self) -> str:
+        """What a TLS client on a plain port is told before it is closed."""
+        raise NotImplementedError
+
+    def filter_input(self, data: bytes) -> bytes:
+        """Raw input before framing; a front-end may take out what is not text."""
+        return data
+
+    # Connection life
+
+    def connectionMade(self) -> None:
+        factory = self.factory
+        limits = factory.limits
+        self._host = host_of(self.transport.getPeer())
+        refusal = factory.admission.admit(self, self._host)
+        if refusal is not None:
+            self._closed = True
+            self.log.warn("{peer} refused: {why}", peer=self.peer(), why=refusal.value)
+            self.transport.write(self.refusal_text(refusal).encode())
+            self.transport.loseConnection()
+            return
+        self.MAX_LENGTH = limits.max_line_length
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)  # type: ignore[attr-defined]
+        # On a TCP or UNIX socket, output is sent on the socket at once when
+        # the transport holds nothing, and only what the kernel does not take
+        # is left to the transport: one send(), where the transport would
+        # add the socket to the poller, wait a turn, send, and take it out
+        # again. Across a room's members those syscalls were most of the
+        # server's work. Any other transport (TLS, tests) is written to.
+        transport = self.transport
+        if isinstance(transport, tcp.Connection) and not transport.TLS:
+            self._socket = transport.getHandle()
+        transport.registerProducer(_OutputValve(self), self._socket is None)  # type: ignore[attr-defined]
+        if limits.line_rate:
+            self._bucket = TokenBucket(
+                limits.line_rate, limits.line_burst, factory.clock.seconds
+            )
+        self.setTimeout(limits.login_timeout or None)
+        self.handler = self.make_handler()
+        self.handler.start()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closed = True
+        self.setTimeout(None)
+        for call in (self._refill, self._cutoff):
+            if call is not None and call.active():
+                call.cancel()
+        self._refill = self._cutoff = None
+        self._queue = []
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            handler.connection_lost()
+            self.log.info(
+                "{peer} disconnected ({who}): {reason}",
+                peer=self.peer(),
+                who=self.name if self.name is not None else "never logged in",
+                reason=reason.getErrorMessage(),
+            )
+        self.factory.admission.forget(self, self._host)
+
+    def callLater(self, delay: float, call: Callable[..., Any]) -> IDelayedCall:  # type: ignore[override]
+        """Schedule on the factory's clock (TimeoutMixin uses this)."""
+        return self.factory.clock.callLater(delay, call)
+
+    def timeoutConnection(self) -> None:
+        handler = self.handler
+        if handler is None:
+            return
+        self.log.info(
+            "{peer} timed out {when}",
+            peer=self.peer(),
+            when="idle" if self.name is not None else "before logging in",
+        )
+        handler.timed_out()
+
+    def server_stopping(self) -> None:
+        """The server is going down: the handler says so and closes."""
+        if self.handler is not None and not self._closed:
+            self.handler.server_stopping()
+        self.close()
+
+    # Input
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._fresh:
+            self._fresh = False
+            if looks_like_tls(data) and self.handler is not None:
+                self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
+                self.write(self.not_tls_text())
+                self.close()
+                return
+        data = self.filter_input(data)
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            self._discarding = False
+            data = data[end + 1 :]
+        self._buffer = self._buffer + data if self._buffer else data
+        if not self.paused:
+            self._handle()
+        # A reply leaves in the turn that produced it: one poll round less
+        # for the person waiting for it. Others' output waits for the flush.
+        if self._queue and not self._held and not self._closed:
+            self.flush()
+
+    def _handle(self) -> None:
+        """Hand the buffer's whole lines to L{lineReceived}, in order.
+
+        Stops when reading is paused (the line rate, output backed up or a
+        store's answer awaited), keeping the rest, which is at most a read
+        or two: a paused transport reads no more. A partial line longer than
+        the limit is dropped as it arrives, and so is the rest of it until
+        its line end.
+        """
+        buffer = self._buffer
+        start = 0
+        bucket = self._bucket
+        while not self._closed:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            backed_up = self._held or self._queued >= OUTPUT_PAUSE
+            if self.paused or backed_up or (bucket and not self._take_token(bucket)):
+                if backed_up and not self._output_wait:
+                    self._output_wait = True
+                    if not self.paused:
+                        self.pauseProducing()
+                break
+            line = buffer[start:end]
+            start = end + 1
+            self.lineReceived(line)
+        buffer = self._buffer = buffer[start:] if start else buffer
+        if len(buffer) > self.MAX_LENGTH + 1 and not self.paused:  # + 1: a CR
+            self._buffer = b""
+            self._discarding = True
+            if not self._closed:
+                self._line_too_long()
+
+    def lineReceived(self, line: bytes) -> None:
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if len(line) > self.MAX_LENGTH:
+            self._line_too_long()
+            return
+        handler = self.handler
+        assert handler is not None
+        if self.name is not None and self.timeOut:
+            self.resetTimeout()  # the idle timeout; the login one runs on
+        pending = handler.line_received(line.decode("utf-8", "replace"))
+        if pending is not None and not pending.called:
+            self._awaiting = True
+            if not self.paused:
+                self.pauseProducing()
+            pending.addBoth(self._answered)
+
+    def _answered(self, result: object) -> None:
+        self._awaiting = False
+        if not self._closed:
+            self._resume_input()
+
+    def _line_too_long(self) -> None:
+        self.log.warn("{peer} sent a line over the limit", peer=self.peer())
+        assert self.handler is not None
+        self.handler.line_too_long(self.MAX_LENGTH)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """Never called: L{_handle} discards long lines and goes on."""
+
+    def _take_token(self, bucket: TokenBucket) -> bool:
+        """Spend one line of the bucket; pause reading while it is empty.
+
+        A paused connection is not read from (TCP pushes back on the sender)
+        and resumes when the bucket holds a whole token again.
+        """
+        wait = bucket.take()
+        if not wait:
+            return True
+        if self._refill is None:
+            if not self._throttled:
+                self._throttled = True
+                self.log.info(
+                    "{peer} is over the line rate: reading paused until its"
+                    " budget refills (logged once a connection)",
+                    peer=self.peer(),
+                )
+            self.pauseProducing()
+            self._refill = self.callLater(wait, self._refilled)
+        return False
+
+    def _refilled(self) -> None:
+        self._refill = None
+        self._resume_input()
+
+    def _resume_input(self) -> None:
+        """Read again, unless the rate, the output or the store still says wait."""
+        if (
+            self.paused
+            and self._refill is None
+            and not self._output_wait
+            and not self._awaiting
+        ):
+            self.resumeProducing()
+
+    def resumeProducing(self) -> None:
+        """Read again, handling first the lines already buffered."""
+        self.paused = False
+        self.transport.resumeProducing()  # type: ignore[attr-defined]
+        if not self._closed:
+            self._handle()
+            if self._queue and not self._held and not self._closed:
+                self.flush()
+
+    # Output (the handler's Output)
+
+    def write(self, text: str) -> None:
+        """Queue C{text}, which carries its own line ends."""
+        self._enqueue(text.encode())
+
+    def sendLine(self, line: bytes) -> None:
+        """Queue one line, adding the line end; through the queue like all else."""
+        self._enqueue(line + self.delimiter)
+
+    def write_bytes(self, data: bytes) -> None:
+        """Queue bytes already encoded (an event's cached rendering)."""
+        self._enqueue(data)
+
+    def _enqueue(self, data: bytes) -> None:
+        """Queue C{data} for the next flush; drop a peer that lags too far.
+
+        A peer lags while the transport holds a full send buffer for it;
+        what is queued for it then may not pass C{max_output} bytes.
+        """
+        if self._closed:
+            return
+        queue = self._queue
+        if not queue and not self._held:
+            self.factory.flusher.flush_soon(self)
+        queue.append(data)
+        self._queued += len(data)
+        if self._held and self._queued > self.factory.limits.max_output:
+            self._drop_slow_reader()
+
+    def logged_in(self, name: str, user_id: int) -> None:
+        """Log the login; from now on the idle timeout applies."""
+        self.name = name
+        self.log.info(
+            "{peer} logged in as {name}:{id}", peer=self.peer(), name=name, id=user_id
+        )
+        self.setTimeout(self.factory.limits.idle_timeout or None)
+
+    def close(self) -> None:
+        """Send what is queued, then close the connection.
+
+        A peer that does not read what is left within the close timeout is
+        cut off, so a closing connection cannot hold its place forever.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._send_queue()
+        timeout = self.factory.limits.close_timeout
+        if timeout:
+            self._cutoff = self.callLater(timeout, self.transport.abortConnection)  # type: ignore[attr-defined]
+        self.transport.unregisterProducer()  # type: ignore[attr-defined]
+        self.transport.loseConnection()
+
+    def flush(self) -> None:
+        """Write the queued output, unless the transport asked us to wait."""
+        if not self._held and not self._closed:
+            self._send_queue()
+            self._output_sent()
+
+    def hold_output(self) -> None:
+        """The transport's buffer is full: keep further output here."""
+        self._held = True
+
+    def release_output(self) -> None:
+        """The transport's buffer drained: send what was kept."""
+        self._held = False
+        if not self._closed:
+            self._send_queue()
+            self._output_sent()
+
+    def _output_sent(self) -> None:
+        if self._output_wait and not self._held:
+            self._output_wait = False
+            self._resume_input()
+
+    def _send_queue(self) -> None:
+        queue = self._queue
+        if not queue:
+            return
+        self._queue = []
+        self._queued = 0
+        data = queue[0] if len(queue) == 1 else b"".join(queue)
+        sock = self._socket
+        if sock is None or self._held:
+            # Behind what the transport still holds, never past it.
+            self.transport.write(data)
+            return
+        try:
+            sent = sock.send(data)
+        except OSError:
+            sent = 0  # full, or broken: the transport finds out which
+        if sent < len(data):
+            # The transport sends the rest and, as our pull producer's
+            # consumer, says when it is done: until then all else waits here.
+            self._held = True
+            self.transport.write(data[sent:])
+
+    def _drop_slow_reader(self) -> None:
+        self.log.warn(
+            "{peer} dropped: {queued} bytes of output unread, over the limit of"
+            " {limit}",
+            peer=self.peer(),
+            queued=self._queued,
+            limit=self.factory.limits.max_output,
+        )
+        self._closed = True
+        self._queue = []
+        self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def peer(self) -> str:
+        """The peer's address, as logs show it."""
+        peer = self.transport.getPeer()
+        host = getattr(peer, "host", None)
+        return f"{host}:{peer.port}" if host is not None else str(peer)  # type: ignore[attr-defined]

@@ -1,0 +1,46 @@
+"""Where what must outlive a connection lives: the L{Store} interface.
+
+Every call returns a Deferred, whether the answer is in memory (the memory
+store answers with C{succeed()}), on disk or across the network, so the
+hub and the dialogue are written once for all of them. The contract tests
+in C{tests/test_store_contract.py} define the behaviour every store has.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+
+from menuchat.core.events import Message
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """Ids, mailboxes and everything else that must last."""
+
+    def start(self) -> Deferred[None]:
+        """Open the store; the server serves no one before this fires."""
+
+    def stop(self) -> Deferred[None]:
+        """Finish pending writes and close the store."""
+
+    def reserve_ids(self, count: int) -> Deferred[range]:
+        """Reserve C{count} user ids no one ever had or will get again."""
+
+    def deliver(self, message: Message, limit: int) -> Deferred[int]:
+        """Put C{message} in its recipient's mailbox; fire with the unread count.
+
+        Fails with L{menuchat.core.errors.MailboxFull}, storing nothing, when
+        the mailbox holds C{limit} messages already.
+        """
+
+    def take_mail(self, user_id: int) -> Deferred[list[Message]]:
+        """Remove and return the unread messages of C{user_id}, oldest first."""
+
+    def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
+        """Discard the mailbox of C{user_id}; return what was in it, unread."""
+
+    def unread(self, user_id: int) -> Deferred[int]:
+        """How many messages wait for C{user_id}."""
