@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 __all__ = ["Limits"]
 
-_COUNT = [attrs.validators.instance_of(int), attrs.validators.ge(1)]
-_AMOUNT = [attrs.validators.instance_of((int, float)), attrs.validators.ge(0)]
+_COUNT: Any = [attrs.validators.instance_of(int), attrs.validators.ge(1)]
+_AMOUNT: Any = [attrs.validators.instance_of((int, float)), attrs.validators.ge(0)]
 
 
 @attrs.frozen

@@ -53,7 +53,7 @@ class ChatService(MultiService):
         limits: Limits,
         ports: Sequence[str],
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.store = store
         self.limits = limits
         self.hub = make_hub(store, clock, limits)
@@ -62,7 +62,7 @@ class ChatService(MultiService):
         for description in ports:
             strports.service(description, self.menu).setServiceParent(self)
 
-    def startService(self) -> Deferred[None]:  # type: ignore[override]
+    def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""
         started: Deferred[None] = self.store.start()
 
@@ -71,7 +71,7 @@ class ChatService(MultiService):
 
         return started.addCallback(listen)
 
-    def stopService(self) -> Deferred[None]:  # type: ignore[override]
+    def stopService(self) -> Deferred[None]:
         """Stop listening, close every connection (telling each user), then
         close the store."""
         stopped: Deferred[object] = Deferred.fromCoroutine(self._stop())

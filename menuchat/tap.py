@@ -97,7 +97,7 @@ class Options(usage.Options):
     ]  # fmt: skip
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self["ports"] = []
 
     def opt_port(self, description: str) -> None:
@@ -141,7 +141,7 @@ def makeService(options: Options) -> IService:
 
     return ChatService(
         MemoryStore(),
-        reactor,  # type: ignore[arg-type]
+        reactor,
         options.limits(),
         [with_backlog(description) for description in options["ports"]],
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
 
 from menuchat.core.errors import (
     AlreadyInRoom,
@@ -121,7 +122,7 @@ class _Ids:
                 return
             waiter.callback(user_id)
 
-    def _failed(self, reason: object) -> None:
+    def _failed(self, reason: Failure) -> None:
         waiting, self._waiting = self._waiting, []
         for waiter in waiting:
             waiter.errback(reason)
@@ -177,7 +178,7 @@ class Hub:
             self._names[key] = user
             return user
 
-        def release(reason: object) -> object:
+        def release(reason: Failure) -> Failure:
             del self._names[key]
             return reason
 

@@ -83,7 +83,7 @@ class Admission:
         self._stopping = True
         if not self.connections:
             return succeed(None)
-        self._drained = drained = Deferred()
+        self._drained = drained = Deferred[None]()
         for connection in list(self.connections):
             connection.server_stopping()
         return drained

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
+    IAddress,
     IDelayedCall,
     IPullProducer,
     IPushProducer,
@@ -34,8 +35,23 @@ from menuchat.config import Limits
 from menuchat.net.admission import Admission, Refusal, host_of
 from menuchat.net.ratelimit import TokenBucket
 
-if TYPE_CHECKING:
-    from twisted.internet.interfaces import ITransport
+
+class _Transport(Protocol):
+    """What a connection uses of its transport (TCP, UNIX, TLS or a test's)."""
+
+    TLS: bool
+
+    def write(self, data: bytes) -> None: ...
+    def loseConnection(self) -> None: ...
+    def abortConnection(self) -> None: ...
+    def getPeer(self) -> IAddress: ...
+    def getHandle(self) -> socket.socket: ...
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+    def unregisterProducer(self) -> None: ...
+    def pauseProducing(self) -> None: ...
+    def resumeProducing(self) -> None: ...
+    def setTcpNoDelay(self, enabled: bool) -> None: ...
+
 
 __all__ = ["OUTPUT_PAUSE", "LineConnection", "LineFactory", "LineHandler"]
 
@@ -179,7 +195,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
     delimiter = b"\r\n"
     log = Logger()
     factory: LineFactory
-    transport: ITransport
+    transport: _Transport  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self.handler: LineHandler | None = None
@@ -218,6 +234,18 @@ class LineConnection(LineReceiver, TimeoutMixin):
         """Raw input before framing; a front-end may take out what is not text."""
         return data
 
+    # Typed doors to the untyped parts of LineReceiver and TimeoutMixin
+
+    def _set_timeout(self, seconds: float | None) -> None:
+        TimeoutMixin.setTimeout(self, seconds)
+
+    def _reset_timeout(self) -> None:
+        TimeoutMixin.resetTimeout(self)
+
+    def pauseProducing(self) -> None:
+        """Stop reading; lines already buffered wait too."""
+        LineReceiver.pauseProducing(self)
+
     # Connection life
 
     def connectionMade(self) -> None:
@@ -233,7 +261,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
             return
         self.MAX_LENGTH = limits.max_line_length
         if ITCPTransport.providedBy(self.transport):
-            self.transport.setTcpNoDelay(True)  # type: ignore[attr-defined]
+            self.transport.setTcpNoDelay(True)
         # On a TCP or UNIX socket, output is sent on the socket at once when
         # the transport holds nothing, and only what the kernel does not take
         # is left to the transport: one send(), where the transport would
@@ -243,18 +271,18 @@ class LineConnection(LineReceiver, TimeoutMixin):
         transport = self.transport
         if isinstance(transport, tcp.Connection) and not transport.TLS:
             self._socket = transport.getHandle()
-        transport.registerProducer(_OutputValve(self), self._socket is None)  # type: ignore[attr-defined]
+        transport.registerProducer(_OutputValve(self), self._socket is None)
         if limits.line_rate:
             self._bucket = TokenBucket(
                 limits.line_rate, limits.line_burst, factory.clock.seconds
             )
-        self.setTimeout(limits.login_timeout or None)
+        self._set_timeout(limits.login_timeout or None)
         self.handler = self.make_handler()
         self.handler.start()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
-        self.setTimeout(None)
+        self._set_timeout(None)
         for call in (self._refill, self._cutoff):
             if call is not None and call.active():
                 call.cancel()
@@ -271,7 +299,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
             )
         self.factory.admission.forget(self, self._host)
 
-    def callLater(self, delay: float, call: Callable[..., Any]) -> IDelayedCall:  # type: ignore[override]
+    def callLater(self, delay: float, call: Callable[..., Any]) -> IDelayedCall:
         """Schedule on the factory's clock (TimeoutMixin uses this)."""
         return self.factory.clock.callLater(delay, call)
 
@@ -359,7 +387,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
         handler = self.handler
         assert handler is not None
         if self.name is not None and self.timeOut:
-            self.resetTimeout()  # the idle timeout; the login one runs on
+            self._reset_timeout()  # the idle timeout; the login one runs on
         pending = handler.line_received(line.decode("utf-8", "replace"))
         if pending is not None and not pending.called:
             self._awaiting = True
@@ -418,7 +446,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
     def resumeProducing(self) -> None:
         """Read again, handling first the lines already buffered."""
         self.paused = False
-        self.transport.resumeProducing()  # type: ignore[attr-defined]
+        self.transport.resumeProducing()
         if not self._closed:
             self._handle()
             if self._queue and not self._held and not self._closed:
@@ -460,7 +488,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
         self.log.info(
             "{peer} logged in as {name}:{id}", peer=self.peer(), name=name, id=user_id
         )
-        self.setTimeout(self.factory.limits.idle_timeout or None)
+        self._set_timeout(self.factory.limits.idle_timeout or None)
 
     def close(self) -> None:
         """Send what is queued, then close the connection.
@@ -474,8 +502,8 @@ class LineConnection(LineReceiver, TimeoutMixin):
         self._send_queue()
         timeout = self.factory.limits.close_timeout
         if timeout:
-            self._cutoff = self.callLater(timeout, self.transport.abortConnection)  # type: ignore[attr-defined]
-        self.transport.unregisterProducer()  # type: ignore[attr-defined]
+            self._cutoff = self.callLater(timeout, self.transport.abortConnection)
+        self.transport.unregisterProducer()
         self.transport.loseConnection()
 
     def flush(self) -> None:
@@ -532,10 +560,11 @@ class LineConnection(LineReceiver, TimeoutMixin):
         )
         self._closed = True
         self._queue = []
-        self.transport.abortConnection()  # type: ignore[attr-defined]
+        self.transport.abortConnection()
 
     def peer(self) -> str:
         """The peer's address, as logs show it."""
         peer = self.transport.getPeer()
         host = getattr(peer, "host", None)
-        return f"{host}:{peer.port}" if host is not None else str(peer)  # type: ignore[attr-defined]
+        port = getattr(peer, "port", None)
+        return f"{host}:{port}" if host is not None else str(peer)

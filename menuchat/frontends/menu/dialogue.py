@@ -162,7 +162,8 @@ class Session:
         Returns a Deferred when the answer waits for the store; no other
         line may be handled until it fires. It never fails.
         """
-        return _HANDLERS[self.state](self, line)
+        pending: Deferred[None] | None = _HANDLERS[self.state](self, line)
+        return pending
 
     def line_too_long(self, limit: int) -> None:
         """A line over C{limit} bytes was discarded; say so, ask again."""
