@@ -10,11 +10,27 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import attrs
 from twisted.internet.defer import Deferred
 
 from menuchat.core.events import Message
 
-__all__ = ["Store"]
+__all__ = ["Account", "Store"]
+
+
+@attrs.frozen(slots=True)
+class Account:
+    """A registered name: its id for life, its key and its password hash.
+
+    C{key} is what makes two names the same (see L{menuchat.core.names}):
+    no two accounts share one.
+    """
+
+    user_id: int
+    name: str
+    key: str
+    password_hash: str
+    created_at: float
 
 
 class Store(Protocol):
@@ -44,3 +60,22 @@ class Store(Protocol):
 
     def unread(self, user_id: int) -> Deferred[int]:
         """How many messages wait for C{user_id}."""
+
+    def create_account(self, account: Account) -> Deferred[None]:
+        """Register C{account}.
+
+        Fails with L{menuchat.core.errors.NameTaken}, storing nothing, when
+        an account has the same key or the same user id.
+        """
+
+    def find_account(self, key: str) -> Deferred[Account | None]:
+        """The account whose name has this key, if any."""
+
+    def account_by_id(self, user_id: int) -> Deferred[Account | None]:
+        """The account of user C{user_id}, if registered."""
+
+    def set_password(self, user_id: int, password_hash: str) -> Deferred[None]:
+        """Replace the password hash of user C{user_id}'s account."""
+
+    def delete_account(self, user_id: int) -> Deferred[None]:
+        """Forget user C{user_id}'s account and mail; the id is never reused."""

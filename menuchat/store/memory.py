@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections import deque
 
+import attrs
+
 from twisted.internet.defer import Deferred, fail, succeed
 
-from menuchat.core.errors import MailboxFull
+from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import Message
+from menuchat.store import Account
 
 __all__ = ["MemoryStore"]
 
@@ -23,6 +26,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._next_id = 1
         self._mail: dict[int, deque[Message]] = {}
+        self._accounts: dict[int, Account] = {}
+        self._keys: dict[str, Account] = {}
 
     def start(self) -> Deferred[None]:
         return succeed(None)
@@ -52,3 +57,29 @@ class MemoryStore:
 
     def unread(self, user_id: int) -> Deferred[int]:
         return succeed(len(self._mail.get(user_id, ())))
+
+    def create_account(self, account: Account) -> Deferred[None]:
+        if account.key in self._keys or account.user_id in self._accounts:
+            return fail(NameTaken(account.name))
+        self._accounts[account.user_id] = self._keys[account.key] = account
+        return succeed(None)
+
+    def find_account(self, key: str) -> Deferred[Account | None]:
+        return succeed(self._keys.get(key))
+
+    def account_by_id(self, user_id: int) -> Deferred[Account | None]:
+        return succeed(self._accounts.get(user_id))
+
+    def set_password(self, user_id: int, password_hash: str) -> Deferred[None]:
+        account = self._accounts.get(user_id)
+        if account is not None:
+            changed = attrs.evolve(account, password_hash=password_hash)
+            self._accounts[user_id] = self._keys[account.key] = changed
+        return succeed(None)
+
+    def delete_account(self, user_id: int) -> Deferred[None]:
+        account = self._accounts.pop(user_id, None)
+        if account is not None:
+            del self._keys[account.key]
+        self._mail.pop(user_id, None)
+        return succeed(None)
