@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 
 import attrs
-
 from twisted.internet.defer import Deferred, fail, succeed
 
 from menuchat.core.errors import MailboxFull, NameTaken
