@@ -10,15 +10,18 @@ them all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from twisted.application import strports
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
 from menuchat.config import Limits
+from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu.factory import MenuChatFactory
 from menuchat.net.admission import Admission
@@ -42,6 +45,7 @@ class ChatService(MultiService):
     """A menuchat server: its store, hub, front-ends and their ports.
 
     @param ports: endpoint descriptions for the menu front-end.
+    @param in_thread: runs password hashing off the reactor thread.
     """
 
     log = Logger()
@@ -52,13 +56,17 @@ class ChatService(MultiService):
         clock: IReactorTime,
         limits: Limits,
         ports: Sequence[str],
+        in_thread: Callable[..., Deferred[Any]] = deferToThread,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.store = store
         self.limits = limits
         self.hub = make_hub(store, clock, limits)
+        self.accounts = Accounts(store, clock, in_thread)
         self.admission = Admission(limits.max_clients, limits.max_per_address)
-        self.menu = MenuChatFactory(self.hub, clock, limits, self.admission)
+        self.menu = MenuChatFactory(
+            self.hub, self.accounts, clock, limits, self.admission
+        )
         for description in ports:
             strports.service(description, self.menu).setServiceParent(self)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from menuchat.config import Limits
+from menuchat.core.accounts import Accounts
 from menuchat.frontends.menu.factory import MenuChatFactory
 from menuchat.service import make_hub
 from menuchat.store.memory import MemoryStore
@@ -35,5 +36,7 @@ def make_factory(
 ) -> MenuChatFactory:
     """A menu factory around a fresh hub on C{store} (a memory store by default)."""
     limits = limits or Limits()
-    hub = make_hub(store or MemoryStore(), clock, limits)
-    return MenuChatFactory(hub, clock, limits)
+    store = store or MemoryStore()
+    hub = make_hub(store, clock, limits)
+    accounts = Accounts(store, clock, maybeDeferred)
+    return MenuChatFactory(hub, accounts, clock, limits)

@@ -3,7 +3,10 @@
 import time
 
 import pytest
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock
 
+from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import Session, State, clean
@@ -30,6 +33,11 @@ class Screen:
     def close(self):
         self.closed = True
 
+    address = "127.0.0.1"
+
+    def hide_input(self, hidden):
+        self.hidden = hidden
+
     def logged_in(self, name, user_id):
         self.admitted = (name, user_id)
 
@@ -51,7 +59,7 @@ def chat():
 
 def connect(chat):
     screen = Screen()
-    session = Session(chat, screen)
+    session = Session(chat, screen, Accounts(chat._store, Clock(), maybeDeferred))
     session.start()
     return session, screen
 

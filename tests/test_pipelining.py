@@ -91,9 +91,9 @@ class PipeliningTests(SynchronousTestCase):
         ann.dataReceived(b"Ann\n")
         bob.dataReceived(b"Bob\n")
         self.drain(order)
-        ann.dataReceived(b"2\nfrom Ann\n2\n3\n1\n")
-        bob.dataReceived(b"2\nfrom Bob\n1\n3\n1\n")
-        self.assertEqual(len(self.store.pending), 2)  # both deliveries wait
+        ann.dataReceived(b"2\nfrom Ann\nBob\n3\n1\n")
+        bob.dataReceived(b"2\nfrom Bob\nann\n3\n1\n")
+        self.assertEqual(len(self.store.pending), 2)  # both look-ups wait
         self.drain(order)
         for wire, user_id, sent in (
             (ann_wire, 1, "from Bob"),
@@ -107,7 +107,7 @@ class PipeliningTests(SynchronousTestCase):
                 text.index(
                     "Your option <enter a number>: ", text.index("Message sent!")
                 ),
-                text.rindex("Users in server: Ann:1, Bob:2"),
+                text.rindex("Users in server: "),
             ]
             self.assertEqual(replies, sorted(replies), text)
             # The message sent to this user was acknowledged: it was either

@@ -18,12 +18,14 @@ __all__ = [
     "NameTaken",
     "NotInRoom",
     "NotOwner",
+    "PasswordRequired",
     "RoomFull",
     "RoomTaken",
     "TokenProblem",
     "TooManyRooms",
     "UnknownRoom",
     "UnknownUser",
+    "WrongPassword",
 ]
 
 
@@ -60,6 +62,18 @@ class InvalidRoomId(InvalidToken):
 
 class NameTaken(ChatError):
     """Another user has this name, whatever the letter case or spelling."""
+
+
+class PasswordRequired(ChatError):
+    """The name belongs to a registered account: log in with its password."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class WrongPassword(ChatError):
+    """The password does not unlock the account (or there is none)."""
 
 
 class UnknownUser(ChatError):

@@ -28,6 +28,7 @@ from menuchat.core.errors import (
     NameTaken,
     NotInRoom,
     NotOwner,
+    PasswordRequired,
     RoomFull,
     RoomTaken,
     TooManyRooms,
@@ -47,7 +48,7 @@ from menuchat.core.events import (
     RoomLine,
 )
 from menuchat.core.names import check_token, token_key
-from menuchat.store import Store
+from menuchat.store import Account, Store
 
 __all__ = ["Hub", "Room", "User"]
 
@@ -64,6 +65,7 @@ class User:
     name: str
     client: Member
     room: Room | None = None
+    registered: bool = False
 
     def __repr__(self) -> str:
         return f"<User {self.name}:{self.id}>"
@@ -157,12 +159,19 @@ class Hub:
 
     # Users
 
-    def login(self, name: str, client: Member) -> Deferred[User]:
-        """Admit C{name} with an id that no other user ever had.
+    def login(
+        self, name: str, client: Member, account: Account | None = None
+    ) -> Deferred[User]:
+        """Admit C{name}: a guest with an id that no one ever had, or, with
+        the C{account} its password unlocked, a registered user with the
+        account's id and spelling.
 
         The name is claimed at once, so two logins racing for it cannot
-        both win, whatever the store's speed.
+        both win, whatever the store's speed. A guest asking for a
+        registered name fails with L{PasswordRequired}.
         """
+        if account is not None:
+            name = account.name
         try:
             check_token(name, InvalidName)
         except ChatError as e:
@@ -173,7 +182,7 @@ class Hub:
         self._names[key] = None
 
         def admit(user_id: int) -> User:
-            user = User(user_id, name, client)
+            user = User(user_id, name, client, registered=account is not None)
             self._users[user_id] = user
             self._names[key] = user
             return user
@@ -182,7 +191,20 @@ class Hub:
             del self._names[key]
             return reason
 
-        return self._ids.next().addCallbacks(admit, release)
+        if account is not None:
+            return succeed(account.user_id).addCallbacks(admit, release)
+
+        def guest(found: Account | None) -> Deferred[int]:
+            if found is not None:
+                raise PasswordRequired(found.name)
+            return self._ids.next()
+
+        found = self._store.find_account(key)
+        return found.addCallback(guest).addCallbacks(admit, release)
+
+    def unread(self, user: User) -> Deferred[int]:
+        """How many messages wait in C{user}'s mailbox."""
+        return self._store.unread(user.id)
 
     def logout(self, user: User) -> Deferred[None]:
         """Forget C{user}: out of its room (closing the rooms it owns), its
@@ -201,6 +223,8 @@ class Hub:
                 self._leave(user, room, LeaveReason.DROPPED)
         del self._users[user.id]
         del self._names[token_key(user.name)]
+        if user.registered:
+            return succeed(None)  # the mail waits for the next login
         return self._store.drop_mail(user.id).addCallback(self._report_unread)
 
     def _report_unread(self, messages: list[Message]) -> None:
@@ -219,22 +243,51 @@ class Hub:
 
     # Mail
 
+    def find_user(self, who: str) -> Deferred[tuple[int, str] | None]:
+        """The id and name of C{who}, an id or a name, online or registered."""
+        if who.isascii() and who.isdigit() and len(who) <= 18:
+            online = self._users.get(int(who))
+            if online is not None:
+                return succeed((online.id, online.name))
+            found = self._store.account_by_id(int(who))
+        else:
+            named = self._names.get(token_key(who))
+            if named is not None:
+                return succeed((named.id, named.name))
+            found = self._store.find_account(token_key(who))
+        return found.addCallback(
+            lambda account: None if account is None else (account.user_id, account.name)
+        )
+
     def send_message(
         self, sender: User, recipient_id: int, text: str
     ) -> Deferred[Message]:
-        """Put C{text} in the mailbox of user C{recipient_id}; tell them once
-        it is stored. Fires with the message once the store holds it."""
-        recipient = self._users.get(recipient_id)
-        if recipient is None:
-            return fail(UnknownUser(recipient_id))
+        """Put C{text} in the mailbox of user C{recipient_id}, online or a
+        registered user offline; tell an online recipient once it is stored.
+        Fires with the message once the store holds it."""
         if not text.strip():
             return fail(EmptyMessage())
+        recipient = self._users.get(recipient_id)
+        if recipient is not None:
+            return self._deliver(sender, recipient_id, recipient.name, text)
+
+        def offline(account: Account | None) -> Deferred[Message]:
+            if account is None:
+                raise UnknownUser(recipient_id)
+            return self._deliver(sender, recipient_id, account.name, text)
+
+        return self._store.account_by_id(recipient_id).addCallback(offline)
+
+    def _deliver(
+        self, sender: User, recipient_id: int, recipient_name: str, text: str
+    ) -> Deferred[Message]:
         message = Message(
-            sender.id, sender.name, recipient.id, recipient.name, text, self._now()
+            sender.id, sender.name, recipient_id, recipient_name, text, self._now()
         )
 
         def stored(unread: int) -> Message:
-            if self._users.get(recipient_id) is recipient:
+            recipient = self._users.get(recipient_id)
+            if recipient is not None:
                 recipient.client.message_waiting(MessageWaiting(message, unread))
             return message
 

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from menuchat.core import errors
+from menuchat.core.accounts import Accounts
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import (
     CloseReason,
@@ -35,6 +36,7 @@ from menuchat.core.events import (
 from menuchat.core.hub import Hub, User
 from menuchat.core.names import MAX_TOKEN_LENGTH
 from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.account import AccountDialogue
 
 __all__ = ["WIRE", "Output", "Session", "State", "clean", "format_time"]
 
@@ -54,6 +56,11 @@ class State(Enum):
     NEW_ROOM = "new room"
     JOIN_ROOM = "join room"
     IN_ROOM = "in room"
+    PASSWORD = "password"
+    ACCOUNT = "account"
+    NEW_PASSWORD = "new password"
+    PASSWORD_AGAIN = "password again"
+    CONFIRM_DELETE = "confirm delete"
     CLOSED = "closed"
 
 
@@ -65,11 +72,25 @@ PROMPTS = {
     State.NEW_ROOM: texts.NEW_ROOM_PROMPT,
     State.JOIN_ROOM: texts.JOIN_ROOM_PROMPT,
     State.IN_ROOM: "",
+    State.PASSWORD: texts.PASSWORD_PROMPT,
+    State.ACCOUNT: texts.ACCOUNT_PROMPT,
+    State.NEW_PASSWORD: texts.NEW_PASSWORD_PROMPT,
+    State.PASSWORD_AGAIN: texts.PASSWORD_AGAIN_PROMPT,
+    State.CONFIRM_DELETE: texts.DELETE_PROMPT,
     State.CLOSED: "",
 }
 
 _SUB_PROMPTS = frozenset(
-    {State.MESSAGE_TEXT, State.MESSAGE_RECIPIENT, State.NEW_ROOM, State.JOIN_ROOM}
+    {
+        State.MESSAGE_TEXT,
+        State.MESSAGE_RECIPIENT,
+        State.NEW_ROOM,
+        State.JOIN_ROOM,
+        State.ACCOUNT,
+        State.NEW_PASSWORD,
+        State.PASSWORD_AGAIN,
+        State.CONFIRM_DELETE,
+    }
 )
 
 NAME_PROBLEMS = {
@@ -107,6 +128,13 @@ class Output(Protocol):
     def logged_in(self, name: str, user_id: int) -> None:
         """The dialogue admitted a user: the connection's timeouts change."""
 
+    def hide_input(self, hidden: bool) -> None:
+        """Ask the terminal not to show what is typed (a password), or to again."""
+
+    @property
+    def address(self) -> str:
+        """Where the connection comes from, for throttling password guesses."""
+
 
 # Terminal escape sequences: CSI (ESC [ or the C1 byte, parameters, a final
 # byte), OSC and other strings (ended by BEL or ESC \\), and two-byte escapes.
@@ -136,17 +164,27 @@ def format_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
-class Session:
+class Session(AccountDialogue):
     """The dialogue with one connected person; a L{menuchat.core.events.Member}."""
 
-    __slots__ = ("_hub", "_output", "_pending_text", "state", "user")
+    __slots__ = (
+        "_accounts",
+        "_hub",
+        "_output",
+        "_pending_name",
+        "_pending_text",
+        "state",
+        "user",
+    )
 
     log = Logger()
 
-    def __init__(self, hub: Hub, output: Output) -> None:
+    def __init__(self, hub: Hub, output: Output, accounts: Accounts) -> None:
         self._hub = hub
         self._output = output
+        self._accounts = accounts
         self._pending_text = ""
+        self._pending_name = ""
         self.state = State.NAME
         self.user: User | None = None
 
@@ -269,25 +307,37 @@ class Session:
     def _on_name(self, line: str) -> Deferred[None] | None:
         name = line.strip()
 
-        def admitted(user: User) -> None:
-            if self.state is State.CLOSED:  # the connection went meanwhile
-                self._forget(self._hub.logout(user))
-                return
-            self.user = user
-            self.state = State.MENU
-            self._output.logged_in(user.name, user.id)
-            welcome = texts.WELCOME.format(name=user.name, id=user.id)
-            self._output.write(welcome + texts.MENU + texts.OPTION_PROMPT)
-
         def refused(error: errors.ChatError) -> None:
             if isinstance(error, errors.InvalidName):
                 self._error(NAME_PROBLEMS[error.problem])
             elif isinstance(error, errors.NameTaken):
                 self._error(texts.NAME_TAKEN.format(name=name))
+            elif isinstance(error, errors.PasswordRequired):
+                self._pending_name = error.name
+                self._output.hide_input(True)
+                self._ask(State.PASSWORD)
             else:
                 raise error
 
-        return self._answer(self._hub.login(name, self), admitted, refused)
+        return self._answer(self._hub.login(name, self), self._admitted, refused)
+
+    def _admitted(self, user: User) -> Deferred[None] | None:
+        if self.state is State.CLOSED:  # the connection went meanwhile
+            self._forget(self._hub.logout(user))
+            return None
+        self.user = user
+        self.state = State.MENU
+        self._output.logged_in(user.name, user.id)
+        welcome = texts.WELCOME.format(name=user.name, id=user.id)
+        if not user.registered:  # a guest's mailbox is new and empty
+            self._output.write(welcome + texts.MENU + texts.OPTION_PROMPT)
+            return None
+
+        def counted(unread: int) -> None:
+            waiting = texts.UNREAD.format(count=unread) if unread else ""
+            self._output.write(welcome + waiting + texts.MENU + texts.OPTION_PROMPT)
+
+        return self._hub.unread(user).addCallback(counted)
 
     def _on_option(self, line: str) -> Deferred[None] | None:
         option = line.strip()
@@ -315,6 +365,12 @@ class Session:
             self._leave_hub()
             output.write(texts.GOODBYE)
             output.close()
+        elif option == "7":
+            rooms = ", ".join(f"{r.id} ({len(r.members)})" for r in self._hub.rooms())
+            listing = texts.ROOM_LIST.format(rooms=rooms) if rooms else texts.NO_ROOMS
+            output.write(listing + texts.OPTION_PROMPT)
+        elif option == "8":
+            self._open_account()
         else:
             self._error(texts.BAD_OPTION.format(option=clean(option)[:40]))
         return None
@@ -333,10 +389,12 @@ class Session:
         if not answer:
             self._fail(texts.NO_RECIPIENT)
             return None
-        if not (answer.isascii() and answer.isdigit()) or len(answer) > 18:
-            self._fail(texts.BAD_RECIPIENT.format(text=answer[:40]))
-            return None
-        recipient_id = int(answer)
+        who = answer[:40]
+
+        def found(recipient: tuple[int, str] | None) -> Deferred[Message]:
+            if recipient is None:
+                raise errors.UnknownUser(who)
+            return self._hub.send_message(self._user, recipient[0], text)
 
         def sent(message: Message) -> None:
             self.state = State.MENU
@@ -344,17 +402,16 @@ class Session:
 
         def refused(error: errors.ChatError) -> None:
             if isinstance(error, errors.UnknownUser):
-                self._fail(texts.UNKNOWN_USER.format(id=recipient_id))
+                self._fail(texts.UNKNOWN_USER.format(who=who))
             elif isinstance(error, errors.MailboxFull):
-                self._fail(texts.MAILBOX_FULL.format(id=recipient_id))
+                self._fail(texts.MAILBOX_FULL.format(name=who))
             elif isinstance(error, errors.EmptyMessage):
                 self._fail(texts.EMPTY_MESSAGE)
             else:
                 raise error
 
-        return self._answer(
-            self._hub.send_message(self._user, recipient_id, text), sent, refused
-        )
+        sending = self._hub.find_user(answer).addCallback(found)
+        return self._answer(sending, sent, refused)
 
     def _on_new_room(self, line: str) -> None:
         room_id = line.strip()
@@ -413,7 +470,7 @@ class Session:
     def _answer(
         self,
         pending: Deferred[_T],
-        done: Callable[[_T], None],
+        done: Callable[[_T], Deferred[None] | None],
         refused: Callable[[errors.ChatError], None],
     ) -> Deferred[None] | None:
         """Render C{pending}'s outcome when it comes; None if it came already.
@@ -436,10 +493,13 @@ class Session:
             elif self.state is not State.CLOSED:
                 self._fail(texts.STORE_FAILED)
 
-        answered: Deferred[None] = pending.addCallbacks(done, failed)
-        if answered.called:
-            return None
-        return answered
+        finished: Deferred[None] = Deferred()
+        pending.addCallback(done).addErrback(failed).addBoth(
+            lambda _: finished.callback(None)
+        )
+        # Fired already (the memory store), or waiting, perhaps on a store
+        # call made by a callback further down the chain.
+        return None if finished.called else finished
 
     def _show_mailbox(self, messages: list[Message]) -> None:
         if not messages:
@@ -509,5 +569,10 @@ _HANDLERS: dict[State, Callable[[Session, str], Any]] = {
     State.NEW_ROOM: Session._on_new_room,
     State.JOIN_ROOM: Session._on_join_room,
     State.IN_ROOM: Session._on_room_line,
+    State.PASSWORD: Session._on_password,
+    State.ACCOUNT: Session._on_account_choice,
+    State.NEW_PASSWORD: Session._on_new_password,
+    State.PASSWORD_AGAIN: Session._on_password_again,
+    State.CONFIRM_DELETE: Session._on_confirm_delete,
     State.CLOSED: Session._on_closed,
 }

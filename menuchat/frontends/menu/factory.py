@@ -10,10 +10,16 @@ from __future__ import annotations
 from twisted.internet.interfaces import IReactorTime
 
 from menuchat.config import Limits
+from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import Session
-from menuchat.frontends.menu.telnet import TelnetFilter
+from menuchat.frontends.menu.telnet import (
+    ECHO,
+    HIDE_INPUT,
+    SHOW_INPUT,
+    TelnetFilter,
+)
 from menuchat.net.admission import Admission, Refusal
 from menuchat.net.connection import LineConnection, LineFactory, LineHandler
 
@@ -43,7 +49,24 @@ class MenuChatProtocol(LineConnection):
         return handler
 
     def make_handler(self) -> LineHandler:
-        return Session(self.factory.hub, self)
+        return Session(self.factory.hub, self, self.factory.accounts)
+
+    @property
+    def address(self) -> str:
+        """The peer's host (or its whole address when it has none)."""
+        return self._host if self._host is not None else self.peer()
+
+    def hide_input(self, hidden: bool) -> None:
+        """Have telnet stop or resume echoing what is typed: while a password
+        is typed, the server offers to echo, and echoes nothing."""
+        if self._telnet is None:
+            self._telnet = TelnetFilter()
+        if hidden:
+            self._telnet.offered.add(ECHO)
+            self.write_bytes(HIDE_INPUT)
+        else:
+            self._telnet.offered.discard(ECHO)
+            self.write_bytes(SHOW_INPUT)
 
     def refusal_text(self, refusal: Refusal) -> str:
         return REFUSALS[refusal]
@@ -71,9 +94,11 @@ class MenuChatFactory(LineFactory):
     def __init__(
         self,
         hub: Hub,
+        accounts: Accounts,
         clock: IReactorTime,
         limits: Limits | None = None,
         admission: Admission | None = None,
     ) -> None:
         super().__init__(clock, limits or Limits(), admission)
         self.hub = hub
+        self.accounts = accounts

@@ -13,7 +13,12 @@ __all__ = ["TelnetFilter"]
 
 IAC, SB, SE = 0xFF, 0xFA, 0xF0
 WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
+ECHO = 0x01
 _REFUSAL = {DO: WONT, WILL: DONT}
+
+#: Offer to echo (the client then stops echoing what is typed), and withdraw.
+HIDE_INPUT = bytes((IAC, WILL, ECHO))
+SHOW_INPUT = bytes((IAC, WONT, ECHO))
 
 #: Longest telnet subnegotiation kept while waiting for its end.
 SUBNEGOTIATION_LIMIT = 1024
@@ -22,10 +27,13 @@ SUBNEGOTIATION_LIMIT = 1024
 class TelnetFilter:
     """Takes telnet commands out of the byte stream and refuses every option."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "offered")
 
     def __init__(self) -> None:
         self._pending = b""
+        #: Options the server offered (WILL) itself: a DO or DONT for one of
+        #: them answers the offer and is not answered again.
+        self.offered: set[int] = set()
 
     def feed(self, data: bytes) -> tuple[bytes, bytes]:
         """C{data} without telnet commands, and the answers they call for."""
@@ -45,8 +53,11 @@ class TelnetFilter:
                 if at + 2 >= end:
                     self._pending = data[at:]
                     return bytes(text), bytes(answers)
-                if command in _REFUSAL:
-                    answers += bytes((IAC, _REFUSAL[command], data[at + 2]))
+                option = data[at + 2]
+                if command in (DO, DONT) and option in self.offered:
+                    pass  # the client's answer to our own offer
+                elif command in _REFUSAL:
+                    answers += bytes((IAC, _REFUSAL[command], option))
                 start = at + 3
             elif command == SB:
                 close = data.find(b"\xff\xf0", at + 2)

@@ -17,6 +17,11 @@ MESSAGE_PROMPT = "Enter your message: "
 RECIPIENT_PROMPT = "Enter recipient id: "
 NEW_ROOM_PROMPT = "Enter new chat room id: "
 JOIN_ROOM_PROMPT = "Enter chat room id to join: "
+PASSWORD_PROMPT = "Password: "
+NEW_PASSWORD_PROMPT = "New password: "
+PASSWORD_AGAIN_PROMPT = "Password again: "
+ACCOUNT_PROMPT = "Your choice <enter a number>: "
+DELETE_PROMPT = "Type DELETE to delete the account and its mail: "
 
 #: Every prompt the server sends, for clients that must tell one apart from
 #: the start of a line.
@@ -27,6 +32,11 @@ PROMPTS = (
     RECIPIENT_PROMPT,
     NEW_ROOM_PROMPT,
     JOIN_ROOM_PROMPT,
+    PASSWORD_PROMPT,
+    NEW_PASSWORD_PROMPT,
+    PASSWORD_AGAIN_PROMPT,
+    ACCOUNT_PROMPT,
+    DELETE_PROMPT,
 )
 
 MENU = (
@@ -38,12 +48,36 @@ MENU = (
     "4. Create a new chat room\r\n"
     "5. Join an existing chat room\r\n"
     "6. Disconnect from server\r\n"
+    "7. List chat rooms\r\n"
+    "8. My account\r\n"
 )
 
 WELCOME = (
     "Successfully connected to server\r\nClient Name: {name}\r\nClient ID: {id}\r\n"
 )
+UNREAD = "You have {count} unread messages.\r\n"
 USER_LIST = "Users in server: {users}\r\n"
+ROOM_LIST = "Chat rooms: {rooms}\r\n"
+NO_ROOMS = "There are no chat rooms. Choose option 4 to create one.\r\n"
+ACCOUNT_GUEST = (
+    "You are a guest. To register the name {name}, choose a password of at "
+    "least {length} characters; an empty line goes back to the menu.\r\n"
+)
+ACCOUNT_MENU = (
+    "Account {name} (id {id}):\r\n"
+    "1. Change password\r\n"
+    "2. Delete account\r\n"
+    "3. Back to the menu\r\n"
+)
+REGISTERED = (
+    "The name {name} is registered to you: next time, log in with it and "
+    "your password. Mail to you now waits while you are away.\r\n"
+)
+PASSWORD_CHANGED = "Your password is changed.\r\n"
+ACCOUNT_DELETED = (
+    "The account {name} and its mail are deleted; you are a guest until you leave.\r\n"
+)
+BACK_TO_MENU = "Back to the menu.\r\n"
 MESSAGE_SENT = "Message sent!\r\n"
 MY_MESSAGES = "My messages:\r\n"
 MESSAGE_LINE = "{time}: {text} (from: {sender})\r\n"
@@ -74,8 +108,14 @@ OWNER_USE_EXIT = "You own this room: type 'exit' to close it.\r\n"
 MEMBER_USE_BYE = "Type 'bye' to leave this chat room.\r\n"
 
 ERROR = "Error: {reason}\r\n"
-BAD_OPTION = "{option!r} is not an option. Enter a number from 1 to 6."
-NO_OPTION = "no option given. Enter a number from 1 to 6:"
+BAD_OPTION = "{option!r} is not an option. Enter a number from 1 to 8."
+NO_OPTION = "no option given. Enter a number from 1 to 8:"
+BAD_ACCOUNT_CHOICE = "{choice!r} is not a choice; back to the menu."
+WRONG_PASSWORD = "wrong password for {name}. Enter your name again."
+PASSWORD_TOO_SHORT = "a password has at least {length} characters; nothing was changed."
+PASSWORDS_DIFFER = "the two passwords differ; nothing was changed."
+NOT_DELETED = "the account was not deleted."
+NAME_REGISTERED = "the name {name!r} was registered meanwhile; nothing was changed."
 NAME_EMPTY = "a name cannot be empty."
 NAME_TOO_LONG = "a name has at most {limit} characters."
 NAME_CONTROL = "a name cannot contain control or format characters."
@@ -88,10 +128,9 @@ ROOM_SPACE = "a room id cannot contain spaces."
 ROOM_PUNCTUATION = "a room id cannot contain ',' or ':'."
 NAME_TAKEN = "the name {name!r} is taken. Choose another."
 EMPTY_MESSAGE = "the message is empty; nothing was sent."
-BAD_RECIPIENT = "{text!r} is not a user id (ids are numbers; see option 1)."
 NO_RECIPIENT = "no recipient id given; nothing was sent."
-UNKNOWN_USER = "no user has id {id}; nothing was sent."
-MAILBOX_FULL = "the mailbox of user {id} is full; nothing was sent."
+UNKNOWN_USER = "no user has the id or name {who!r}; nothing was sent."
+MAILBOX_FULL = "the mailbox of {name} is full; nothing was sent."
 ROOM_TAKEN = "chat room {room!r} exists already."
 TOO_MANY_ROOMS = "the server has as many chat rooms as it allows; try later."
 UNKNOWN_ROOM = "there is no chat room {room!r}."

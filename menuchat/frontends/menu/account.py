@@ -1,0 +1,195 @@
+"""The account part of the dialogue: passwords, registering, option 8.
+
+A mixin of L{menuchat.frontends.menu.dialogue.Session}, kept apart because
+it is a dialogue of its own: a registered name's password at log-in, and
+the guest's registration or the registered user's password change and
+deletion behind option 8. Passwords are never echoed by telnet: input is
+hidden while one is typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from menuchat.core import errors
+from menuchat.core.accounts import MIN_PASSWORD_LENGTH
+from menuchat.frontends.menu import texts
+from menuchat.store import Account
+
+if TYPE_CHECKING:
+    from menuchat.core.accounts import Accounts
+    from menuchat.core.hub import Hub, User
+    from menuchat.frontends.menu.dialogue import Output, State
+
+__all__ = ["AccountDialogue"]
+
+
+class AccountDialogue:
+    """Password, registration and account states of a session."""
+
+    if not TYPE_CHECKING:
+        __slots__ = ()
+    else:
+        _hub: Hub
+        _output: Output
+        _accounts: Accounts
+        _pending_name: str
+        _pending_text: str
+        state: State
+        user: User | None
+
+        @property
+        def _user(self) -> User:
+            raise NotImplementedError
+
+        def _ask(self, state: State) -> None: ...
+        def _fail(self, reason: str) -> None: ...
+        def _error(self, reason: str) -> None: ...
+        def _go_to_menu(self, text: str) -> None: ...
+        def _admitted(self, user: User) -> Deferred[None] | None: ...
+        def _answer(
+            self,
+            pending: Deferred[Any],
+            done: Callable[[Any], Deferred[None] | None],
+            refused: Callable[[errors.ChatError], None],
+        ) -> Deferred[None] | None: ...
+
+    # At log-in
+
+    def _on_password(self, line: str) -> Deferred[None] | None:
+        from menuchat.frontends.menu.dialogue import State
+
+        self._output.hide_input(False)
+        self._output.write(texts.CRLF)  # the line end telnet did not echo
+        name, self._pending_name = self._pending_name, ""
+        attempt = self._accounts.authenticate(name, line, self._output.address)
+
+        def unlocked(account: Account) -> Deferred[Any]:
+            return self._hub.login(account.name, self, account)  # type: ignore[arg-type]
+
+        def unauthorized(reason: Failure) -> None:
+            reason.trap(UnauthorizedLogin)
+            raise errors.WrongPassword(name)
+
+        def refused(error: errors.ChatError) -> None:
+            self.state = State.NAME
+            if isinstance(error, errors.NameTaken):
+                self._error(texts.NAME_TAKEN.format(name=name))
+            elif isinstance(error, errors.WrongPassword):
+                self._error(texts.WRONG_PASSWORD.format(name=name))
+            else:
+                raise error
+
+        trying = attempt.addCallbacks(unlocked, unauthorized)
+        return self._answer(trying, self._admitted, refused)
+
+    # Option 8
+
+    def _open_account(self) -> None:
+        from menuchat.frontends.menu.dialogue import State
+
+        user = self._user
+        if user.registered:
+            self._output.write(texts.ACCOUNT_MENU.format(name=user.name, id=user.id))
+            self._ask(State.ACCOUNT)
+        else:
+            self._output.write(
+                texts.ACCOUNT_GUEST.format(name=user.name, length=MIN_PASSWORD_LENGTH)
+            )
+            self._ask_password(State.NEW_PASSWORD)
+
+    def _ask_password(self, state: State) -> None:
+        self._output.hide_input(True)
+        self._ask(state)
+
+    def _on_account_choice(self, line: str) -> None:
+        from menuchat.frontends.menu.dialogue import State
+
+        choice = line.strip()
+        if choice == "1":
+            self._ask_password(State.NEW_PASSWORD)
+        elif choice == "2":
+            self._ask(State.CONFIRM_DELETE)
+        elif choice == "3" or not choice:
+            self.state = State.MENU
+            self._output.write(texts.BACK_TO_MENU + texts.OPTION_PROMPT)
+        else:
+            self._fail(texts.BAD_ACCOUNT_CHOICE.format(choice=choice[:40]))
+
+    def _on_new_password(self, line: str) -> None:
+        from menuchat.frontends.menu.dialogue import State
+
+        self._output.write(texts.CRLF)
+        if not line:
+            self._output.hide_input(False)
+            self.state = State.MENU
+            self._output.write(texts.BACK_TO_MENU + texts.OPTION_PROMPT)
+        elif len(line) < MIN_PASSWORD_LENGTH:
+            self._output.hide_input(False)
+            self._fail(texts.PASSWORD_TOO_SHORT.format(length=MIN_PASSWORD_LENGTH))
+        else:
+            self._pending_text = line
+            self._ask(State.PASSWORD_AGAIN)
+
+    def _on_password_again(self, line: str) -> Deferred[None] | None:
+        from menuchat.frontends.menu.dialogue import State
+
+        self._output.hide_input(False)
+        self._output.write(texts.CRLF)
+        password, self._pending_text = self._pending_text, ""
+        if line != password:
+            self._fail(texts.PASSWORDS_DIFFER)
+            return None
+        user = self._user
+        if user.registered:
+
+            def changed(_: None) -> None:
+                self.state = State.MENU
+                self._output.write(texts.PASSWORD_CHANGED + texts.OPTION_PROMPT)
+
+            return self._answer(
+                self._accounts.change_password(user.id, password), changed, _reraise
+            )
+
+        def registered(account: Account) -> None:
+            user.registered = True
+            self.state = State.MENU
+            self._output.write(
+                texts.REGISTERED.format(name=user.name) + texts.OPTION_PROMPT
+            )
+
+        def refused(error: errors.ChatError) -> None:
+            if isinstance(error, errors.NameTaken):
+                self._fail(texts.NAME_REGISTERED.format(name=user.name))
+            else:
+                raise error
+
+        return self._answer(
+            self._accounts.register(user.id, user.name, password), registered, refused
+        )
+
+    def _on_confirm_delete(self, line: str) -> Deferred[None] | None:
+        from menuchat.frontends.menu.dialogue import State
+
+        if line.strip() != "DELETE":
+            self._fail(texts.NOT_DELETED)
+            return None
+        user = self._user
+
+        def deleted(_: None) -> None:
+            user.registered = False
+            self.state = State.MENU
+            self._output.write(
+                texts.ACCOUNT_DELETED.format(name=user.name) + texts.OPTION_PROMPT
+            )
+
+        return self._answer(self._accounts.delete(user.id), deleted, _reraise)
+
+
+def _reraise(error: errors.ChatError) -> None:
+    raise error

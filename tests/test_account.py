@@ -1,0 +1,155 @@
+"""The account dialogue over the menu protocol: register, log in, change, delete."""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.config import Limits
+from menuchat.frontends.menu.factory import MenuChatProtocol
+from menuchat.frontends.menu.telnet import HIDE_INPUT, SHOW_INPUT
+from menuchat.store.memory import MemoryStore
+from tests.support import make_factory
+
+
+class AccountDialogueTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = MemoryStore()
+        self.factory = make_factory(self.clock, Limits(line_rate=0), self.store)
+        self.port = 1000
+
+    def connect(self) -> tuple[MenuChatProtocol, StringTransport]:
+        self.port += 1
+        address = IPv4Address("TCP", "127.0.0.1", self.port)
+        protocol = self.factory.buildProtocol(address)
+        assert isinstance(protocol, MenuChatProtocol)
+        transport = StringTransport(peerAddress=address)
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    def say(
+        self, protocol: MenuChatProtocol, transport: StringTransport, *lines: str
+    ) -> bytes:
+        transport.clear()
+        protocol.dataReceived("".join(f"{line}\r\n" for line in lines).encode())
+        self.clock.advance(0)
+        return transport.value()
+
+    def register(self, name: str = "Nina", password: str = "secret12"):  # type: ignore[no-untyped-def]
+        nina, wire = self.connect()
+        self.say(nina, wire, name)
+        out = self.say(nina, wire, "8", password, password)
+        self.assertIn(b"is registered to you", out)
+        return nina, wire
+
+    def test_the_menu_offers_the_account(self) -> None:
+        nina, wire = self.connect()
+        out = self.say(nina, wire, "Nina")
+        self.assertIn(b"7. List chat rooms\r\n8. My account\r\n", out)
+
+    def test_a_guest_registers_with_the_password_hidden(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        out = self.say(nina, wire, "8")
+        self.assertIn(b"You are a guest", out)
+        self.assertTrue(out.endswith(HIDE_INPUT + b"New password: "), out)
+        out = self.say(nina, wire, "secret12")
+        self.assertTrue(out.endswith(b"Password again: "), out)
+        out = self.say(nina, wire, "secret12")
+        self.assertTrue(out.startswith(SHOW_INPUT), out)
+        self.assertIn(b"The name Nina is registered to you", out)
+        self.assertTrue(out.endswith(b"Your option <enter a number>: "))
+
+    def test_the_password_is_asked_twice_and_has_a_minimum_length(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        out = self.say(nina, wire, "8", "short")
+        self.assertIn(b"Error: a password has at least 8 characters", out)
+        out = self.say(nina, wire, "8", "secret12", "secret13")
+        self.assertIn(b"Error: the two passwords differ", out)
+        self.assertIsNone(self.successResultOf(self.store.find_account("nina")))
+
+    def test_a_registered_name_asks_for_its_password(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        out = self.say(again, wire, "nina")
+        self.assertTrue(out.endswith(HIDE_INPUT + b"Password: "), out)
+        out = self.say(again, wire, "secret12")
+        self.assertIn(b"Client Name: Nina\r\nClient ID: 1\r\n", out)
+
+    def test_a_wrong_password_goes_back_to_the_name_prompt(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        out = self.say(again, wire, "Nina", "wrong-one")
+        self.assertIn(b"Error: wrong password for Nina", out)
+        self.assertTrue(out.endswith(b"Your id key (i.e your name): "), out)
+        # A guest cannot take the registered name either.
+        self.assertEqual(self.factory.hub.users(), [])
+
+    def test_guessing_is_slowed_down_for_the_guesser_only(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        guesser, gwire = self.connect()
+        for _ in range(3):
+            self.say(guesser, gwire, "Nina", "wrong-one")
+        out = self.say(guesser, gwire, "Nina", "wrong-two")
+        self.assertNotIn(b"wrong password", out)  # the answer waits
+        other, owire = self.connect()
+        self.assertIn(b"Client Name: Jose", self.say(other, owire, "Jose"))
+        self.clock.advance(2)
+        self.assertIn(b"wrong password", gwire.value())
+
+    def test_mail_waits_for_an_offline_registered_user(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        jose, jwire = self.connect()
+        self.say(jose, jwire, "Jose")
+        out = self.say(jose, jwire, "2", "See you tomorrow", "nina")
+        self.assertIn(b"Message sent!", out)
+        again, wire = self.connect()
+        out = self.say(again, wire, "Nina", "secret12")
+        self.assertIn(b"You have 1 unread messages.\r\n", out)
+        out = self.say(again, wire, "3")
+        self.assertIn(b"See you tomorrow (from: Jose)", out)
+
+    def test_a_guests_mail_is_still_dropped_when_it_leaves(self) -> None:
+        ana, awire = self.connect()
+        self.say(ana, awire, "Ana")
+        jose, jwire = self.connect()
+        self.say(jose, jwire, "Jose")
+        self.say(jose, jwire, "2", "hello", "Ana")
+        self.say(ana, awire, "6")
+        self.assertIn(b"Your message to Ana was not read", jwire.value())
+        out = self.say(jose, jwire, "2", "again", "Ana")
+        self.assertIn(b"Error: no user has the id or name 'Ana'", out)
+
+    def test_change_password_then_delete_the_account(self) -> None:
+        nina, wire = self.register()
+        out = self.say(nina, wire, "8")
+        self.assertIn(b"Account Nina (id 1):\r\n1. Change password", out)
+        out = self.say(nina, wire, "1", "newsecret", "newsecret")
+        self.assertIn(b"Your password is changed.", out)
+        out = self.say(nina, wire, "8", "2", "no")
+        self.assertIn(b"Error: the account was not deleted.", out)
+        out = self.say(nina, wire, "8", "2", "DELETE")
+        self.assertIn(b"The account Nina and its mail are deleted", out)
+        self.assertIsNone(self.successResultOf(self.store.find_account("nina")))
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        out = self.say(again, wire, "Nina")
+        self.assertIn(b"Client Name: Nina", out)
+        self.assertNotIn(b"Client ID: 1\r\n", out)
+
+    def test_a_telnet_answer_to_the_echo_offer_is_not_refused(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.say(nina, wire, "8")
+        wire.clear()
+        nina.dataReceived(b"\xff\xfd\x01")  # IAC DO ECHO: telnet accepts
+        self.clock.advance(0)
+        self.assertEqual(wire.value(), b"")
