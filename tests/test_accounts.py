@@ -58,7 +58,9 @@ class PortalTests(SynchronousTestCase):
         )
 
     def test_the_right_password_gives_the_account(self) -> None:
-        interface, avatar, logout = self.successResultOf(self.login("NINA", "secret12"))
+        interface, avatar, _logout = self.successResultOf(
+            self.login("NINA", "secret12")
+        )
         self.assertIs(interface, IAccount)
         self.assertEqual(avatar, self.account)
         self.assertEqual(self.threaded, [verify_password])
