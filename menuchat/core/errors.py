@@ -37,6 +37,7 @@ class TokenProblem(Enum):
     CONTROL = "control character"
     SPACE = "space"
     PUNCTUATION = "punctuation"
+    INVISIBLE = "invisible"
 
 
 class ChatError(Exception):

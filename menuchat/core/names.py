@@ -1,13 +1,20 @@
 """The naming rules shared by user names and room ids.
 
-A token is 1 to 32 printable characters with no white space; the comma and
-colon are refused too, since the user list reads C{name:id, name:id}. Two
-tokens are the same when their keys are: letter case aside, and whatever
-Unicode spelling of the same characters (NFKC).
+A token is 1 to 32 printable characters with no white space, and at least
+one of them visible; the comma and colon are refused too, since the user
+list reads C{name:id, name:id}. Two tokens are the same when their keys
+are: letter case aside, whatever Unicode spelling of the same characters
+(NFKC), and whatever look-alike characters from other scripts: the key is
+the UTS #39 skeleton, from the Unicode confusables table as the
+confusable_homoglyphs package ships it, so C{alice} and C{\u0430lice}
+(Cyrillic a) are one name.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import json
 import unicodedata
 
 from menuchat.core.errors import InvalidToken, TokenProblem
@@ -29,7 +36,18 @@ def token_problem(token: str) -> TokenProblem | None:
         return TokenProblem.SPACE
     if "," in token or ":" in token:
         return TokenProblem.PUNCTUATION
+    if all(_invisible(c) for c in token):
+        return TokenProblem.INVISIBLE
     return None
+
+
+# Printable characters that show nothing: the Hangul fillers and the blank
+# Braille pattern (marks and format characters are told by their category).
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _invisible(char: str) -> bool:
+    return char in _BLANKS or unicodedata.category(char) in ("Mn", "Me", "Cf")
 
 
 def check_token(token: str, what: type[InvalidToken]) -> None:
@@ -41,5 +59,36 @@ def check_token(token: str, what: type[InvalidToken]) -> None:
 
 def token_key(token: str) -> str:
     """What makes two names (or room ids) the same, so that no one can pass
-    for someone else with another letter case or a look-alike encoding."""
-    return unicodedata.normalize("NFKC", token).casefold()
+    for someone else with another letter case, encoding or script."""
+    folded = unicodedata.normalize(
+        "NFD", unicodedata.normalize("NFKC", token).casefold()
+    )
+    prototypes = _prototypes()
+    skeleton = "".join(prototypes.get(char, char) for char in folded)
+    return unicodedata.normalize("NFD", skeleton).casefold()
+
+
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Each confusable character's prototype, from the confusables table.
+
+    The table lists, for a prototype, every character confusable with it,
+    and for each of those, the prototype: a character's prototype is the
+    one among itself and its look-alikes that has the most look-alikes.
+    """
+    table = json.loads(
+        importlib.resources.files("confusable_homoglyphs")
+        .joinpath("confusables.json")
+        .read_text("utf-8")
+    )
+    prototypes: dict[str, str] = {}
+    for char, alikes in table.items():
+        if len(char) != 1:
+            continue
+        best = max(
+            [char, *(a["c"].replace("\u200e", "") for a in alikes)],
+            key=lambda c: (len(table.get(c, ())), c),
+        )
+        if best != char:
+            prototypes[char] = best
+    return prototypes

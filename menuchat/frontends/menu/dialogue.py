@@ -99,6 +99,7 @@ NAME_PROBLEMS = {
     TokenProblem.CONTROL: texts.NAME_CONTROL,
     TokenProblem.SPACE: texts.NAME_SPACE,
     TokenProblem.PUNCTUATION: texts.NAME_PUNCTUATION,
+    TokenProblem.INVISIBLE: texts.NAME_INVISIBLE,
 }
 ROOM_PROBLEMS = {
     TokenProblem.EMPTY: texts.ROOM_EMPTY,
@@ -106,6 +107,7 @@ ROOM_PROBLEMS = {
     TokenProblem.CONTROL: texts.ROOM_CONTROL,
     TokenProblem.SPACE: texts.ROOM_SPACE,
     TokenProblem.PUNCTUATION: texts.ROOM_PUNCTUATION,
+    TokenProblem.INVISIBLE: texts.ROOM_INVISIBLE,
 }
 ROOM_CLOSED = {
     CloseReason.OWNER_CLOSED: texts.ROOM_CLOSED_BY_OWNER,
