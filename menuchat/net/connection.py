@@ -107,7 +107,14 @@ class OutputFlusher:
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self._dirty: list[LineConnection] = []
+        self._late: list[Callable[[], None]] = []
         self._call: IDelayedCall | None = None
+
+    def at_turn_end(self, call: Callable[[], None]) -> None:
+        """Have C{call} run at the end of this turn, before output is written."""
+        self._late.append(call)
+        if self._call is None:
+            self._call = self._clock.callLater(0, self._flush)
 
     def flush_soon(self, connection: LineConnection) -> None:
         """Have C{connection}'s queued output written at the next turn."""
@@ -117,6 +124,9 @@ class OutputFlusher:
 
     def _flush(self) -> None:
         self._call = None
+        late, self._late = self._late, []
+        for call in late:
+            call()
         dirty, self._dirty = self._dirty, []
         for connection in dirty:
             connection.flush()
@@ -481,6 +491,10 @@ class LineConnection(LineReceiver, TimeoutMixin):
         self._queued += len(data)
         if self._held and self._queued > self.factory.limits.max_output:
             self._drop_slow_reader()
+
+    def at_turn_end(self, call: Callable[[], None]) -> None:
+        """Have C{call} run once this reactor turn is over."""
+        self.factory.flusher.at_turn_end(call)
 
     def logged_in(self, name: str, user_id: int) -> None:
         """Log the login; from now on the idle timeout applies."""

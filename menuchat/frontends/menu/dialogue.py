@@ -130,6 +130,9 @@ class Output(Protocol):
     def logged_in(self, name: str, user_id: int) -> None:
         """The dialogue admitted a user: the connection's timeouts change."""
 
+    def at_turn_end(self, call: Callable[[], None]) -> None:
+        """Call C{call} once the events of this reactor turn are all in."""
+
     def hide_input(self, hidden: bool) -> None:
         """Ask the terminal not to show what is typed (a password), or to again."""
 
@@ -173,6 +176,7 @@ class Session(AccountDialogue):
         "_accounts",
         "_hub",
         "_output",
+        "_mail_notice",
         "_pending_name",
         "_pending_text",
         "state",
@@ -187,6 +191,7 @@ class Session(AccountDialogue):
         self._accounts = accounts
         self._pending_text = ""
         self._pending_name = ""
+        self._mail_notice: MessageWaiting | None = None
         self.state = State.NAME
         self.user: User | None = None
 
@@ -282,19 +287,30 @@ class Session(AccountDialogue):
 
     def message_waiting(self, event: MessageWaiting) -> None:
         message = event.message
+        if self.user is not None and message.sender_id == self.user.id:
+            # A note to self: part of the reply to option 2, not an interruption.
+            self._output.write(self._mail_text(event))
+            return
+        # However many messages arrive in one turn, one notice tells of them.
+        if self._mail_notice is None:
+            self._output.at_turn_end(self._tell_mail)
+        self._mail_notice = event
+
+    def _tell_mail(self) -> None:
+        event, self._mail_notice = self._mail_notice, None
+        if event is not None and self.state is not State.CLOSED:
+            self._notice(self._mail_text(event))
+
+    def _mail_text(self, event: MessageWaiting) -> str:
         text = (
             texts.NEW_MESSAGE_IN_ROOM
             if self.state is State.IN_ROOM
             else texts.NEW_MESSAGE
         )
-        notice = text.format(
+        message = event.message
+        return text.format(
             sender=message.sender_name, sender_id=message.sender_id, unread=event.unread
         )
-        if self.user is not None and message.sender_id == self.user.id:
-            # A note to self: part of the reply to option 2, not an interruption.
-            self._output.write(notice)
-        else:
-            self._notice(notice)
 
     def message_unread(self, event: MessageUnread) -> None:
         message = event.message
