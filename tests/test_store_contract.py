@@ -15,7 +15,7 @@ from twisted.trial.unittest import TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import Message
-from menuchat.store import Account, Store
+from menuchat.store import Account, HistoryLine, SavedRoom, Store
 from menuchat.store.memory import MemoryStore
 
 
@@ -202,7 +202,68 @@ class StoreContract:
         assert await again.find_account("nina") == account(7, "Nina")
 
 
-class MemoryStoreTests(StoreContract, TestCase):
+class RoomContract:
+    """Kept rooms and their history, part of the contract of every store."""
+
+    async def _store(self) -> Store:
+        raise NotImplementedError
+
+    async def open_store(self) -> Store:
+        raise NotImplementedError
+
+    async def reopen_store(self, store: Store) -> Store | None:
+        raise NotImplementedError
+
+    @inline
+    async def test_rooms_are_kept_replaced_and_deleted(self) -> None:
+        store = await self._store()
+        lobby = SavedRoom("lobby", "Lobby", 7, "Nina", "", 1.0)
+        math = SavedRoom("math", "math", 8, "Jose", "sums", 2.0)
+        await store.save_room(math)
+        await store.save_room(lobby)
+        assert await store.saved_rooms() == [lobby, math]
+        moved = SavedRoom("lobby", "Lobby", 8, "Jose", "hello", 1.0)
+        await store.save_room(moved)
+        assert await store.saved_rooms() == [moved, math]
+        await store.delete_room("lobby")
+        assert await store.saved_rooms() == [math]
+
+    @inline
+    async def test_history_keeps_the_last_lines_oldest_first(self) -> None:
+        store = await self._store()
+        for n in range(5):
+            await store.append_history("lobby", HistoryLine("Nina", f"l{n}", n), 3)
+        await store.append_history("math", HistoryLine("Jose", "other", 9.0), 3)
+        lines = await store.history("lobby", 10)
+        assert [line.text for line in lines] == ["l2", "l3", "l4"]
+        assert lines[0] == HistoryLine("Nina", "l2", 2.0)
+        assert [line.text for line in await store.history("lobby", 2)] == ["l3", "l4"]
+        assert await store.history("lobby", 0) == []
+
+    @inline
+    async def test_a_deleted_room_takes_its_history_with_it(self) -> None:
+        store = await self._store()
+        await store.save_room(SavedRoom("lobby", "lobby", 7, "Nina", "", 1.0))
+        await store.append_history("lobby", HistoryLine("Nina", "old", 1.0), 10)
+        await store.delete_room("lobby")
+        assert await store.history("lobby", 10) == []
+
+    @inline
+    async def test_rooms_and_history_survive_a_restart(self) -> None:
+        store = await self.open_store()
+        room = SavedRoom("lobby", "lobby", 7, "Nina", "topic", 1.0)
+        await store.save_room(room)
+        await store.append_history("lobby", HistoryLine("Nina", "kept", 1.0), 10)
+        again = await self.reopen_store(store)
+        if again is None:
+            await store.stop()
+            return
+        self.addCleanup(again.stop)  # type: ignore[attr-defined]
+        assert await again.saved_rooms() == [room]
+        assert [line.text for line in await again.history("lobby", 10)] == ["kept"]
+
+
+class MemoryStoreTests(StoreContract, RoomContract, TestCase):
     """The memory store keeps the contract (and nothing across a restart)."""
 
     async def open_store(self) -> Store:

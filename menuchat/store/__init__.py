@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 
 from menuchat.core.events import Message
 
-__all__ = ["Account", "Store"]
+__all__ = ["Account", "HistoryLine", "SavedRoom", "Store"]
 
 
 @attrs.frozen(slots=True)
@@ -31,6 +31,27 @@ class Account:
     key: str
     password_hash: str
     created_at: float
+
+
+@attrs.frozen(slots=True)
+class SavedRoom:
+    """A room that outlives its owner's connection: a registered owner's."""
+
+    key: str
+    room_id: str
+    owner_id: int
+    owner_name: str
+    topic: str
+    created_at: float
+
+
+@attrs.frozen(slots=True)
+class HistoryLine:
+    """A line said in a room, kept for those who join later."""
+
+    speaker: str
+    text: str
+    said_at: float
 
 
 class Store(Protocol):
@@ -79,3 +100,18 @@ class Store(Protocol):
 
     def delete_account(self, user_id: int) -> Deferred[None]:
         """Forget user C{user_id}'s account and mail; the id is never reused."""
+
+    def save_room(self, room: SavedRoom) -> Deferred[None]:
+        """Keep C{room}, replacing what was kept under its key."""
+
+    def delete_room(self, key: str) -> Deferred[None]:
+        """Forget the room with this key and its history."""
+
+    def saved_rooms(self) -> Deferred[list[SavedRoom]]:
+        """Every kept room, oldest first."""
+
+    def append_history(self, key: str, line: HistoryLine, keep: int) -> Deferred[None]:
+        """Add C{line} to the history of room C{key}, keeping its last C{keep}."""
+
+    def history(self, key: str, count: int) -> Deferred[list[HistoryLine]]:
+        """The last C{count} lines of room C{key}, oldest first."""

@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import Message
-from menuchat.store import Account
+from menuchat.store import Account, HistoryLine, SavedRoom
 
 __all__ = ["MemoryStore"]
 
@@ -27,6 +27,8 @@ class MemoryStore:
         self._mail: dict[int, deque[Message]] = {}
         self._accounts: dict[int, Account] = {}
         self._keys: dict[str, Account] = {}
+        self._rooms: dict[str, SavedRoom] = {}
+        self._history: dict[str, deque[HistoryLine]] = {}
 
     def start(self) -> Deferred[None]:
         return succeed(None)
@@ -82,3 +84,26 @@ class MemoryStore:
             del self._keys[account.key]
         self._mail.pop(user_id, None)
         return succeed(None)
+
+    def save_room(self, room: SavedRoom) -> Deferred[None]:
+        self._rooms[room.key] = room
+        return succeed(None)
+
+    def delete_room(self, key: str) -> Deferred[None]:
+        self._rooms.pop(key, None)
+        self._history.pop(key, None)
+        return succeed(None)
+
+    def saved_rooms(self) -> Deferred[list[SavedRoom]]:
+        return succeed(sorted(self._rooms.values(), key=lambda r: r.created_at))
+
+    def append_history(self, key: str, line: HistoryLine, keep: int) -> Deferred[None]:
+        lines = self._history.get(key)
+        if lines is None or lines.maxlen != keep:
+            lines = self._history[key] = deque(lines or (), maxlen=keep)
+        lines.append(line)
+        return succeed(None)
+
+    def history(self, key: str, count: int) -> Deferred[list[HistoryLine]]:
+        lines = list(self._history.get(key, ()))
+        return succeed(lines[-count:] if count else [])
