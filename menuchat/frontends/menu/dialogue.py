@@ -175,8 +175,8 @@ class Session(AccountDialogue):
     __slots__ = (
         "_accounts",
         "_hub",
-        "_output",
         "_mail_notice",
+        "_output",
         "_pending_name",
         "_pending_text",
         "state",
