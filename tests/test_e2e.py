@@ -5,24 +5,10 @@ import socket
 import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
-from twisted.internet.endpoints import serverFromString
 
-from menuchat.config import Limits
-from menuchat.tap import with_backlog
 from tests.chatclient import TIMEOUT, connect, login
-from tests.support import make_factory
 
 PROMPT = "Your option <enter a number>: "
-
-
-@pytest_twisted.async_yield_fixture
-async def server():
-    factory = make_factory(reactor, Limits(max_per_address=1000, line_rate=0))
-    endpoint = serverFromString(reactor, with_backlog("tcp:0:interface=127.0.0.1"))
-    port = await endpoint.listen(factory)
-    yield factory, port.getHost().port
-    await port.stopListening()
-    await factory.admission.shutdown().addTimeout(TIMEOUT, reactor)
 
 
 @pytest_twisted.ensureDeferred

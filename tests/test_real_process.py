@@ -12,7 +12,6 @@ import re
 import signal
 import socket
 import time
-from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -39,11 +38,6 @@ PAD = "x" * 180
 # The log tells a clean stop from a kill.
 CLEAN_EXIT = (0, -signal.SIGTERM)
 FLOOD_LIMIT = 100_000  # lines per speaker: 20 MB, far past any socket buffer
-
-
-@pytest.fixture
-def logfile(tmp_path: Path) -> Path:
-    return tmp_path / "menuchat.log"
 
 
 def _assert_clean_log(server: ServerProcess) -> None:
