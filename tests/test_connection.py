@@ -1,437 +1,25 @@
-"""The connection, through in-memory transports and a Clock: framing,
-decoding, limits, timeouts and the outgoing queue."""
+"""The line connection (net/connection.py) through the menu protocol, with
+in-memory transports and a Clock: framing, decoding, limits, timeouts and
+the outgoing queue."""
 
-import pytest
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
-from twisted.internet.task import Clock
-from twisted.internet.testing import (
-    MemoryReactorClock,
-    StringTransport,
-    StringTransportWithDisconnection,
-)
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 
-from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
-from tests.support import make_factory as build_factory
+from tests.support import PROMPT, Wire, clocked_factory, connect, login, room
 
-PROMPT = b"Your option <enter a number>: "
 
+class ConnectionCase(SynchronousTestCase):
+    """A menu factory with the default limits on a Clock."""
 
-class Wire(StringTransportWithDisconnection):
-    """A transport that counts writes and closes the protocol when lost.
-
-    Reading what was written first lets the reactor turn end (the clock
-    advances by zero), since output is flushed once a turn.
-    """
-
-    clock = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.writes = 0
-
-    def value(self):
-        self._end_turn()
-        return super().value()
-
-    def clear(self):
-        self._end_turn()
-        super().clear()
-
-    def _end_turn(self):
-        if self.clock is not None:
-            self.clock.advance(0)
-
-    def write(self, data):
-        self.writes += 1
-        super().write(data)
-
-    def abortConnection(self):
-        self.aborted = True
-        self.loseConnection()
-
-    def take(self):
-        data = self.value()
-        self.clear()
-        return data
-
-
-def make_factory(**limits):
-    clock = Clock()
-    return build_factory(clock, Limits(**limits)), clock
-
-
-def connect(factory, host="127.0.0.1", port=40000):
-    protocol = factory.buildProtocol(IPv4Address("TCP", host, port))
-    transport = Wire(peerAddress=IPv4Address("TCP", host, port))
-    transport.protocol = protocol
-    transport.clock = factory.clock
-    protocol.makeConnection(transport)
-    return protocol, transport
-
-
-def login(factory, name, port=40000):
-    protocol, transport = connect(factory, port=port)
-    protocol.dataReceived(name.encode() + b"\r\n")
-    assert b"Client Name: " + name.encode() in transport.take()
-    return protocol, transport
-
-
-@pytest.fixture
-def factory():
-    return make_factory()[0]
-
-
-def test_greets_and_prompts_without_a_line_end(factory):
-    _, transport = connect(factory)
-    assert transport.value() == b"Welcome to menuchat.\r\nYour id key (i.e your name): "
-
-
-def test_login_over_the_wire(factory):
-    protocol, transport = connect(factory)
-    transport.clear()
-    protocol.dataReceived(b"Nina\r\n")
-    text = transport.value()
-    assert text.startswith(b"Successfully connected to server\r\nClient Name: Nina")
-    assert text.endswith(PROMPT)
-    assert [u.name for u in factory.hub.users()] == ["Nina"]
-
-
-@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
-def test_lf_and_crlf_are_both_line_ends(factory, ending):
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"1" + ending)
-    assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
-
-
-def test_a_whole_session_pipelined_in_one_packet(factory):
-    _, jose_transport = login(factory, "Jose")
-    protocol, transport = connect(factory, port=40001)
-    protocol.dataReceived(
-        b"Nina\r\n1\r\n2\r\nhello jose\r\n1\r\n3\r\n4\r\nden\r\nhi all\r\nexit\r\n6\r\n"
-    )
-    text = transport.value().decode()
-    order = [
-        "Client ID: 2",
-        "Users in server: Jose:1, Nina:2",
-        "Enter your message: ",
-        "Enter recipient id: ",
-        "Message sent!",
-        "You have no messages.",
-        "Enter new chat room id: ",
-        "Chat Room den",
-        "Nina> hi all",
-        "Chat room den is closed.",
-        "Goodbye",
-    ]
-    positions = [text.index(part) for part in order]
-    assert positions == sorted(positions)
-    assert transport.disconnecting or not transport.connected
-    assert b"New message from Nina:2" in jose_transport.value()
-    assert [u.name for u in factory.hub.users()] == ["Jose"]
-
-
-def test_byte_by_byte_input_with_split_utf8(factory):
-    protocol, transport = connect(factory)
-    transport.clear()
-    for byte in "Zoë🙂\r\n1\r\n".encode():
-        protocol.dataReceived(bytes([byte]))
-    text = transport.value().decode("utf-8")
-    assert "Client Name: Zoë🙂\r\n" in text
-    assert "Users in server: Zoë🙂:1\r\n" in text
-
-
-def test_invalid_utf8_is_replaced_not_raised(factory):
-    protocol, transport = login(factory, "Nina")
-    with capturedLogs() as events:
-        protocol.dataReceived(b"\xc3\x28\xfe\x80\n")
-    assert "is not an option" in transport.value().decode()
-    assert not [e for e in events if e.get("log_failure")]
-
-
-def test_telnet_negotiation_is_ignored(factory):
-    protocol, transport = connect(factory)
-    transport.clear()
-    # IAC DO ECHO, IAC WILL NAWS, a subnegotiation, IAC IP, then the name.
-    protocol.dataReceived(
-        b"\xff\xfd\x01\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0"
-    )
-    protocol.dataReceived(b"Ni\xff\xf4na\r\n")
-    assert b"Client Name: Nina\r\n" in transport.value()
-
-
-def test_telnet_option_requests_are_refused_at_once(factory):
-    protocol, transport = login(factory, "Nina")
-    # Ctrl-C in telnet: IAC IP, IAC DO TIMING-MARK, and no line end. Telnet
-    # shows nothing more until it is answered.
-    protocol.dataReceived(b"\xff\xf4\xff\xfd\x06")
-    assert transport.value() == b"\xff\xfc\x06"  # IAC WONT TIMING-MARK
-    transport.clear()
-    protocol.dataReceived(b"\xff\xfb\x18")  # IAC WILL TERMINAL-TYPE
-    assert transport.value() == b"\xff\xfe\x18"  # IAC DONT
-    transport.clear()
-    protocol.dataReceived(b"\xff\xfc\x01\xff\xfe\x01")  # WONT, DONT: no answer
-    assert transport.value() == b""
-
-
-def test_telnet_commands_split_across_reads_and_holding_a_newline(factory):
-    protocol, transport = connect(factory)
-    transport.clear()
-    # A window-size subnegotiation for a 10-row terminal carries byte 0x0a.
-    for chunk in [b"\xff", b"\xfa\x1f\x00\x50\x00", b"\x0a\xff", b"\xf0Nina\r\n"]:
-        protocol.dataReceived(chunk)
-    assert b"Client Name: Nina\r\n" in transport.value()
-    assert b"Error" not in transport.value()
-
-
-def test_tls_handshake_on_the_plain_port_is_answered_at_once(factory):
-    protocol, transport = connect(factory)
-    transport.clear()
-    protocol.dataReceived(
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
-    )
-    assert transport.value() == texts.NOT_TLS.encode()
-    assert not transport.connected
-    assert factory.admission.connections == set()
-
-
-def test_long_line_is_refused_and_the_connection_goes_on():
-    factory, _ = make_factory(max_line_length=16)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"x" * 17 + b"\n1\n")
-    assert transport.value() == (
-        b"Error: that line was longer than 16 bytes and was discarded.\r\n"
-        + PROMPT
-        + b"Users in server: Nina:1\r\n"
-        + PROMPT
-    )
-
-
-def test_long_line_at_a_sub_prompt_returns_to_the_option_prompt():
-    factory, _ = make_factory(max_line_length=16)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"2\n" + b"x" * 17 + b"\n")
-    assert transport.value() == (
-        b"Enter your message: "
-        b"Error: that line was longer than 16 bytes and was discarded.\r\n" + PROMPT
-    )
-    assert protocol.session.state is State.MENU
-
-
-def test_endless_line_is_discarded_as_it_arrives():
-    factory, _ = make_factory(max_line_length=2048)
-    protocol, transport = login(factory, "Nina")
-    chunk = b"y" * 65536
-    for _ in range(160):  # 10 MiB, no newline
-        protocol.dataReceived(chunk)
-        assert len(protocol._buffer) <= 2049
-    assert transport.take().count(b"longer than 2048 bytes") == 1
-    protocol.dataReceived(b"tail of it\n1\n")
-    assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
-
-
-def test_a_line_of_exactly_the_limit_is_accepted():
-    factory, _ = make_factory(max_line_length=8)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"2\n" + b"m" * 8 + b"\r\n")
-    assert transport.value().endswith(b"Enter recipient id: ")
-
-
-def test_flood_pauses_reading_then_resumes_losing_nothing():
-    factory, clock = make_factory(line_rate=2, line_burst=3)
-    protocol, transport = login(factory, "Nina")  # spends one token
-    protocol.dataReceived(b"1\n1\n1\n1\n1\n")
-    assert transport.take().count(b"Users in server") == 2
-    assert transport.producerState == "paused"
-    clock.advance(0.5)
-    assert transport.take().count(b"Users in server") == 1
-    assert transport.producerState == "paused"
-    clock.advance(0.5)
-    assert transport.take().count(b"Users in server") == 1
-    clock.advance(0.5)
-    assert transport.take().count(b"Users in server") == 1
-    assert transport.producerState == "producing"
-    assert clock.getDelayedCalls() == []
-
-
-def test_refills_that_round_below_a_token_still_resume():
-    # 10 lines a second with a burst of 6: refilling 0.05 s at a time adds
-    # up to 0.9999999999999996 tokens, not 1.
-    factory, clock = make_factory(line_rate=10.0, line_burst=6)
-    protocol, transport = connect(factory)
-    protocol.dataReceived(b"ann\n" + b"\n" * 50)
-    for _ in range(120):
-        clock.advance(0.05)
-    assert transport.value().count(texts.MENU.encode()) == 1 + 50
-    assert transport.producerState == "producing"
-    assert clock.getDelayedCalls() == []
-
-
-def test_data_arriving_while_paused_is_kept_in_order():
-    factory, clock = make_factory(line_rate=1, line_burst=1)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"2\nsaved\n")
-    protocol.dataReceived(b"1\n")
-    for _ in range(3):
-        clock.advance(1)
-    text = transport.value()
-    assert text.index(b"Enter your message") < text.index(b"Enter recipient id")
-    assert text.index(b"Enter recipient id") < text.index(b"Message sent!")
-
-
-def test_rate_zero_means_no_limit():
-    factory, _ = make_factory(line_rate=0, line_burst=1)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"1\n" * 500)
-    assert transport.value().count(b"Users in server") == 500
-    assert transport.producerState == "producing"
-
-
-def test_login_timeout_closes_a_silent_connection():
-    factory, clock = make_factory(login_timeout=60)
-    _, transport = connect(factory)
-    transport.clear()
-    clock.advance(59)
-    assert transport.connected
-    clock.advance(1)
-    assert transport.value() == b"\r\n" + texts.LOGIN_TIMEOUT.encode()
-    assert not transport.connected
-    assert clock.getDelayedCalls() == []
-    assert factory.admission.connections == set()
-
-
-def test_login_timeout_is_not_reset_by_bad_names():
-    factory, clock = make_factory(login_timeout=10)
-    protocol, transport = connect(factory)
-    for _ in range(9):
-        clock.advance(1)
-        protocol.dataReceived(b"bad name\n")
-    clock.advance(1)
-    assert not transport.connected
-
-
-def test_login_cancels_the_login_timeout():
-    factory, clock = make_factory(login_timeout=10, idle_timeout=0)
-    _, transport = login(factory, "Nina")
-    assert clock.getDelayedCalls() == []
-    clock.advance(3600)
-    assert transport.connected
-
-
-def test_idle_timeout_after_login():
-    factory, clock = make_factory(idle_timeout=30)
-    protocol, transport = login(factory, "Nina")
-    clock.advance(20)
-    protocol.dataReceived(b"1\n")
-    clock.advance(20)
-    assert transport.connected
-    transport.clear()
-    clock.advance(10)
-    assert transport.value() == b"\r\n" + texts.IDLE_TIMEOUT.encode()
-    assert not transport.connected
-    assert factory.hub.users() == []
-    assert clock.getDelayedCalls() == []
-
-
-def test_disconnect_leaves_no_timers():
-    factory, clock = make_factory(line_rate=1, line_burst=1, idle_timeout=30)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"1\n1\n1\n")
-    assert clock.getDelayedCalls() != []
-    transport.loseConnection()
-    assert clock.getDelayedCalls() == []
-    assert factory.hub.users() == []
-
-
-def room(factory, size):
-    """An owner and size - 1 members in room 'r'; transports cleared."""
-    members = [login(factory, f"m{n}", port=41000 + n) for n in range(size)]
-    members[0][0].dataReceived(b"4\nr\n")
-    for protocol, _ in members[1:]:
-        protocol.dataReceived(b"5\nr\n")
-    for _, transport in members:
-        transport.clear()
-        transport.writes = 0
-    return members
-
-
-def test_a_read_of_many_room_lines_is_one_write_per_member():
-    factory, _ = make_factory(line_rate=0)
-    members = room(factory, 5)
-    sender = members[1][0]
-    sender.dataReceived(b"".join(b"line %d\n" % n for n in range(50)))
-    for _, transport in members:
-        assert transport.value().count(b"m1> line ") == 50
-        assert transport.value().endswith(b"m1> line 49\r\n")
-        assert transport.writes == 1
-
-
-def test_slow_reader_output_is_held_then_sent_when_the_buffer_drains():
-    factory, _ = make_factory(line_rate=0, max_output=10_000)
-    (owner, owner_wire), (_, slow_wire) = room(factory, 2)
-    slow_wire.producer.pauseProducing()  # the transport's buffer is full
-    owner.dataReceived(b"hello\n")
-    assert slow_wire.value() == b""
-    assert owner_wire.value() == b"m0> hello\r\n"
-    slow_wire.producer.resumeProducing()
-    assert slow_wire.value() == b"m0> hello\r\n"
-
-
-def test_slow_reader_past_max_output_is_dropped_and_cleaned_up():
-    factory, _ = make_factory(line_rate=0, max_output=1000)
-    (owner, _owner_wire), (_, slow_wire), (_, third_wire) = room(factory, 3)
-    slow_wire.producer.pauseProducing()
-    with capturedLogs() as events:
-        owner.dataReceived(b"".join(b"message %03d\n" % n for n in range(100)))
-    assert slow_wire.aborted
-    assert not slow_wire.connected
-    assert [u.name for u in factory.hub.users()] == ["m0", "m2"]
-    received = third_wire.value()
-    assert received.count(b"m0> message ") == 100
-    assert b"m1 disconnected from the chat." in received
-    assert any("unread" in e.get("log_format", "") for e in events)
-
-
-def test_each_member_sees_only_lines_after_joining(factory):
-    members = room(factory, 2)
-    owner = members[0][0]
-    owner.dataReceived(b"before\n")
-    late, late_wire = login(factory, "late", port=42000)
-    late.dataReceived(b"5\nr\n")
-    owner.dataReceived(b"after\n")
-    text = late_wire.value()
-    assert b"before" not in text
-    assert text.endswith(b"m0> after\r\n")
-
-
-def test_lines_after_goodbye_are_ignored(factory):
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"6\n1\n1\n")
-    assert transport.value() == b"Goodbye\r\n"
-    assert not transport.connected
-
-
-def test_sets_tcp_nodelay_on_tcp_transports(factory):
-    from twisted.internet.interfaces import ITCPTransport
-    from zope.interface import directlyProvides
-
-    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
-    transport = Wire()
-    directlyProvides(transport, ITCPTransport)
-    calls = []
-    transport.setTcpNoDelay = calls.append
-    protocol.makeConnection(transport)
-    assert calls == [True]
-
-
-def test_state_after_login_is_the_menu(factory):
-    protocol, _ = login(factory, "Nina")
-    assert protocol.session.state is State.MENU
+    def setUp(self):
+        self.factory, self.clock = clocked_factory()
 
 
 class FullWire(Wire):
@@ -451,119 +39,6 @@ class FullWire(Wire):
         self.io.truncate()
         self.full = False
         self.producer.resumeProducing()
-
-
-def test_a_client_that_does_not_read_its_replies_is_not_read_either():
-    factory, clock = make_factory(line_rate=0)
-    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
-    transport = FullWire()
-    transport.protocol = protocol
-    transport.clock = clock
-    protocol.makeConnection(transport)
-    protocol.dataReceived(b"Nina\n")
-    flood = b"\n" * 65536  # every empty line asks for the whole menu again
-    protocol.dataReceived(flood)
-    clock.advance(0)
-    assert transport.full
-    assert transport.producerState == "paused"
-    answered = transport.io.getvalue().count(texts.MENU.encode())
-    assert answered < 400
-    # Nothing beyond about one buffer's worth is held for it anywhere.
-    assert protocol._queued < 2 * 65536
-    assert len(protocol._buffer) <= len(flood) - answered + 1
-    # Reading on, it is served in full, in order, losing nothing.
-    total = answered
-    for _ in range(1000):
-        if transport.producerState == "producing" and not protocol._buffer:
-            break
-        transport.drain()
-        clock.advance(0)
-        total += transport.io.getvalue().count(texts.MENU.encode())
-    assert total == 1 + 65536
-    assert transport.producerState == "producing"
-
-
-def test_lines_of_a_client_with_a_full_buffer_wait_for_it_to_drain():
-    factory, _ = make_factory(line_rate=0)
-    protocol, transport = login(factory, "Nina")
-    transport.producer.pauseProducing()
-    protocol.dataReceived(b"1\n1\n")
-    assert transport.value() == b""
-    assert transport.producerState == "paused"
-    transport.producer.resumeProducing()
-    assert transport.value().count(b"Users in server: Nina:1") == 2
-    assert transport.producerState == "producing"
-
-
-def test_lines_from_several_senders_in_one_turn_are_one_write_per_member():
-    factory, clock = make_factory(line_rate=0)
-    members = room(factory, 4)
-    for protocol, _ in members[1:]:
-        protocol.dataReceived(b"hi\n")
-    clock.advance(0)
-    # A listener gets the turn's lines in one write; a sender gets its own
-    # echo at once, as a reply, and the lines said after it at the flush.
-    assert [transport.writes for _, transport in members] == [1, 2, 2, 1]
-    for _, transport in members:
-        assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
-
-
-def test_a_reply_leaves_in_the_read_that_asked_for_it():
-    factory, _clock = make_factory(line_rate=0)
-    protocol, transport = login(factory, "Nina")
-    protocol.dataReceived(b"1\n")
-    assert transport.io.getvalue() == (
-        b"Users in server: Nina:1\r\nYour option <enter a number>: "
-    )
-
-
-def test_login_and_drop_are_logged_as_structured_events(factory):
-    with capturedLogs() as events:
-        _, transport = login(factory, "Nina")
-        transport.loseConnection()
-    logged_in = [e for e in events if "logged in" in e["log_format"]]
-    assert [(e["name"], e["id"], e["peer"]) for e in logged_in] == [
-        ("Nina", 1, "127.0.0.1:40000")
-    ]
-    (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
-    assert dropped["who"] == "Nina"
-    assert dropped["reason"] == "Connection was closed cleanly: Bye.."
-
-
-def test_a_connection_that_never_logs_in_is_logged_when_it_closes(factory):
-    with capturedLogs() as events:
-        _, transport = connect(factory)
-        transport.loseConnection()
-    (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
-    assert dropped["who"] == "never logged in"
-
-
-def test_going_over_the_line_rate_is_logged_once():
-    factory, clock = make_factory(line_rate=1, line_burst=1)
-    protocol, transport = login(factory, "Nina")
-    with capturedLogs() as events:
-        protocol.dataReceived(b"1\n" * 6)
-        for _ in range(6):
-            clock.advance(1)
-    assert transport.value().count(b"Users in server") == 6
-    throttled = [e for e in events if "over the line rate" in e["log_format"]]
-    assert len(throttled) == 1
-
-
-def test_a_closing_peer_that_never_reads_is_cut_off():
-    factory, clock = make_factory(close_timeout=10)
-    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
-    transport = StringTransport()  # notes the close; the peer never lets go
-    protocol.makeConnection(transport)
-    protocol.dataReceived(b"Nina\n6\n")
-    clock.advance(0)
-    assert transport.disconnecting
-    assert not getattr(transport, "disconnected", False)
-    clock.advance(10)
-    assert transport.disconnected  # aborted
-    protocol.connectionLost(Failure(ConnectionLost()))
-    assert clock.getDelayedCalls() == []
-    assert factory.admission.connections == set()
 
 
 class FakeSocket:
@@ -599,21 +74,431 @@ class SocketConnection(tcp.Connection):
         return IPv4Address("TCP", "127.0.0.1", 12000)
 
 
-def test_direct_sends_never_overtake_what_the_transport_holds():
-    factory, clock = make_factory(line_rate=0)
-    reactor = MemoryReactorClock()
-    sock = FakeSocket(room=10_000)
-    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
-    transport = SocketConnection(sock, protocol, reactor)
-    transport.connected = True
-    protocol.makeConnection(transport)
-    clock.advance(0)  # the greeting goes straight to the socket
-    assert bytes(sock.received).endswith(b"Your id key (i.e your name): ")
-    sock.room = 10
-    protocol.write("A" * 100)
-    clock.advance(0)  # ten bytes fit; the transport keeps the other ninety
-    sock.room = 1000  # the peer reads, before the transport tries again
-    protocol.write("B")
-    protocol.close()
-    transport.doWrite()
-    assert bytes(sock.received).endswith(b"A" * 100 + b"B")
+class FramingTests(ConnectionCase):
+    """Bytes in: line ends, pipelining, split reads, decoding."""
+
+    def test_greets_and_prompts_without_a_line_end(self):
+        _, transport = connect(self.factory)
+        assert (
+            transport.value()
+            == b"Welcome to menuchat.\r\nYour id key (i.e your name): "
+        )
+
+    def test_login_over_the_wire(self):
+        protocol, transport = connect(self.factory)
+        transport.clear()
+        protocol.dataReceived(b"Nina\r\n")
+        text = transport.value()
+        assert text.startswith(b"Successfully connected to server\r\nClient Name: Nina")
+        assert text.endswith(PROMPT)
+        assert [u.name for u in self.factory.hub.users()] == ["Nina"]
+
+    def test_a_whole_session_pipelined_in_one_packet(self):
+        _, jose_transport = login(self.factory, "Jose")
+        protocol, transport = connect(self.factory, port=40001)
+        protocol.dataReceived(
+            b"Nina\r\n1\r\n2\r\nhello jose\r\n1\r\n3\r\n"
+            b"4\r\nden\r\nhi all\r\nexit\r\n6\r\n"
+        )
+        text = transport.value().decode()
+        order = [
+            "Client ID: 2",
+            "Users in server: Jose:1, Nina:2",
+            "Enter your message: ",
+            "Enter recipient id: ",
+            "Message sent!",
+            "You have no messages.",
+            "Enter new chat room id: ",
+            "Chat Room den",
+            "Nina> hi all",
+            "Chat room den is closed.",
+            "Goodbye",
+        ]
+        positions = [text.index(part) for part in order]
+        assert positions == sorted(positions)
+        assert transport.disconnecting or not transport.connected
+        assert b"New message from Nina:2" in jose_transport.value()
+        assert [u.name for u in self.factory.hub.users()] == ["Jose"]
+
+    def test_byte_by_byte_input_with_split_utf8(self):
+        protocol, transport = connect(self.factory)
+        transport.clear()
+        for byte in "Zoë🙂\r\n1\r\n".encode():
+            protocol.dataReceived(bytes([byte]))
+        text = transport.value().decode("utf-8")
+        assert "Client Name: Zoë🙂\r\n" in text
+        assert "Users in server: Zoë🙂:1\r\n" in text
+
+    def test_invalid_utf8_is_replaced_not_raised(self):
+        protocol, transport = login(self.factory, "Nina")
+        with capturedLogs() as events:
+            protocol.dataReceived(b"\xc3\x28\xfe\x80\n")
+        assert "is not an option" in transport.value().decode()
+        assert not [e for e in events if e.get("log_failure")]
+
+    def test_tls_handshake_on_the_plain_port_is_answered_at_once(self):
+        protocol, transport = connect(self.factory)
+        transport.clear()
+        protocol.dataReceived(
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
+        )
+        assert transport.value() == texts.NOT_TLS.encode()
+        assert not transport.connected
+        assert self.factory.admission.connections == set()
+
+    def test_each_member_sees_only_lines_after_joining(self):
+        members = room(self.factory, 2)
+        owner = members[0][0]
+        owner.dataReceived(b"before\n")
+        late, late_wire = login(self.factory, "late", port=42000)
+        late.dataReceived(b"5\nr\n")
+        owner.dataReceived(b"after\n")
+        text = late_wire.value()
+        assert b"before" not in text
+        assert text.endswith(b"m0> after\r\n")
+
+    def test_lines_after_goodbye_are_ignored(self):
+        protocol, transport = login(self.factory, "Nina")
+        protocol.dataReceived(b"6\n1\n1\n")
+        assert transport.value() == b"Goodbye\r\n"
+        assert not transport.connected
+
+    def test_state_after_login_is_the_menu(self):
+        protocol, _ = login(self.factory, "Nina")
+        assert protocol.session.state is State.MENU
+
+    def assert_line_end(self, ending):
+        protocol, transport = login(self.factory, "Nina")
+        protocol.dataReceived(b"1" + ending)
+        assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
+
+    def test_lf_is_a_line_end(self):
+        self.assert_line_end(b"\n")
+
+    def test_crlf_is_a_line_end(self):
+        self.assert_line_end(b"\r\n")
+
+
+class LineLimitTests(ConnectionCase):
+    """max_line_length: long lines are discarded and the connection goes on."""
+
+    def test_long_line_is_refused_and_the_connection_goes_on(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"x" * 17 + b"\n1\n")
+        assert transport.value() == (
+            b"Error: that line was longer than 16 bytes and was discarded.\r\n"
+            + PROMPT
+            + b"Users in server: Nina:1\r\n"
+            + PROMPT
+        )
+
+    def test_long_line_at_a_sub_prompt_returns_to_the_option_prompt(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n" + b"x" * 17 + b"\n")
+        assert transport.value() == (
+            b"Enter your message: "
+            b"Error: that line was longer than 16 bytes and was discarded.\r\n" + PROMPT
+        )
+        assert protocol.session.state is State.MENU
+
+    def test_endless_line_is_discarded_as_it_arrives(self):
+        factory, _ = clocked_factory(max_line_length=2048)
+        protocol, transport = login(factory, "Nina")
+        chunk = b"y" * 65536
+        for _ in range(160):  # 10 MiB, no newline
+            protocol.dataReceived(chunk)
+            assert len(protocol._buffer) <= 2049
+        assert transport.take().count(b"longer than 2048 bytes") == 1
+        protocol.dataReceived(b"tail of it\n1\n")
+        assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
+
+    def test_a_line_of_exactly_the_limit_is_accepted(self):
+        factory, _ = clocked_factory(max_line_length=8)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n" + b"m" * 8 + b"\r\n")
+        assert transport.value().endswith(b"Enter recipient id: ")
+
+
+class LineRateTests(ConnectionCase):
+    """line_rate and line_burst: reading pauses, nothing is lost."""
+
+    def test_flood_pauses_reading_then_resumes_losing_nothing(self):
+        factory, clock = clocked_factory(line_rate=2, line_burst=3)
+        protocol, transport = login(factory, "Nina")  # spends one token
+        protocol.dataReceived(b"1\n1\n1\n1\n1\n")
+        assert transport.take().count(b"Users in server") == 2
+        assert transport.producerState == "paused"
+        clock.advance(0.5)
+        assert transport.take().count(b"Users in server") == 1
+        assert transport.producerState == "paused"
+        clock.advance(0.5)
+        assert transport.take().count(b"Users in server") == 1
+        clock.advance(0.5)
+        assert transport.take().count(b"Users in server") == 1
+        assert transport.producerState == "producing"
+        assert clock.getDelayedCalls() == []
+
+    def test_refills_that_round_below_a_token_still_resume(self):
+        # 10 lines a second with a burst of 6: refilling 0.05 s at a time adds
+        # up to 0.9999999999999996 tokens, not 1.
+        factory, clock = clocked_factory(line_rate=10.0, line_burst=6)
+        protocol, transport = connect(factory)
+        protocol.dataReceived(b"ann\n" + b"\n" * 50)
+        for _ in range(120):
+            clock.advance(0.05)
+        assert transport.value().count(texts.MENU.encode()) == 1 + 50
+        assert transport.producerState == "producing"
+        assert clock.getDelayedCalls() == []
+
+    def test_data_arriving_while_paused_is_kept_in_order(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=1)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\nsaved\n")
+        protocol.dataReceived(b"1\n")
+        for _ in range(3):
+            clock.advance(1)
+        text = transport.value()
+        assert text.index(b"Enter your message") < text.index(b"Enter recipient id")
+        assert text.index(b"Enter recipient id") < text.index(b"Message sent!")
+
+    def test_rate_zero_means_no_limit(self):
+        factory, _ = clocked_factory(line_rate=0, line_burst=1)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n" * 500)
+        assert transport.value().count(b"Users in server") == 500
+        assert transport.producerState == "producing"
+
+    def test_going_over_the_line_rate_is_logged_once(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=1)
+        protocol, transport = login(factory, "Nina")
+        with capturedLogs() as events:
+            protocol.dataReceived(b"1\n" * 6)
+            for _ in range(6):
+                clock.advance(1)
+        assert transport.value().count(b"Users in server") == 6
+        throttled = [e for e in events if "over the line rate" in e["log_format"]]
+        assert len(throttled) == 1
+
+
+class TimeoutTests(ConnectionCase):
+    """Login, idle and close timeouts on the clock."""
+
+    def test_login_timeout_closes_a_silent_connection(self):
+        factory, clock = clocked_factory(login_timeout=60)
+        _, transport = connect(factory)
+        transport.clear()
+        clock.advance(59)
+        assert transport.connected
+        clock.advance(1)
+        assert transport.value() == b"\r\n" + texts.LOGIN_TIMEOUT.encode()
+        assert not transport.connected
+        assert clock.getDelayedCalls() == []
+        assert factory.admission.connections == set()
+
+    def test_login_timeout_is_not_reset_by_bad_names(self):
+        factory, clock = clocked_factory(login_timeout=10)
+        protocol, transport = connect(factory)
+        for _ in range(9):
+            clock.advance(1)
+            protocol.dataReceived(b"bad name\n")
+        clock.advance(1)
+        assert not transport.connected
+
+    def test_login_cancels_the_login_timeout(self):
+        factory, clock = clocked_factory(login_timeout=10, idle_timeout=0)
+        _, transport = login(factory, "Nina")
+        assert clock.getDelayedCalls() == []
+        clock.advance(3600)
+        assert transport.connected
+
+    def test_idle_timeout_after_login(self):
+        factory, clock = clocked_factory(idle_timeout=30)
+        protocol, transport = login(factory, "Nina")
+        clock.advance(20)
+        protocol.dataReceived(b"1\n")
+        clock.advance(20)
+        assert transport.connected
+        transport.clear()
+        clock.advance(10)
+        assert transport.value() == b"\r\n" + texts.IDLE_TIMEOUT.encode()
+        assert not transport.connected
+        assert factory.hub.users() == []
+        assert clock.getDelayedCalls() == []
+
+    def test_disconnect_leaves_no_timers(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=1, idle_timeout=30)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n1\n1\n")
+        assert clock.getDelayedCalls() != []
+        transport.loseConnection()
+        assert clock.getDelayedCalls() == []
+        assert factory.hub.users() == []
+
+    def test_a_closing_peer_that_never_reads_is_cut_off(self):
+        factory, clock = clocked_factory(close_timeout=10)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the close; the peer never lets go
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n6\n")
+        clock.advance(0)
+        assert transport.disconnecting
+        assert not getattr(transport, "disconnected", False)
+        clock.advance(10)
+        assert transport.disconnected  # aborted
+        protocol.connectionLost(Failure(ConnectionLost()))
+        assert clock.getDelayedCalls() == []
+        assert factory.admission.connections == set()
+
+
+class LogTests(ConnectionCase):
+    """What a connection logs."""
+
+    def test_login_and_drop_are_logged_as_structured_events(self):
+        with capturedLogs() as events:
+            _, transport = login(self.factory, "Nina")
+            transport.loseConnection()
+        logged_in = [e for e in events if "logged in" in e["log_format"]]
+        assert [(e["name"], e["id"], e["peer"]) for e in logged_in] == [
+            ("Nina", 1, "127.0.0.1:40000")
+        ]
+        (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
+        assert dropped["who"] == "Nina"
+        assert dropped["reason"] == "Connection was closed cleanly: Bye.."
+
+    def test_a_connection_that_never_logs_in_is_logged_when_it_closes(self):
+        with capturedLogs() as events:
+            _, transport = connect(self.factory)
+            transport.loseConnection()
+        (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
+        assert dropped["who"] == "never logged in"
+
+
+class OutputTests(ConnectionCase):
+    """Text out: the queue, its flush, back-pressure and slow readers."""
+
+    def test_a_read_of_many_room_lines_is_one_write_per_member(self):
+        factory, _ = clocked_factory(line_rate=0)
+        members = room(factory, 5)
+        sender = members[1][0]
+        sender.dataReceived(b"".join(b"line %d\n" % n for n in range(50)))
+        for _, transport in members:
+            assert transport.value().count(b"m1> line ") == 50
+            assert transport.value().endswith(b"m1> line 49\r\n")
+            assert transport.writes == 1
+
+    def test_slow_reader_output_is_held_then_sent_when_the_buffer_drains(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=10_000)
+        (owner, owner_wire), (_, slow_wire) = room(factory, 2)
+        slow_wire.producer.pauseProducing()  # the transport's buffer is full
+        owner.dataReceived(b"hello\n")
+        assert slow_wire.value() == b""
+        assert owner_wire.value() == b"m0> hello\r\n"
+        slow_wire.producer.resumeProducing()
+        assert slow_wire.value() == b"m0> hello\r\n"
+
+    def test_slow_reader_past_max_output_is_dropped_and_cleaned_up(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=1000)
+        (owner, _owner_wire), (_, slow_wire), (_, third_wire) = room(factory, 3)
+        slow_wire.producer.pauseProducing()
+        with capturedLogs() as events:
+            owner.dataReceived(b"".join(b"message %03d\n" % n for n in range(100)))
+        assert slow_wire.aborted
+        assert not slow_wire.connected
+        assert [u.name for u in factory.hub.users()] == ["m0", "m2"]
+        received = third_wire.value()
+        assert received.count(b"m0> message ") == 100
+        assert b"m1 disconnected from the chat." in received
+        assert any("unread" in e.get("log_format", "") for e in events)
+
+    def test_sets_tcp_nodelay_on_tcp_transports(self):
+        from twisted.internet.interfaces import ITCPTransport
+        from zope.interface import directlyProvides
+
+        protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = Wire()
+        directlyProvides(transport, ITCPTransport)
+        calls = []
+        transport.setTcpNoDelay = calls.append
+        protocol.makeConnection(transport)
+        assert calls == [True]
+
+    def test_a_client_that_does_not_read_its_replies_is_not_read_either(self):
+        factory, clock = clocked_factory(line_rate=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = FullWire()
+        transport.protocol = protocol
+        transport.clock = clock
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n")
+        flood = b"\n" * 65536  # every empty line asks for the whole menu again
+        protocol.dataReceived(flood)
+        clock.advance(0)
+        assert transport.full
+        assert transport.producerState == "paused"
+        answered = transport.io.getvalue().count(texts.MENU.encode())
+        assert answered < 400
+        # Nothing beyond about one buffer's worth is held for it anywhere.
+        assert protocol._queued < 2 * 65536
+        assert len(protocol._buffer) <= len(flood) - answered + 1
+        # Reading on, it is served in full, in order, losing nothing.
+        total = answered
+        for _ in range(1000):
+            if transport.producerState == "producing" and not protocol._buffer:
+                break
+            transport.drain()
+            clock.advance(0)
+            total += transport.io.getvalue().count(texts.MENU.encode())
+        assert total == 1 + 65536
+        assert transport.producerState == "producing"
+
+    def test_lines_of_a_client_with_a_full_buffer_wait_for_it_to_drain(self):
+        factory, _ = clocked_factory(line_rate=0)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        protocol.dataReceived(b"1\n1\n")
+        assert transport.value() == b""
+        assert transport.producerState == "paused"
+        transport.producer.resumeProducing()
+        assert transport.value().count(b"Users in server: Nina:1") == 2
+        assert transport.producerState == "producing"
+
+    def test_lines_from_several_senders_in_one_turn_are_one_write_per_member(self):
+        factory, clock = clocked_factory(line_rate=0)
+        members = room(factory, 4)
+        for protocol, _ in members[1:]:
+            protocol.dataReceived(b"hi\n")
+        clock.advance(0)
+        # A listener gets the turn's lines in one write; a sender gets its own
+        # echo at once, as a reply, and the lines said after it at the flush.
+        assert [transport.writes for _, transport in members] == [1, 2, 2, 1]
+        for _, transport in members:
+            assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
+
+    def test_a_reply_leaves_in_the_read_that_asked_for_it(self):
+        factory, _clock = clocked_factory(line_rate=0)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n")
+        assert transport.io.getvalue() == (
+            b"Users in server: Nina:1\r\nYour option <enter a number>: "
+        )
+
+    def test_direct_sends_never_overtake_what_the_transport_holds(self):
+        factory, clock = clocked_factory(line_rate=0)
+        reactor = MemoryReactorClock()
+        sock = FakeSocket(room=10_000)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, reactor)
+        transport.connected = True
+        protocol.makeConnection(transport)
+        clock.advance(0)  # the greeting goes straight to the socket
+        assert bytes(sock.received).endswith(b"Your id key (i.e your name): ")
+        sock.room = 10
+        protocol.write("A" * 100)
+        clock.advance(0)  # ten bytes fit; the transport keeps the other ninety
+        sock.room = 1000  # the peer reads, before the transport tries again
+        protocol.write("B")
+        protocol.close()
+        transport.doWrite()
+        assert bytes(sock.received).endswith(b"A" * 100 + b"B")
