@@ -5,6 +5,7 @@ the outgoing queue."""
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
@@ -12,7 +13,15 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
-from tests.support import PROMPT, Wire, clocked_factory, connect, login, room
+from tests.support import (
+    PROMPT,
+    Wire,
+    clocked_factory,
+    connect,
+    login,
+    make_factory,
+    room,
+)
 
 
 class ConnectionCase(SynchronousTestCase):
@@ -502,3 +511,18 @@ class OutputTests(ConnectionCase):
         protocol.close()
         transport.doWrite()
         assert bytes(sock.received).endswith(b"A" * 100 + b"B")
+
+    def test_output_goes_out_once_a_turn_in_one_write(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = connect(factory)
+        transport.clear()
+        writes = []
+        transport.write = writes.append
+        protocol.write("one\r\n")
+        protocol.write("two\r\n")
+        assert writes == []
+        assert len(clock.getDelayedCalls()) == 2  # the login timeout and the flush
+        clock.advance(0)
+        assert writes == [b"one\r\ntwo\r\n"]
+        assert len(clock.getDelayedCalls()) == 1
