@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
+from menuchat.net.connection import OUTPUT_PAUSE
 from tests.support import (
     PROMPT,
     Wire,
@@ -73,6 +74,17 @@ class FakeSocket:
 
     def fileno(self):
         return 99
+
+
+class BrokenSocket(FakeSocket):
+    """A socket whose send() fails outright while C{broken}."""
+
+    broken = False
+
+    def send(self, data):
+        if self.broken:
+            raise ConnectionResetError()
+        return super().send(data)
 
 
 class SocketConnection(tcp.Connection):
@@ -229,6 +241,38 @@ class LineLimitTests(ConnectionCase):
         protocol.dataReceived(b"2\n" + b"m" * 8 + b"\r\n")
         assert transport.value().endswith(b"Enter recipient id: ")
 
+    def test_a_partial_line_of_the_limit_and_a_cr_is_kept(self):
+        factory, _ = clocked_factory(max_line_length=8)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n")
+        transport.clear()
+        # Nine bytes without their LF: the eighth-byte line and its CR.
+        protocol.dataReceived(b"m" * 8 + b"\r")
+        protocol.dataReceived(b"\n")
+        assert transport.value() == b"Enter recipient id: "
+
+    def test_a_partial_line_one_byte_past_that_is_discarded(self):
+        factory, _ = clocked_factory(max_line_length=8)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n")
+        transport.clear()
+        protocol.dataReceived(b"m" * 9 + b"\r")
+        assert b"longer than 8 bytes" in transport.take()
+        protocol.dataReceived(b"\n1\n")
+        assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
+
+    def test_a_long_line_whose_lf_starts_the_next_read(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"x" * 40)
+        protocol.dataReceived(b"\n1\n")
+        assert transport.value() == (
+            b"Error: that line was longer than 16 bytes and was discarded.\r\n"
+            + PROMPT
+            + b"Users in server: Nina:1\r\n"
+            + PROMPT
+        )
+
 
 class LineRateTests(ConnectionCase):
     """line_rate and line_burst: reading pauses, nothing is lost."""
@@ -289,6 +333,25 @@ class LineRateTests(ConnectionCase):
         assert transport.value().count(b"Users in server") == 6
         throttled = [e for e in events if "over the line rate" in e["log_format"]]
         assert len(throttled) == 1
+
+    def test_no_token_is_spent_while_output_is_backed_up(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=2)
+        protocol, transport = connect(factory)
+        protocol.dataReceived(b"Nina\n")  # one token
+        clock.advance(1)  # the bucket is full again
+        transport.clear()
+        transport.producer.pauseProducing()  # the send buffer is full
+        protocol.dataReceived(b"1\n1\n1\n")
+        assert transport.value() == b""
+        assert transport.producerState == "paused"
+        transport.producer.resumeProducing()
+        # The burst serves two lines; the third waits for a token.
+        assert transport.take().count(b"Users in server") == 2
+        assert transport.producerState == "paused"
+        clock.advance(1)
+        assert transport.take().count(b"Users in server") == 1
+        assert transport.producerState == "producing"
+        assert clock.getDelayedCalls() == []
 
 
 class TimeoutTests(ConnectionCase):
@@ -360,6 +423,39 @@ class TimeoutTests(ConnectionCase):
         assert clock.getDelayedCalls() == []
         assert factory.admission.connections == set()
 
+    def test_login_timeout_zero_sets_no_timer(self):
+        factory, clock = clocked_factory(login_timeout=0)
+        _, transport = connect(factory)
+        transport.clear()  # the turn ends
+        assert clock.getDelayedCalls() == []
+        clock.advance(10**6)
+        assert transport.connected
+
+    def test_close_timeout_zero_sets_no_timer(self):
+        factory, clock = clocked_factory(close_timeout=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the close; the peer never lets go
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n6\n")
+        clock.advance(0)
+        assert transport.disconnecting
+        assert clock.getDelayedCalls() == []
+        clock.advance(10**6)
+        assert not getattr(transport, "disconnected", False)
+
+    def test_timeouts_are_logged_saying_which(self):
+        factory, clock = clocked_factory(login_timeout=5, idle_timeout=7)
+        with capturedLogs() as events:
+            connect(factory, port=1)
+            login(factory, "Nina", port=2)
+            clock.advance(5)
+            clock.advance(2)
+        timed_out = [e for e in events if "timed out" in e["log_format"]]
+        assert [(e["peer"], e["when"]) for e in timed_out] == [
+            ("127.0.0.1:1", "before logging in"),
+            ("127.0.0.1:2", "idle"),
+        ]
+
 
 class LogTests(ConnectionCase):
     """What a connection logs."""
@@ -382,6 +478,13 @@ class LogTests(ConnectionCase):
             transport.loseConnection()
         (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
         assert dropped["who"] == "never logged in"
+
+    def test_a_tls_probe_is_logged(self):
+        protocol, _ = connect(self.factory, port=4433)
+        with capturedLogs() as events:
+            protocol.dataReceived(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        (probe,) = [e for e in events if "spoke TLS" in e["log_format"]]
+        assert probe["peer"] == "127.0.0.1:4433"
 
 
 class OutputTests(ConnectionCase):
@@ -526,3 +629,70 @@ class OutputTests(ConnectionCase):
         clock.advance(0)
         assert writes == [b"one\r\ntwo\r\n"]
         assert len(clock.getDelayedCalls()) == 1
+
+    def queue_then_read_a_line(self, queued):
+        """Queue C{queued} bytes, then read one line in the same turn; the
+        transport's writes."""
+        protocol, transport = login(self.factory, "Nina")
+        transport.writes = 0
+        protocol.write("x" * queued)
+        protocol.dataReceived(b"1\n")
+        transport.value()
+        return transport.writes
+
+    def test_input_goes_on_below_output_pause(self):
+        # The line is answered at once: its reply leaves with the rest.
+        assert self.queue_then_read_a_line(OUTPUT_PAUSE - 1) == 1
+
+    def test_input_waits_at_output_pause(self):
+        # The line waits for the queue to go out, then is answered.
+        assert OUTPUT_PAUSE == 64 * 1024
+        assert self.queue_then_read_a_line(OUTPUT_PAUSE) == 2
+
+    def test_a_slow_reader_is_dropped_one_byte_past_max_output(self):
+        factory, _ = clocked_factory(max_output=100)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        protocol.write("x" * 100)
+        assert transport.connected
+        protocol.write("x")
+        assert transport.aborted
+        assert not transport.connected
+
+    def test_output_is_never_capped_while_the_transport_takes_it(self):
+        factory, _ = clocked_factory(max_output=100)
+        protocol, transport = login(factory, "Nina")
+        protocol.write("x" * 1000)
+        assert transport.value() == b"x" * 1000
+        assert transport.connected
+
+    def test_the_valve_is_a_push_producer_on_other_transports(self):
+        _, transport = connect(self.factory)
+        assert transport.producer is not None
+        assert transport.streaming is True
+
+    def direct_socket_connection(self, sock):
+        factory, clock = clocked_factory(line_rate=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, MemoryReactorClock())
+        transport.connected = True
+        protocol.makeConnection(transport)
+        return protocol, transport, clock
+
+    def test_the_valve_is_a_pull_producer_on_a_socket(self):
+        _, transport, _ = self.direct_socket_connection(FakeSocket(room=10_000))
+        assert transport.producer is not None
+        assert transport.streamingProducer is False
+
+    def test_a_send_raising_oserror_leaves_the_data_to_the_transport(self):
+        sock = BrokenSocket(room=10_000)
+        protocol, transport, clock = self.direct_socket_connection(sock)
+        clock.advance(0)
+        sock.broken = True
+        protocol.write("after the error\r\n")
+        clock.advance(0)  # send() raises: nothing is lost, nothing raised
+        assert b"after the error" not in sock.received
+        assert transport.connected
+        sock.broken = False
+        transport.doWrite()
+        assert bytes(sock.received).endswith(b"after the error\r\n")
