@@ -1,6 +1,7 @@
 """The hub's rules, driven directly with fake members: no I/O, no Twisted."""
 
-import pytest
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors as hub
 from menuchat.core.events import CloseReason
@@ -35,339 +36,388 @@ class FakeMember:
         self.events.append(("unread", message.recipient_name, message.text))
 
 
-@pytest.fixture
-def chat():
-    now = [1565027100.0]
-    return Hub(
-        MemoryStore(),
-        now=lambda: now[0],
-        mailbox_size=3,
-        max_rooms=2,
-        max_room_members=3,
-    )
-
-
 def login(chat, name):
     member = FakeMember()
     return resolved(chat.login(name, member)), member
 
 
-def test_login_gives_increasing_unique_ids(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    assert (nina.id, jose.id) == (1, 2)
-    assert [u.name for u in chat.users()] == ["Nina", "Jose"]
-
-
-def test_ids_are_never_reused_after_logout(chat):
-    seen = set()
-    for _ in range(5):
-        user, _ = login(chat, "Same")
-        assert user.id not in seen
-        seen.add(user.id)
-        chat.logout(user)
-    assert chat.users() == []
-
-
-def test_names_are_unique_case_insensitively(chat):
-    login(chat, "Nina")
-    with pytest.raises(hub.NameTaken):
-        login(chat, "nINA")
-    assert len(chat.users()) == 1
-
-
-def test_names_spelled_differently_in_unicode_are_the_same_name(chat):
-    login(chat, "Jos\u00e9")  # precomposed é
-    with pytest.raises(hub.NameTaken):
-        login(chat, "Jose\u0301")  # e and a combining acute accent
-    with pytest.raises(hub.NameTaken):
-        login(chat, "\uff2a\uff4f\uff53\u00e9")  # fullwidth letters
-
-
-def test_a_name_is_free_again_after_logout(chat):
-    nina, _ = login(chat, "Nina")
-    chat.logout(nina)
-    again, _ = login(chat, "nina")
-    assert again.id != nina.id
-
-
-@pytest.mark.parametrize(
-    ("name", "reason"),
-    [
-        ("", "empty"),
-        ("x" * 33, "too long"),
-        ("a b", "space"),
-        ("bell\x07", "control character"),
-        ("esc\x1b[2J", "control character"),
-        ("rtl\u202eevil", "control character"),
-        ("tab\tname", "control character"),
-        ("a:b", "punctuation"),
-        ("a,b", "punctuation"),
-    ],
-)
-def test_bad_names_are_refused_with_a_reason(chat, name, reason):
-    with pytest.raises(hub.InvalidName) as caught:
-        login(chat, name)
-    assert caught.value.problem.value == reason
-    assert chat.users() == []
-
-
-def test_names_may_be_any_printable_unicode(chat):
-    user, _ = login(chat, "Zoë🙂")
-    assert user.name == "Zoë🙂"
-    assert login(chat, "x" * 32)[0].name == "x" * 32
-
-
-def test_message_goes_to_the_mailbox_and_the_recipient_is_told(chat):
-    nina, _ = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    message = resolved(chat.send_message(nina, jose.id, "Hello World!"))
-    assert (message.sender_name, message.recipient_name) == ("Nina", "Jose")
-    assert message.sent_at == 1565027100.0
-    assert jose_member.events == [("waiting", "Hello World!", 1)]
-    assert resolved(chat.read_messages(jose)) == [message]
-
-
-def test_reading_empties_the_mailbox_oldest_first(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    for text in ["one", "two", "three"]:
-        resolved(chat.send_message(nina, jose.id, text))
-    assert [m.text for m in resolved(chat.read_messages(jose))] == [
-        "one",
-        "two",
-        "three",
-    ]
-    assert resolved(chat.read_messages(jose)) == []
-
-
-def test_unknown_recipient_stores_nothing(chat):
-    nina, _ = login(chat, "Nina")
-    with pytest.raises(hub.UnknownUser):
-        resolved(chat.send_message(nina, 99, "hello"))
-    assert resolved(chat.read_messages(nina)) == []
-
-
-def test_a_departed_users_id_reaches_no_one(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    chat.logout(jose)
-    newcomer, newcomer_member = login(chat, "Jose")
-    with pytest.raises(hub.UnknownUser):
-        resolved(chat.send_message(nina, jose.id, "for the old Jose"))
-    assert newcomer_member.events == []
-    assert resolved(chat.read_messages(newcomer)) == []
-
-
-def test_empty_message_stores_nothing(chat):
-    nina, _ = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    with pytest.raises(hub.EmptyMessage):
-        resolved(chat.send_message(nina, jose.id, "   "))
-    assert jose_member.events == []
-    assert resolved(chat.read_messages(jose)) == []
-
-
-def test_full_mailbox_refuses_and_keeps_what_it_has(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    for n in range(3):
-        resolved(chat.send_message(nina, jose.id, f"m{n}"))
-    with pytest.raises(hub.MailboxFull):
-        resolved(chat.send_message(nina, jose.id, "one too many"))
-    assert [m.text for m in resolved(chat.read_messages(jose))] == ["m0", "m1", "m2"]
-
-
-def test_unread_mail_of_a_departing_user_is_reported_to_senders(chat):
-    nina, nina_member = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    resolved(chat.send_message(nina, jose.id, "are you there?"))
-    chat.logout(jose)
-    assert nina_member.events == [("unread", "Jose", "are you there?")]
-    assert chat.user(jose.id) is None
-
-
-def test_create_room_puts_the_owner_in_it(chat):
-    nina, _ = login(chat, "Nina")
-    room = chat.create_room(nina, "lobby")
-    assert room.owner is nina
-    assert room.members == (nina,)
-    assert nina.room is room
-    assert chat.room("LOBBY") is room
-
-
-def test_room_ids_are_unique_case_insensitively(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    chat.create_room(nina, "lobby")
-    with pytest.raises(hub.RoomTaken):
-        chat.create_room(jose, "Lobby")
-    assert jose.room is None
-
-
-def test_room_cap(chat):
-    users = [login(chat, f"u{n}")[0] for n in range(3)]
-    chat.create_room(users[0], "a")
-    chat.create_room(users[1], "b")
-    with pytest.raises(hub.TooManyRooms):
-        chat.create_room(users[2], "c")
-    assert [r.id for r in chat.rooms()] == ["a", "b"]
-
-
-def test_bad_room_id_is_refused(chat):
-    nina, _ = login(chat, "Nina")
-    with pytest.raises(hub.InvalidRoomId):
-        chat.create_room(nina, "two words")
-    assert chat.rooms() == []
-
-
-def test_join_tells_the_joiner_first_then_the_others(chat):
-    nina, nina_member = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    room = chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    assert room.members == (nina, jose)
-    assert jose_member.events == [("joined", "lobby", "Jose")]
-    assert nina_member.events == [("joined", "lobby", "Jose")]
-
-
-def test_join_unknown_room(chat):
-    nina, _ = login(chat, "Nina")
-    with pytest.raises(hub.UnknownRoom):
-        chat.join_room(nina, "nowhere")
-    assert nina.room is None
-
-
-def test_room_member_cap(chat):
-    owner, _ = login(chat, "Owner")
-    chat.create_room(owner, "r")
-    chat.join_room(login(chat, "a")[0], "r")
-    chat.join_room(login(chat, "b")[0], "r")
-    late, _ = login(chat, "late")
-    with pytest.raises(hub.RoomFull):
-        chat.join_room(late, "r")
-    assert late.room is None
-    assert len(chat.room("r").members) == 3
-
-
-def test_one_room_at_a_time(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    chat.create_room(nina, "a")
-    chat.create_room(jose, "b")
-    with pytest.raises(hub.AlreadyInRoom):
-        chat.join_room(jose, "a")
-    with pytest.raises(hub.AlreadyInRoom):
-        chat.create_room(nina, "c")
-
-
-def test_say_reaches_every_member_and_only_them(chat):
-    nina, nina_member = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    _, outsider = login(chat, "Out")
-    chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    chat.say(jose, "Hello")
-    assert nina_member.events[-1] == ("line", "lobby", "Jose", "Hello")
-    assert jose_member.events[-1] == ("line", "lobby", "Jose", "Hello")
-    assert outsider.events == []
-
-
-def test_say_outside_a_room_is_refused(chat):
-    nina, _ = login(chat, "Nina")
-    with pytest.raises(hub.NotInRoom):
-        chat.say(nina, "anyone?")
-
-
-def test_member_leaves_and_the_others_are_told(chat):
-    nina, nina_member = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    room = chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    chat.leave_room(jose)
-    assert room.members == (nina,)
-    assert jose.room is None
-    assert nina_member.events[-1] == ("left", "lobby", "Jose")
-    assert ("left", "lobby", "Jose") not in jose_member.events
-
-
-def test_the_owner_cannot_leave_only_close(chat):
-    nina, _ = login(chat, "Nina")
-    chat.create_room(nina, "lobby")
-    with pytest.raises(hub.NotOwner):
-        chat.leave_room(nina)
-
-
-def test_only_the_owner_closes(chat):
-    nina, _ = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    with pytest.raises(hub.NotOwner):
-        chat.close_room(jose)
-    assert chat.room("lobby") is not None
-
-
-def test_closing_puts_every_member_out(chat):
-    nina, nina_member = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    ana, ana_member = login(chat, "Ana")
-    room = chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    chat.join_room(ana, "lobby")
-    chat.close_room(nina)
-    assert chat.rooms() == []
-    assert room.members == ()
-    assert (nina.room, jose.room, ana.room) == (None, None, None)
-    assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_CLOSED)
-    assert ana_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_CLOSED)
-    assert not any(e[0] == "closed" for e in nina_member.events)
-
-
-def test_owner_logout_closes_the_room(chat):
-    nina, _ = login(chat, "Nina")
-    jose, jose_member = login(chat, "Jose")
-    chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    chat.logout(nina)
-    assert chat.rooms() == []
-    assert jose.room is None
-    assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_LEFT)
-    # The id of the room is free again.
-    chat.create_room(jose, "lobby")
-
-
-def test_member_logout_leaves_the_room(chat):
-    nina, nina_member = login(chat, "Nina")
-    jose, _ = login(chat, "Jose")
-    room = chat.create_room(nina, "lobby")
-    chat.join_room(jose, "lobby")
-    chat.logout(jose)
-    assert room.members == (nina,)
-    assert nina_member.events[-1] == ("left", "lobby", "Jose")
-    assert [u.name for u in chat.users()] == ["Nina"]
-
-
-def test_logout_twice_is_harmless(chat):
-    nina, _ = login(chat, "Nina")
-    chat.logout(nina)
-    chat.logout(nina)
-    assert chat.users() == []
-
-
-def test_a_member_dropping_while_a_line_is_delivered_breaks_nothing(chat):
-    owner, _ = login(chat, "Owner")
-    chat.create_room(owner, "r")
-
-    class Dropper(FakeMember):
-        def room_line(self, event):
-            super().room_line(event)
-            chat.logout(dropper)
-
-    dropper = resolved(chat.login("Dropper", Dropper()))
-    chat.join_room(dropper, "r")
-    last, last_member = login(chat, "Last")
-    chat.join_room(last, "r")
-    chat.say(owner, "hi")
-    assert last_member.events[-1] == ("line", "r", "Owner", "hi")
-    assert [m.name for m in chat.room("r").members] == ["Owner", "Last"]
+class HubCase(SynchronousTestCase):
+    """A hub with small caps on a memory store and a fixed time."""
+
+    def setUp(self):
+        now = [1565027100.0]
+        self.chat = Hub(
+            MemoryStore(),
+            now=lambda: now[0],
+            mailbox_size=3,
+            max_rooms=2,
+            max_room_members=3,
+        )
+
+
+class UserTests(HubCase):
+    """Logins: ids and names."""
+
+    def test_login_gives_increasing_unique_ids(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        assert (nina.id, jose.id) == (1, 2)
+        assert [u.name for u in self.chat.users()] == ["Nina", "Jose"]
+
+    def test_ids_are_never_reused_after_logout(self):
+        seen = set()
+        for _ in range(5):
+            user, _ = login(self.chat, "Same")
+            assert user.id not in seen
+            seen.add(user.id)
+            self.chat.logout(user)
+        assert self.chat.users() == []
+
+    def test_names_are_unique_case_insensitively(self):
+        login(self.chat, "Nina")
+        with self.assertRaises(hub.NameTaken):
+            login(self.chat, "nINA")
+        assert len(self.chat.users()) == 1
+
+    def test_names_spelled_differently_in_unicode_are_the_same_name(self):
+        login(self.chat, "Jos\u00e9")  # precomposed é
+        with self.assertRaises(hub.NameTaken):
+            login(self.chat, "Jose\u0301")  # e and a combining acute accent
+        with self.assertRaises(hub.NameTaken):
+            login(self.chat, "\uff2a\uff4f\uff53\u00e9")  # fullwidth letters
+
+    def test_a_name_is_free_again_after_logout(self):
+        nina, _ = login(self.chat, "Nina")
+        self.chat.logout(nina)
+        again, _ = login(self.chat, "nina")
+        assert again.id != nina.id
+
+    def test_names_may_be_any_printable_unicode(self):
+        user, _ = login(self.chat, "Zoë🙂")
+        assert user.name == "Zoë🙂"
+        assert login(self.chat, "x" * 32)[0].name == "x" * 32
+
+    def test_logout_twice_is_harmless(self):
+        nina, _ = login(self.chat, "Nina")
+        self.chat.logout(nina)
+        self.chat.logout(nina)
+        assert self.chat.users() == []
+
+    def assert_bad_name(self, name, reason):
+        """C{name} is refused with C{reason}, and no one logs in."""
+        with self.assertRaises(hub.InvalidName) as caught:
+            login(self.chat, name)
+        assert caught.exception.problem.value == reason
+        assert self.chat.users() == []
+
+    def test_bad_name_empty(self):
+        self.assert_bad_name("", "empty")
+
+    def test_bad_name_too_long(self):
+        self.assert_bad_name("x" * 33, "too long")
+
+    def test_bad_name_with_a_space(self):
+        self.assert_bad_name("a b", "space")
+
+    def test_bad_name_with_a_bell(self):
+        self.assert_bad_name("bell\x07", "control character")
+
+    def test_bad_name_with_an_escape(self):
+        self.assert_bad_name("esc\x1b[2J", "control character")
+
+    def test_bad_name_with_a_bidi_override(self):
+        self.assert_bad_name("rtl\u202eevil", "control character")
+
+    def test_bad_name_with_a_tab(self):
+        self.assert_bad_name("tab\tname", "control character")
+
+    def test_bad_name_with_a_colon(self):
+        self.assert_bad_name("a:b", "punctuation")
+
+    def test_bad_name_with_a_comma(self):
+        self.assert_bad_name("a,b", "punctuation")
+
+
+class MailTests(HubCase):
+    """Private messages through the store."""
+
+    def test_message_goes_to_the_mailbox_and_the_recipient_is_told(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        message = resolved(self.chat.send_message(nina, jose.id, "Hello World!"))
+        assert (message.sender_name, message.recipient_name) == ("Nina", "Jose")
+        assert message.sent_at == 1565027100.0
+        assert jose_member.events == [("waiting", "Hello World!", 1)]
+        assert resolved(self.chat.read_messages(jose)) == [message]
+
+    def test_reading_empties_the_mailbox_oldest_first(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        for text in ["one", "two", "three"]:
+            resolved(self.chat.send_message(nina, jose.id, text))
+        assert [m.text for m in resolved(self.chat.read_messages(jose))] == [
+            "one",
+            "two",
+            "three",
+        ]
+        assert resolved(self.chat.read_messages(jose)) == []
+
+    def test_unknown_recipient_stores_nothing(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.UnknownUser):
+            resolved(self.chat.send_message(nina, 99, "hello"))
+        assert resolved(self.chat.read_messages(nina)) == []
+
+    def test_a_departed_users_id_reaches_no_one(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.logout(jose)
+        newcomer, newcomer_member = login(self.chat, "Jose")
+        with self.assertRaises(hub.UnknownUser):
+            resolved(self.chat.send_message(nina, jose.id, "for the old Jose"))
+        assert newcomer_member.events == []
+        assert resolved(self.chat.read_messages(newcomer)) == []
+
+    def test_empty_message_stores_nothing(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        with self.assertRaises(hub.EmptyMessage):
+            resolved(self.chat.send_message(nina, jose.id, "   "))
+        assert jose_member.events == []
+        assert resolved(self.chat.read_messages(jose)) == []
+
+    def test_full_mailbox_refuses_and_keeps_what_it_has(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        for n in range(3):
+            resolved(self.chat.send_message(nina, jose.id, f"m{n}"))
+        with self.assertRaises(hub.MailboxFull):
+            resolved(self.chat.send_message(nina, jose.id, "one too many"))
+        assert [m.text for m in resolved(self.chat.read_messages(jose))] == [
+            "m0",
+            "m1",
+            "m2",
+        ]
+
+    def test_unread_mail_of_a_departing_user_is_reported_to_senders(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        resolved(self.chat.send_message(nina, jose.id, "are you there?"))
+        self.chat.logout(jose)
+        assert nina_member.events == [("unread", "Jose", "are you there?")]
+        assert self.chat.user(jose.id) is None
+
+
+class RoomTests(HubCase):
+    """Rooms, their caps and their fan-out."""
+
+    def test_create_room_puts_the_owner_in_it(self):
+        nina, _ = login(self.chat, "Nina")
+        room = self.chat.create_room(nina, "lobby")
+        assert room.owner is nina
+        assert room.members == (nina,)
+        assert nina.room is room
+        assert self.chat.room("LOBBY") is room
+
+    def test_room_ids_are_unique_case_insensitively(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "lobby")
+        with self.assertRaises(hub.RoomTaken):
+            self.chat.create_room(jose, "Lobby")
+        assert jose.room is None
+
+    def test_room_cap(self):
+        users = [login(self.chat, f"u{n}")[0] for n in range(3)]
+        self.chat.create_room(users[0], "a")
+        self.chat.create_room(users[1], "b")
+        with self.assertRaises(hub.TooManyRooms):
+            self.chat.create_room(users[2], "c")
+        assert [r.id for r in self.chat.rooms()] == ["a", "b"]
+
+    def test_bad_room_id_is_refused(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.InvalidRoomId):
+            self.chat.create_room(nina, "two words")
+        assert self.chat.rooms() == []
+
+    def test_join_tells_the_joiner_first_then_the_others(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        assert room.members == (nina, jose)
+        assert jose_member.events == [("joined", "lobby", "Jose")]
+        assert nina_member.events == [("joined", "lobby", "Jose")]
+
+    def test_join_unknown_room(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.UnknownRoom):
+            self.chat.join_room(nina, "nowhere")
+        assert nina.room is None
+
+    def test_room_member_cap(self):
+        owner, _ = login(self.chat, "Owner")
+        self.chat.create_room(owner, "r")
+        self.chat.join_room(login(self.chat, "a")[0], "r")
+        self.chat.join_room(login(self.chat, "b")[0], "r")
+        late, _ = login(self.chat, "late")
+        with self.assertRaises(hub.RoomFull):
+            self.chat.join_room(late, "r")
+        assert late.room is None
+        assert len(self.chat.room("r").members) == 3
+
+    def test_one_room_at_a_time(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "a")
+        self.chat.create_room(jose, "b")
+        with self.assertRaises(hub.AlreadyInRoom):
+            self.chat.join_room(jose, "a")
+        with self.assertRaises(hub.AlreadyInRoom):
+            self.chat.create_room(nina, "c")
+
+    def test_say_reaches_every_member_and_only_them(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        _, outsider = login(self.chat, "Out")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.say(jose, "Hello")
+        assert nina_member.events[-1] == ("line", "lobby", "Jose", "Hello")
+        assert jose_member.events[-1] == ("line", "lobby", "Jose", "Hello")
+        assert outsider.events == []
+
+    def test_say_outside_a_room_is_refused(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.NotInRoom):
+            self.chat.say(nina, "anyone?")
+
+    def test_member_leaves_and_the_others_are_told(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.leave_room(jose)
+        assert room.members == (nina,)
+        assert jose.room is None
+        assert nina_member.events[-1] == ("left", "lobby", "Jose")
+        assert ("left", "lobby", "Jose") not in jose_member.events
+
+    def test_the_owner_cannot_leave_only_close(self):
+        nina, _ = login(self.chat, "Nina")
+        self.chat.create_room(nina, "lobby")
+        with self.assertRaises(hub.NotOwner):
+            self.chat.leave_room(nina)
+
+    def test_only_the_owner_closes(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        with self.assertRaises(hub.NotOwner):
+            self.chat.close_room(jose)
+        assert self.chat.room("lobby") is not None
+
+    def test_closing_puts_every_member_out(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        ana, ana_member = login(self.chat, "Ana")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.join_room(ana, "lobby")
+        self.chat.close_room(nina)
+        assert self.chat.rooms() == []
+        assert room.members == ()
+        assert (nina.room, jose.room, ana.room) == (None, None, None)
+        assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_CLOSED)
+        assert ana_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_CLOSED)
+        assert not any(e[0] == "closed" for e in nina_member.events)
+
+    def test_owner_logout_closes_the_room(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.logout(nina)
+        assert self.chat.rooms() == []
+        assert jose.room is None
+        assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_LEFT)
+        # The id of the room is free again.
+        self.chat.create_room(jose, "lobby")
+
+    def test_member_logout_leaves_the_room(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.logout(jose)
+        assert room.members == (nina,)
+        assert nina_member.events[-1] == ("left", "lobby", "Jose")
+        assert [u.name for u in self.chat.users()] == ["Nina"]
+
+    def test_a_member_dropping_while_a_line_is_delivered_breaks_nothing(self):
+        chat = self.chat
+        owner, _ = login(chat, "Owner")
+        chat.create_room(owner, "r")
+
+        class Dropper(FakeMember):
+            def room_line(self, event):
+                super().room_line(event)
+                chat.logout(dropper)
+
+        dropper = resolved(chat.login("Dropper", Dropper()))
+        chat.join_room(dropper, "r")
+        last, last_member = login(chat, "Last")
+        chat.join_room(last, "r")
+        chat.say(owner, "hi")
+        assert last_member.events[-1] == ("line", "r", "Owner", "hi")
+        assert [m.name for m in chat.room("r").members] == ["Owner", "Last"]
+
+
+class SlowIdStore(MemoryStore):
+    """A memory store whose id reservations wait to be answered by the test."""
+
+    def __init__(self):
+        super().__init__()
+        self.reservations = []
+
+    def reserve_ids(self, count):
+        d = Deferred()
+        self.reservations.append((count, d))
+        return d
+
+
+class IdBlockTests(SynchronousTestCase):
+    """Ids come from blocks reserved in the store, one reservation at a time."""
+
+    def setUp(self):
+        self.store = SlowIdStore()
+        self.chat = Hub(self.store, now=lambda: 0.0, id_block=2)
+
+    def test_logins_wait_for_one_reservation_and_share_its_block(self):
+        logins = [self.chat.login(name, FakeMember()) for name in "abc"]
+        assert [count for count, _ in self.store.reservations] == [2]
+        self.store.reservations[0][1].callback(range(10, 12))
+        # Three logins, two ids: the third waits for a second block.
+        assert [count for count, _ in self.store.reservations] == [2, 2]
+        self.store.reservations[1][1].callback(range(20, 22))
+        assert [resolved(d).id for d in logins] == [10, 11, 20]
+        # The block's second id serves the next login at once.
+        assert resolved(self.chat.login("d", FakeMember())).id == 21
+
+    def test_a_failed_reservation_fails_the_logins_and_frees_the_names(self):
+        logins = [self.chat.login(name, FakeMember()) for name in ("a", "b")]
+        self.store.reservations[0][1].errback(RuntimeError("store down"))
+        for d in logins:
+            with self.assertRaises(RuntimeError):
+                resolved(d)
+        assert self.chat.users() == []
+        again = self.chat.login("A", FakeMember())
+        self.store.reservations[1][1].callback(range(1, 3))
+        assert resolved(again).name == "A"
+
+    def test_a_name_is_claimed_while_its_id_is_reserved(self):
+        self.chat.login("Nina", FakeMember())
+        with self.assertRaises(hub.NameTaken):
+            resolved(self.chat.login("nina", FakeMember()))

@@ -25,6 +25,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
 from twisted.logger import LogLevel, capturedLogs
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
 from menuchat.frontends.menu.dialogue import State
@@ -405,48 +406,51 @@ def _report_coverage(harness: Harness, events: list[dict]) -> None:
         event("line rate paused reading")
 
 
-@settings(
-    max_examples=2000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
-    steps=st.lists(step, min_size=1, max_size=50),
-    synchronous=st.booleans(),
-    shutdown=st.booleans(),
-)
-@pytest.mark.timeout(60)
-def test_random_traffic_keeps_state_consistent(
-    steps: list[object], synchronous: bool, shutdown: bool
-) -> None:
-    harness = Harness(synchronous)
-    with capturedLogs() as events:
-        for item in steps:
-            match item:
-                case Connect(slot, host):
-                    harness.connect(slot, host)
-                case Send(slot, chunks):
-                    harness.send(slot, chunks)
-                case Drop(slot, how):
-                    harness.drop(slot, how)
-                case Advance(seconds):
-                    harness.advance(seconds)
-                case Stall(slot, full):
-                    harness.stall(slot, full)
+class RandomTrafficTests(SynchronousTestCase):
+    """Hypothesis drives the whole server; state stays consistent."""
+
+    @settings(
+        max_examples=2000,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        steps=st.lists(step, min_size=1, max_size=50),
+        synchronous=st.booleans(),
+        shutdown=st.booleans(),
+    )
+    @pytest.mark.timeout(60)
+    def test_random_traffic_keeps_state_consistent(
+        self, steps: list[object], synchronous: bool, shutdown: bool
+    ) -> None:
+        harness = Harness(synchronous)
+        with capturedLogs() as events:
+            for item in steps:
+                match item:
+                    case Connect(slot, host):
+                        harness.connect(slot, host)
+                    case Send(slot, chunks):
+                        harness.send(slot, chunks)
+                    case Drop(slot, how):
+                        harness.drop(slot, how)
+                    case Advance(seconds):
+                        harness.advance(seconds)
+                    case Stall(slot, full):
+                        harness.stall(slot, full)
+                harness.check()
+                assert not _failures(events), _failures(events)
+            if shutdown:
+                harness.shutdown()
+                harness.check()
+                assert not harness.live, "a connection outlived the shutdown"
+            harness.close_all()
             harness.check()
             assert not _failures(events), _failures(events)
-        if shutdown:
-            harness.shutdown()
-            harness.check()
-            assert not harness.live, "a connection outlived the shutdown"
-        harness.close_all()
-        harness.check()
-        assert not _failures(events), _failures(events)
 
-    _report_coverage(harness, events)
+        _report_coverage(harness, events)
 
-    # Everyone gone: no user, room, connection or timer is left behind.
-    assert harness.factory.hub.users() == []
-    assert harness.factory.hub.rooms() == []
-    assert harness.factory.admission.connections == set()
-    assert harness.clock.getDelayedCalls() == []
+        # Everyone gone: no user, room, connection or timer is left behind.
+        assert harness.factory.hub.users() == []
+        assert harness.factory.hub.rooms() == []
+        assert harness.factory.admission.connections == set()
+        assert harness.clock.getDelayedCalls() == []

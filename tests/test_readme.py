@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from twisted.trial.unittest import SynchronousTestCase
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -10,9 +12,12 @@ def literal_commands():
     return [line.strip() for line in lines if line.startswith("    python3 -m venv")]
 
 
-def test_ci_runs_the_readme_test_command_as_written():
-    install_and_run, install_and_test = literal_commands()
-    assert install_and_run.endswith("twistd -n menuchat")
-    assert install_and_test.endswith("pytest")
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert install_and_test in ci
+class ReadmeTests(SynchronousTestCase):
+    """README.rst and CI agree."""
+
+    def test_ci_runs_the_readme_test_command_as_written(self):
+        install_and_run, install_and_test = literal_commands()
+        assert install_and_run.endswith("twistd -n menuchat")
+        assert install_and_test.endswith("pytest")
+        ci = (ROOT / ".ci" / "run").read_text().splitlines()
+        assert install_and_test in ci

@@ -1,14 +1,15 @@
 """The twistd plugin: discovery, options and the service they build."""
 
 import attrs
-import pytest
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat import tap
 from menuchat.config import Limits
+from menuchat.service import ChatService
 
 
 def parse(*argv):
@@ -17,79 +18,167 @@ def parse(*argv):
     return options
 
 
-def test_twistd_finds_the_plugin():
-    makers = {p.tapname: p for p in getPlugins(IServiceMaker)}
-    assert "menuchat" in makers
-    assert makers["menuchat"].options is tap.Options
+class OptionsTests(SynchronousTestCase):
+    """Options: ports, limits, their defaults and their errors."""
+
+    def test_twistd_finds_the_plugin(self):
+        makers = {p.tapname: p for p in getPlugins(IServiceMaker)}
+        assert "menuchat" in makers
+        assert makers["menuchat"].options is tap.Options
+
+    def test_defaults_listen_on_tcp_12000_with_the_default_limits(self):
+        options = parse()
+        assert options["ports"] == ["tcp:12000"]
+        assert options.limits() == Limits()
+
+    def test_port_may_be_repeated(self):
+        options = parse(
+            "--port", "tcp:0:interface=127.0.0.1", "-p", "unix:/tmp/mc.sock"
+        )
+        assert options["ports"] == ["tcp:0:interface=127.0.0.1", "unix:/tmp/mc.sock"]
+
+    def test_every_limit_is_an_option(self):
+        argv = []
+        expected = {}
+        for n, field in enumerate(attrs.fields(Limits), start=1):
+            value = n + 1 if field.type in (int, "int") else n + 0.5
+            argv += [f"--{field.name.replace('_', '-')}", str(value)]
+            expected[field.name] = value
+        assert attrs.asdict(parse(*argv).limits()) == expected
+
+    def test_zero_disables_rate_and_timeouts(self):
+        limits = parse("--line-rate", "0", "--login-timeout", "0").limits()
+        assert (limits.line_rate, limits.login_timeout) == (0, 0)
+
+    def test_help_documents_every_option(self):
+        text = str(tap.Options())
+        for field in attrs.fields(Limits):
+            assert f"--{field.name.replace('_', '-')}=" in text
+        assert "--port=" in text
+
+    def test_make_service_listens_on_every_port_with_one_factory(self):
+        service = tap.makeService(
+            parse("-p", "tcp:0", "-p", "tcp:0:interface=127.0.0.1")
+        )
+        ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        assert len(ports) == 2
+        assert ports[0].factory is ports[1].factory
+        assert ports[0].factory.limits == Limits()
+
+    def assert_usage_error(self, *argv):
+        with self.assertRaises(usage.UsageError):
+            parse(*argv)
+
+    def test_bad_value_max_clients_zero(self):
+        self.assert_usage_error("--max-clients", "0")
+
+    def test_bad_value_negative_line_length(self):
+        self.assert_usage_error("--max-line-length", "-5")
+
+    def test_bad_value_negative_line_rate(self):
+        self.assert_usage_error("--line-rate", "-1")
+
+    def test_bad_value_timeout_not_a_number(self):
+        self.assert_usage_error("--login-timeout", "soon")
+
+    def test_bad_value_mailbox_size_not_whole(self):
+        self.assert_usage_error("--mailbox-size", "1.5")
+
+    def test_bad_value_unknown_endpoint(self):
+        self.assert_usage_error("--port", "nonsense:1")
+
+    def test_bad_value_tcp_port_not_a_number(self):
+        self.assert_usage_error("--port", "tcp:notaport")
 
 
-def test_defaults_listen_on_tcp_12000_with_the_default_limits():
-    options = parse()
-    assert options["ports"] == ["tcp:12000"]
-    assert options.limits() == Limits()
+class BacklogTests(SynchronousTestCase):
+    """TCP ports get a deep backlog unless they set one; others none."""
+
+    def test_tcp(self):
+        assert tap.with_backlog("tcp:12000") == "tcp:12000:backlog=4096"
+
+    def test_tcp_with_an_interface(self):
+        assert (
+            tap.with_backlog("tcp:0:interface=127.0.0.1")
+            == "tcp:0:interface=127.0.0.1:backlog=4096"
+        )
+
+    def test_tcp_with_its_own_backlog(self):
+        assert tap.with_backlog("tcp:5000:backlog=10") == "tcp:5000:backlog=10"
+
+    def test_tcp6(self):
+        assert tap.with_backlog("tcp6:5000") == "tcp6:5000:backlog=4096"
+
+    def test_unix(self):
+        assert tap.with_backlog("unix:/tmp/x.sock") == "unix:/tmp/x.sock"
 
 
-def test_port_may_be_repeated():
-    options = parse("--port", "tcp:0:interface=127.0.0.1", "-p", "unix:/tmp/mc.sock")
-    assert options["ports"] == ["tcp:0:interface=127.0.0.1", "unix:/tmp/mc.sock"]
+class DefaultsTests(SynchronousTestCase):
+    """The defaults, as numbers: a change to one is a change to this test."""
+
+    def test_every_default(self):
+        options = parse()
+        assert options["ports"] == ["tcp:12000"]
+        assert attrs.asdict(options.limits()) == {
+            "max_line_length": 2048,
+            "line_rate": 10.0,
+            "line_burst": 40,
+            "max_output": 1048576,
+            "login_timeout": 60.0,
+            "idle_timeout": 0.0,
+            "close_timeout": 10.0,
+            "max_clients": 10000,
+            "max_per_address": 100,
+            "max_rooms": 1000,
+            "max_room_members": 1000,
+            "mailbox_size": 100,
+        }
+
+    def test_the_default_backlog(self):
+        assert tap.DEFAULT_BACKLOG == 4096
 
 
-def test_every_limit_is_an_option():
-    argv = []
-    expected = {}
-    for n, field in enumerate(attrs.fields(Limits), start=1):
-        value = n + 1 if field.type in (int, "int") else n + 0.5
-        argv += [f"--{field.name.replace('_', '-')}", str(value)]
-        expected[field.name] = value
-    assert attrs.asdict(parse(*argv).limits()) == expected
+class MakeServiceTests(SynchronousTestCase):
+    """makeService: the options reach the service, its hub and its factory."""
 
+    def test_hub_limits_reach_the_hub(self):
+        service = tap.makeService(
+            parse(
+                "-p",
+                "tcp:0",
+                "--max-rooms",
+                "7",
+                "--max-room-members",
+                "3",
+                "--mailbox-size",
+                "5",
+            )
+        )
+        assert isinstance(service, ChatService)
+        assert (
+            service.hub.max_rooms,
+            service.hub.max_room_members,
+            service.hub.mailbox_size,
+        ) == (7, 3, 5)
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--max-clients", "0"],
-        ["--max-line-length", "-5"],
-        ["--line-rate", "-1"],
-        ["--login-timeout", "soon"],
-        ["--mailbox-size", "1.5"],
-        ["--port", "nonsense:1"],
-        ["--port", "tcp:notaport"],
-    ],
-)
-def test_bad_values_are_usage_errors(argv):
-    with pytest.raises(usage.UsageError):
-        parse(*argv)
+    def test_connection_limits_reach_the_factory_and_admission(self):
+        service = tap.makeService(
+            parse(
+                "-p",
+                "tcp:0",
+                "--max-clients",
+                "9",
+                "--max-per-address",
+                "2",
+                "--max-line-length",
+                "100",
+            )
+        )
+        assert service.menu.limits.max_line_length == 100
+        assert service.admission.max_clients == 9
+        assert service.admission.max_per_address == 2
 
-
-def test_zero_disables_rate_and_timeouts():
-    limits = parse("--line-rate", "0", "--login-timeout", "0").limits()
-    assert (limits.line_rate, limits.login_timeout) == (0, 0)
-
-
-def test_help_documents_every_option():
-    text = str(tap.Options())
-    for field in attrs.fields(Limits):
-        assert f"--{field.name.replace('_', '-')}=" in text
-    assert "--port=" in text
-
-
-@pytest.mark.parametrize(
-    ("given", "listened"),
-    [
-        ("tcp:12000", "tcp:12000:backlog=4096"),
-        ("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=4096"),
-        ("tcp:5000:backlog=10", "tcp:5000:backlog=10"),
-        ("tcp6:5000", "tcp6:5000:backlog=4096"),
-        ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
-    ],
-)
-def test_tcp_ports_get_a_deep_backlog(given, listened):
-    assert tap.with_backlog(given) == listened
-
-
-def test_make_service_listens_on_every_port_with_one_factory():
-    service = tap.makeService(parse("-p", "tcp:0", "-p", "tcp:0:interface=127.0.0.1"))
-    ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
-    assert len(ports) == 2
-    assert ports[0].factory is ports[1].factory
-    assert ports[0].factory.limits == Limits()
+    def test_ports_listen_with_the_backlog(self):
+        service = tap.makeService(parse("-p", "tcp:0", "-p", "unix:/tmp/mc.sock"))
+        ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        assert ports[0].endpoint._backlog == 4096

@@ -292,9 +292,10 @@ class Session(AccountDialogue):
             self._output.write(self._mail_text(event))
             return
         # However many messages arrive in one turn, one notice tells of them.
-        if self._mail_notice is None:
-            self._output.at_turn_end(self._tell_mail)
+        first = self._mail_notice is None
         self._mail_notice = event
+        if first:
+            self._output.at_turn_end(self._tell_mail)
 
     def _tell_mail(self) -> None:
         event, self._mail_notice = self._mail_notice, None
@@ -410,8 +411,10 @@ class Session(AccountDialogue):
         who = answer[:40]
 
         def found(recipient: tuple[int, str] | None) -> Deferred[Message]:
+            nonlocal who
             if recipient is None:
                 raise errors.UnknownUser(who)
+            who = recipient[1]
             return self._hub.send_message(self._user, recipient[0], text)
 
         def sent(message: Message) -> None:

@@ -1,0 +1,698 @@
+"""The line connection (net/connection.py) through the menu protocol, with
+in-memory transports and a Clock: framing, decoding, limits, timeouts and
+the outgoing queue."""
+
+from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.dialogue import State
+from menuchat.net.connection import OUTPUT_PAUSE
+from tests.support import (
+    PROMPT,
+    Wire,
+    clocked_factory,
+    connect,
+    login,
+    make_factory,
+    room,
+)
+
+
+class ConnectionCase(SynchronousTestCase):
+    """A menu factory with the default limits on a Clock."""
+
+    def setUp(self):
+        self.factory, self.clock = clocked_factory()
+
+
+class FullWire(Wire):
+    """A transport that, like TCP's, says its send buffer is full past 64 KiB."""
+
+    def write(self, data):
+        super().write(data)
+        if len(self.io.getvalue()) > 65536 and not self.full:
+            self.full = True
+            self.producer.pauseProducing()
+
+    full = False
+
+    def drain(self):
+        """The peer read everything: empty the buffer and say so."""
+        self.io.seek(0)
+        self.io.truncate()
+        self.full = False
+        self.producer.resumeProducing()
+
+
+class FakeSocket:
+    """A non-blocking socket whose send buffer has C{room} bytes free."""
+
+    def __init__(self, room):
+        self.room = room
+        self.received = bytearray()
+
+    def send(self, data):
+        if not self.room:
+            raise BlockingIOError()
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        self.received += taken
+        return len(taken)
+
+    def setblocking(self, flag):
+        pass
+
+    def setsockopt(self, *option):
+        pass
+
+    def fileno(self):
+        return 99
+
+
+class BrokenSocket(FakeSocket):
+    """A socket whose send() fails outright while C{broken}."""
+
+    broken = False
+
+    def send(self, data):
+        if self.broken:
+            raise ConnectionResetError()
+        return super().send(data)
+
+
+class SocketConnection(tcp.Connection):
+    def getPeer(self):
+        return IPv4Address("TCP", "127.0.0.1", 50000)
+
+    def getHost(self):
+        return IPv4Address("TCP", "127.0.0.1", 12000)
+
+
+class FramingTests(ConnectionCase):
+    """Bytes in: line ends, pipelining, split reads, decoding."""
+
+    def test_greets_and_prompts_without_a_line_end(self):
+        _, transport = connect(self.factory)
+        assert (
+            transport.value()
+            == b"Welcome to menuchat.\r\nYour id key (i.e your name): "
+        )
+
+    def test_login_over_the_wire(self):
+        protocol, transport = connect(self.factory)
+        transport.clear()
+        protocol.dataReceived(b"Nina\r\n")
+        text = transport.value()
+        assert text.startswith(b"Successfully connected to server\r\nClient Name: Nina")
+        assert text.endswith(PROMPT)
+        assert [u.name for u in self.factory.hub.users()] == ["Nina"]
+
+    def test_a_whole_session_pipelined_in_one_packet(self):
+        _, jose_transport = login(self.factory, "Jose")
+        protocol, transport = connect(self.factory, port=40001)
+        protocol.dataReceived(
+            b"Nina\r\n1\r\n2\r\nhello jose\r\n1\r\n3\r\n"
+            b"4\r\nden\r\nhi all\r\nexit\r\n6\r\n"
+        )
+        text = transport.value().decode()
+        order = [
+            "Client ID: 2",
+            "Users in server: Jose:1, Nina:2",
+            "Enter your message: ",
+            "Enter recipient id: ",
+            "Message sent!",
+            "You have no messages.",
+            "Enter new chat room id: ",
+            "Chat Room den",
+            "Nina> hi all",
+            "Chat room den is closed.",
+            "Goodbye",
+        ]
+        positions = [text.index(part) for part in order]
+        assert positions == sorted(positions)
+        assert transport.disconnecting or not transport.connected
+        assert b"New message from Nina:2" in jose_transport.value()
+        assert [u.name for u in self.factory.hub.users()] == ["Jose"]
+
+    def test_byte_by_byte_input_with_split_utf8(self):
+        protocol, transport = connect(self.factory)
+        transport.clear()
+        for byte in "Zoë🙂\r\n1\r\n".encode():
+            protocol.dataReceived(bytes([byte]))
+        text = transport.value().decode("utf-8")
+        assert "Client Name: Zoë🙂\r\n" in text
+        assert "Users in server: Zoë🙂:1\r\n" in text
+
+    def test_invalid_utf8_is_replaced_not_raised(self):
+        protocol, transport = login(self.factory, "Nina")
+        with capturedLogs() as events:
+            protocol.dataReceived(b"\xc3\x28\xfe\x80\n")
+        assert "is not an option" in transport.value().decode()
+        assert not [e for e in events if e.get("log_failure")]
+
+    def test_tls_handshake_on_the_plain_port_is_answered_at_once(self):
+        protocol, transport = connect(self.factory)
+        transport.clear()
+        protocol.dataReceived(
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
+        )
+        assert transport.value() == texts.NOT_TLS.encode()
+        assert not transport.connected
+        assert self.factory.admission.connections == set()
+
+    def test_each_member_sees_only_lines_after_joining(self):
+        members = room(self.factory, 2)
+        owner = members[0][0]
+        owner.dataReceived(b"before\n")
+        late, late_wire = login(self.factory, "late", port=42000)
+        late.dataReceived(b"5\nr\n")
+        owner.dataReceived(b"after\n")
+        text = late_wire.value()
+        assert b"before" not in text
+        assert text.endswith(b"m0> after\r\n")
+
+    def test_lines_after_goodbye_are_ignored(self):
+        protocol, transport = login(self.factory, "Nina")
+        protocol.dataReceived(b"6\n1\n1\n")
+        assert transport.value() == b"Goodbye\r\n"
+        assert not transport.connected
+
+    def test_state_after_login_is_the_menu(self):
+        protocol, _ = login(self.factory, "Nina")
+        assert protocol.session.state is State.MENU
+
+    def assert_line_end(self, ending):
+        protocol, transport = login(self.factory, "Nina")
+        protocol.dataReceived(b"1" + ending)
+        assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
+
+    def test_lf_is_a_line_end(self):
+        self.assert_line_end(b"\n")
+
+    def test_crlf_is_a_line_end(self):
+        self.assert_line_end(b"\r\n")
+
+
+class LineLimitTests(ConnectionCase):
+    """max_line_length: long lines are discarded and the connection goes on."""
+
+    def test_long_line_is_refused_and_the_connection_goes_on(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"x" * 17 + b"\n1\n")
+        assert transport.value() == (
+            b"Error: that line was longer than 16 bytes and was discarded.\r\n"
+            + PROMPT
+            + b"Users in server: Nina:1\r\n"
+            + PROMPT
+        )
+
+    def test_long_line_at_a_sub_prompt_returns_to_the_option_prompt(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n" + b"x" * 17 + b"\n")
+        assert transport.value() == (
+            b"Enter your message: "
+            b"Error: that line was longer than 16 bytes and was discarded.\r\n" + PROMPT
+        )
+        assert protocol.session.state is State.MENU
+
+    def test_endless_line_is_discarded_as_it_arrives(self):
+        factory, _ = clocked_factory(max_line_length=2048)
+        protocol, transport = login(factory, "Nina")
+        chunk = b"y" * 65536
+        for _ in range(160):  # 10 MiB, no newline
+            protocol.dataReceived(chunk)
+            assert len(protocol._buffer) <= 2049
+        assert transport.take().count(b"longer than 2048 bytes") == 1
+        protocol.dataReceived(b"tail of it\n1\n")
+        assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
+
+    def test_a_line_of_exactly_the_limit_is_accepted(self):
+        factory, _ = clocked_factory(max_line_length=8)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n" + b"m" * 8 + b"\r\n")
+        assert transport.value().endswith(b"Enter recipient id: ")
+
+    def test_a_partial_line_of_the_limit_and_a_cr_is_kept(self):
+        factory, _ = clocked_factory(max_line_length=8)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n")
+        transport.clear()
+        # Nine bytes without their LF: the eighth-byte line and its CR.
+        protocol.dataReceived(b"m" * 8 + b"\r")
+        protocol.dataReceived(b"\n")
+        assert transport.value() == b"Enter recipient id: "
+
+    def test_a_partial_line_one_byte_past_that_is_discarded(self):
+        factory, _ = clocked_factory(max_line_length=8)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\n")
+        transport.clear()
+        protocol.dataReceived(b"m" * 9 + b"\r")
+        assert b"longer than 8 bytes" in transport.take()
+        protocol.dataReceived(b"\n1\n")
+        assert transport.value() == b"Users in server: Nina:1\r\n" + PROMPT
+
+    def test_a_long_line_whose_lf_starts_the_next_read(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"x" * 40)
+        protocol.dataReceived(b"\n1\n")
+        assert transport.value() == (
+            b"Error: that line was longer than 16 bytes and was discarded.\r\n"
+            + PROMPT
+            + b"Users in server: Nina:1\r\n"
+            + PROMPT
+        )
+
+
+class LineRateTests(ConnectionCase):
+    """line_rate and line_burst: reading pauses, nothing is lost."""
+
+    def test_flood_pauses_reading_then_resumes_losing_nothing(self):
+        factory, clock = clocked_factory(line_rate=2, line_burst=3)
+        protocol, transport = login(factory, "Nina")  # spends one token
+        protocol.dataReceived(b"1\n1\n1\n1\n1\n")
+        assert transport.take().count(b"Users in server") == 2
+        assert transport.producerState == "paused"
+        clock.advance(0.5)
+        assert transport.take().count(b"Users in server") == 1
+        assert transport.producerState == "paused"
+        clock.advance(0.5)
+        assert transport.take().count(b"Users in server") == 1
+        clock.advance(0.5)
+        assert transport.take().count(b"Users in server") == 1
+        assert transport.producerState == "producing"
+        assert clock.getDelayedCalls() == []
+
+    def test_refills_that_round_below_a_token_still_resume(self):
+        # 10 lines a second with a burst of 6: refilling 0.05 s at a time adds
+        # up to 0.9999999999999996 tokens, not 1.
+        factory, clock = clocked_factory(line_rate=10.0, line_burst=6)
+        protocol, transport = connect(factory)
+        protocol.dataReceived(b"ann\n" + b"\n" * 50)
+        for _ in range(120):
+            clock.advance(0.05)
+        assert transport.value().count(texts.MENU.encode()) == 1 + 50
+        assert transport.producerState == "producing"
+        assert clock.getDelayedCalls() == []
+
+    def test_data_arriving_while_paused_is_kept_in_order(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=1)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"2\nsaved\n")
+        protocol.dataReceived(b"1\n")
+        for _ in range(3):
+            clock.advance(1)
+        text = transport.value()
+        assert text.index(b"Enter your message") < text.index(b"Enter recipient id")
+        assert text.index(b"Enter recipient id") < text.index(b"Message sent!")
+
+    def test_rate_zero_means_no_limit(self):
+        factory, _ = clocked_factory(line_rate=0, line_burst=1)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n" * 500)
+        assert transport.value().count(b"Users in server") == 500
+        assert transport.producerState == "producing"
+
+    def test_going_over_the_line_rate_is_logged_once(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=1)
+        protocol, transport = login(factory, "Nina")
+        with capturedLogs() as events:
+            protocol.dataReceived(b"1\n" * 6)
+            for _ in range(6):
+                clock.advance(1)
+        assert transport.value().count(b"Users in server") == 6
+        throttled = [e for e in events if "over the line rate" in e["log_format"]]
+        assert len(throttled) == 1
+
+    def test_no_token_is_spent_while_output_is_backed_up(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=2)
+        protocol, transport = connect(factory)
+        protocol.dataReceived(b"Nina\n")  # one token
+        clock.advance(1)  # the bucket is full again
+        transport.clear()
+        transport.producer.pauseProducing()  # the send buffer is full
+        protocol.dataReceived(b"1\n1\n1\n")
+        assert transport.value() == b""
+        assert transport.producerState == "paused"
+        transport.producer.resumeProducing()
+        # The burst serves two lines; the third waits for a token.
+        assert transport.take().count(b"Users in server") == 2
+        assert transport.producerState == "paused"
+        clock.advance(1)
+        assert transport.take().count(b"Users in server") == 1
+        assert transport.producerState == "producing"
+        assert clock.getDelayedCalls() == []
+
+
+class TimeoutTests(ConnectionCase):
+    """Login, idle and close timeouts on the clock."""
+
+    def test_login_timeout_closes_a_silent_connection(self):
+        factory, clock = clocked_factory(login_timeout=60)
+        _, transport = connect(factory)
+        transport.clear()
+        clock.advance(59)
+        assert transport.connected
+        clock.advance(1)
+        assert transport.value() == b"\r\n" + texts.LOGIN_TIMEOUT.encode()
+        assert not transport.connected
+        assert clock.getDelayedCalls() == []
+        assert factory.admission.connections == set()
+
+    def test_login_timeout_is_not_reset_by_bad_names(self):
+        factory, clock = clocked_factory(login_timeout=10)
+        protocol, transport = connect(factory)
+        for _ in range(9):
+            clock.advance(1)
+            protocol.dataReceived(b"bad name\n")
+        clock.advance(1)
+        assert not transport.connected
+
+    def test_login_cancels_the_login_timeout(self):
+        factory, clock = clocked_factory(login_timeout=10, idle_timeout=0)
+        _, transport = login(factory, "Nina")
+        assert clock.getDelayedCalls() == []
+        clock.advance(3600)
+        assert transport.connected
+
+    def test_idle_timeout_after_login(self):
+        factory, clock = clocked_factory(idle_timeout=30)
+        protocol, transport = login(factory, "Nina")
+        clock.advance(20)
+        protocol.dataReceived(b"1\n")
+        clock.advance(20)
+        assert transport.connected
+        transport.clear()
+        clock.advance(10)
+        assert transport.value() == b"\r\n" + texts.IDLE_TIMEOUT.encode()
+        assert not transport.connected
+        assert factory.hub.users() == []
+        assert clock.getDelayedCalls() == []
+
+    def test_disconnect_leaves_no_timers(self):
+        factory, clock = clocked_factory(line_rate=1, line_burst=1, idle_timeout=30)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n1\n1\n")
+        assert clock.getDelayedCalls() != []
+        transport.loseConnection()
+        assert clock.getDelayedCalls() == []
+        assert factory.hub.users() == []
+
+    def test_a_closing_peer_that_never_reads_is_cut_off(self):
+        factory, clock = clocked_factory(close_timeout=10)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the close; the peer never lets go
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n6\n")
+        clock.advance(0)
+        assert transport.disconnecting
+        assert not getattr(transport, "disconnected", False)
+        clock.advance(10)
+        assert transport.disconnected  # aborted
+        protocol.connectionLost(Failure(ConnectionLost()))
+        assert clock.getDelayedCalls() == []
+        assert factory.admission.connections == set()
+
+    def test_login_timeout_zero_sets_no_timer(self):
+        factory, clock = clocked_factory(login_timeout=0)
+        _, transport = connect(factory)
+        transport.clear()  # the turn ends
+        assert clock.getDelayedCalls() == []
+        clock.advance(10**6)
+        assert transport.connected
+
+    def test_close_timeout_zero_sets_no_timer(self):
+        factory, clock = clocked_factory(close_timeout=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the close; the peer never lets go
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n6\n")
+        clock.advance(0)
+        assert transport.disconnecting
+        assert clock.getDelayedCalls() == []
+        clock.advance(10**6)
+        assert not getattr(transport, "disconnected", False)
+
+    def test_timeouts_are_logged_saying_which(self):
+        factory, clock = clocked_factory(login_timeout=5, idle_timeout=7)
+        with capturedLogs() as events:
+            connect(factory, port=1)
+            login(factory, "Nina", port=2)
+            clock.advance(5)
+            clock.advance(2)
+        timed_out = [e for e in events if "timed out" in e["log_format"]]
+        assert [(e["peer"], e["when"]) for e in timed_out] == [
+            ("127.0.0.1:1", "before logging in"),
+            ("127.0.0.1:2", "idle"),
+        ]
+
+
+class LogTests(ConnectionCase):
+    """What a connection logs."""
+
+    def test_login_and_drop_are_logged_as_structured_events(self):
+        with capturedLogs() as events:
+            _, transport = login(self.factory, "Nina")
+            transport.loseConnection()
+        logged_in = [e for e in events if "logged in" in e["log_format"]]
+        assert [(e["name"], e["id"], e["peer"]) for e in logged_in] == [
+            ("Nina", 1, "127.0.0.1:40000")
+        ]
+        (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
+        assert dropped["who"] == "Nina"
+        assert dropped["reason"] == "Connection was closed cleanly: Bye.."
+
+    def test_a_connection_that_never_logs_in_is_logged_when_it_closes(self):
+        with capturedLogs() as events:
+            _, transport = connect(self.factory)
+            transport.loseConnection()
+        (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
+        assert dropped["who"] == "never logged in"
+
+    def test_a_tls_probe_is_logged(self):
+        protocol, _ = connect(self.factory, port=4433)
+        with capturedLogs() as events:
+            protocol.dataReceived(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        (probe,) = [e for e in events if "spoke TLS" in e["log_format"]]
+        assert probe["peer"] == "127.0.0.1:4433"
+
+
+class OutputTests(ConnectionCase):
+    """Text out: the queue, its flush, back-pressure and slow readers."""
+
+    def test_a_read_of_many_room_lines_is_one_write_per_member(self):
+        factory, _ = clocked_factory(line_rate=0)
+        members = room(factory, 5)
+        sender = members[1][0]
+        sender.dataReceived(b"".join(b"line %d\n" % n for n in range(50)))
+        for _, transport in members:
+            assert transport.value().count(b"m1> line ") == 50
+            assert transport.value().endswith(b"m1> line 49\r\n")
+            assert transport.writes == 1
+
+    def test_slow_reader_output_is_held_then_sent_when_the_buffer_drains(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=10_000)
+        (owner, owner_wire), (_, slow_wire) = room(factory, 2)
+        slow_wire.producer.pauseProducing()  # the transport's buffer is full
+        owner.dataReceived(b"hello\n")
+        assert slow_wire.value() == b""
+        assert owner_wire.value() == b"m0> hello\r\n"
+        slow_wire.producer.resumeProducing()
+        assert slow_wire.value() == b"m0> hello\r\n"
+
+    def test_slow_reader_past_max_output_is_dropped_and_cleaned_up(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=1000)
+        (owner, _owner_wire), (_, slow_wire), (_, third_wire) = room(factory, 3)
+        slow_wire.producer.pauseProducing()
+        with capturedLogs() as events:
+            owner.dataReceived(b"".join(b"message %03d\n" % n for n in range(100)))
+        assert slow_wire.aborted
+        assert not slow_wire.connected
+        assert [u.name for u in factory.hub.users()] == ["m0", "m2"]
+        received = third_wire.value()
+        assert received.count(b"m0> message ") == 100
+        assert b"m1 disconnected from the chat." in received
+        assert any("unread" in e.get("log_format", "") for e in events)
+
+    def test_sets_tcp_nodelay_on_tcp_transports(self):
+        from twisted.internet.interfaces import ITCPTransport
+        from zope.interface import directlyProvides
+
+        protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = Wire()
+        directlyProvides(transport, ITCPTransport)
+        calls = []
+        transport.setTcpNoDelay = calls.append
+        protocol.makeConnection(transport)
+        assert calls == [True]
+
+    def test_a_client_that_does_not_read_its_replies_is_not_read_either(self):
+        factory, clock = clocked_factory(line_rate=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = FullWire()
+        transport.protocol = protocol
+        transport.clock = clock
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n")
+        flood = b"\n" * 65536  # every empty line asks for the whole menu again
+        protocol.dataReceived(flood)
+        clock.advance(0)
+        assert transport.full
+        assert transport.producerState == "paused"
+        answered = transport.io.getvalue().count(texts.MENU.encode())
+        assert answered < 400
+        # Nothing beyond about one buffer's worth is held for it anywhere.
+        assert protocol._queued < 2 * 65536
+        assert len(protocol._buffer) <= len(flood) - answered + 1
+        # Reading on, it is served in full, in order, losing nothing.
+        total = answered
+        for _ in range(1000):
+            if transport.producerState == "producing" and not protocol._buffer:
+                break
+            transport.drain()
+            clock.advance(0)
+            total += transport.io.getvalue().count(texts.MENU.encode())
+        assert total == 1 + 65536
+        assert transport.producerState == "producing"
+
+    def test_lines_of_a_client_with_a_full_buffer_wait_for_it_to_drain(self):
+        factory, _ = clocked_factory(line_rate=0)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        protocol.dataReceived(b"1\n1\n")
+        assert transport.value() == b""
+        assert transport.producerState == "paused"
+        transport.producer.resumeProducing()
+        assert transport.value().count(b"Users in server: Nina:1") == 2
+        assert transport.producerState == "producing"
+
+    def test_lines_from_several_senders_in_one_turn_are_one_write_per_member(self):
+        factory, clock = clocked_factory(line_rate=0)
+        members = room(factory, 4)
+        for protocol, _ in members[1:]:
+            protocol.dataReceived(b"hi\n")
+        clock.advance(0)
+        # A listener gets the turn's lines in one write; a sender gets its own
+        # echo at once, as a reply, and the lines said after it at the flush.
+        assert [transport.writes for _, transport in members] == [1, 2, 2, 1]
+        for _, transport in members:
+            assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
+
+    def test_a_reply_leaves_in_the_read_that_asked_for_it(self):
+        factory, _clock = clocked_factory(line_rate=0)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n")
+        assert transport.io.getvalue() == (
+            b"Users in server: Nina:1\r\nYour option <enter a number>: "
+        )
+
+    def test_direct_sends_never_overtake_what_the_transport_holds(self):
+        factory, clock = clocked_factory(line_rate=0)
+        reactor = MemoryReactorClock()
+        sock = FakeSocket(room=10_000)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, reactor)
+        transport.connected = True
+        protocol.makeConnection(transport)
+        clock.advance(0)  # the greeting goes straight to the socket
+        assert bytes(sock.received).endswith(b"Your id key (i.e your name): ")
+        sock.room = 10
+        protocol.write("A" * 100)
+        clock.advance(0)  # ten bytes fit; the transport keeps the other ninety
+        sock.room = 1000  # the peer reads, before the transport tries again
+        protocol.write("B")
+        protocol.close()
+        transport.doWrite()
+        assert bytes(sock.received).endswith(b"A" * 100 + b"B")
+
+    def test_output_goes_out_once_a_turn_in_one_write(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = connect(factory)
+        transport.clear()
+        writes = []
+        transport.write = writes.append
+        protocol.write("one\r\n")
+        protocol.write("two\r\n")
+        assert writes == []
+        assert len(clock.getDelayedCalls()) == 2  # the login timeout and the flush
+        clock.advance(0)
+        assert writes == [b"one\r\ntwo\r\n"]
+        assert len(clock.getDelayedCalls()) == 1
+
+    def queue_then_read_a_line(self, queued):
+        """Queue C{queued} bytes, then read one line in the same turn; the
+        transport's writes."""
+        protocol, transport = login(self.factory, "Nina")
+        transport.writes = 0
+        protocol.write("x" * queued)
+        protocol.dataReceived(b"1\n")
+        transport.value()
+        return transport.writes
+
+    def test_input_goes_on_below_output_pause(self):
+        # The line is answered at once: its reply leaves with the rest.
+        assert self.queue_then_read_a_line(OUTPUT_PAUSE - 1) == 1
+
+    def test_input_waits_at_output_pause(self):
+        # The line waits for the queue to go out, then is answered.
+        assert OUTPUT_PAUSE == 64 * 1024
+        assert self.queue_then_read_a_line(OUTPUT_PAUSE) == 2
+
+    def test_a_slow_reader_is_dropped_one_byte_past_max_output(self):
+        factory, _ = clocked_factory(max_output=100)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        protocol.write("x" * 100)
+        assert transport.connected
+        protocol.write("x")
+        assert transport.aborted
+        assert not transport.connected
+
+    def test_output_is_never_capped_while_the_transport_takes_it(self):
+        factory, _ = clocked_factory(max_output=100)
+        protocol, transport = login(factory, "Nina")
+        protocol.write("x" * 1000)
+        assert transport.value() == b"x" * 1000
+        assert transport.connected
+
+    def test_the_valve_is_a_push_producer_on_other_transports(self):
+        _, transport = connect(self.factory)
+        assert transport.producer is not None
+        assert transport.streaming is True
+
+    def direct_socket_connection(self, sock):
+        factory, clock = clocked_factory(line_rate=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, MemoryReactorClock())
+        transport.connected = True
+        protocol.makeConnection(transport)
+        return protocol, transport, clock
+
+    def test_the_valve_is_a_pull_producer_on_a_socket(self):
+        _, transport, _ = self.direct_socket_connection(FakeSocket(room=10_000))
+        assert transport.producer is not None
+        assert transport.streamingProducer is False
+
+    def test_a_send_raising_oserror_leaves_the_data_to_the_transport(self):
+        sock = BrokenSocket(room=10_000)
+        protocol, transport, clock = self.direct_socket_connection(sock)
+        clock.advance(0)
+        sock.broken = True
+        protocol.write("after the error\r\n")
+        clock.advance(0)  # send() raises: nothing is lost, nothing raised
+        assert b"after the error" not in sock.received
+        assert transport.connected
+        sock.broken = False
+        transport.doWrite()
+        assert bytes(sock.received).endswith(b"after the error\r\n")
