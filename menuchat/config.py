@@ -32,3 +32,7 @@ class Limits:
     max_rooms: int = attrs.field(default=1000, validator=_COUNT)
     max_room_members: int = attrs.field(default=1000, validator=_COUNT)
     mailbox_size: int = attrs.field(default=100, validator=_COUNT)
+    room_history: int = attrs.field(
+        default=50,
+        validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)],
+    )

@@ -30,14 +30,22 @@ from menuchat.store import Store
 __all__ = ["ChatService", "make_hub"]
 
 
-def make_hub(store: Store, clock: IReactorTime, limits: Limits) -> Hub:
-    """The hub of a server with these limits, keeping what lasts in C{store}."""
+def make_hub(
+    store: Store,
+    clock: IReactorTime,
+    limits: Limits,
+    operators: Sequence[str] = (),
+) -> Hub:
+    """The hub of a server with these limits, keeping what lasts in C{store};
+    C{operators} name the registered accounts that moderate everywhere."""
     return Hub(
         store,
         now=clock.seconds,
         mailbox_size=limits.mailbox_size,
         max_rooms=limits.max_rooms,
         max_room_members=limits.max_room_members,
+        history_size=limits.room_history,
+        operators=frozenset(operators),
     )
 
 
@@ -46,6 +54,8 @@ class ChatService(MultiService):
 
     @param ports: endpoint descriptions for the menu front-end.
     @param in_thread: runs password hashing off the reactor thread.
+    @param operators: names of the registered accounts that moderate every
+        room and the server.
     """
 
     log = Logger()
@@ -57,11 +67,12 @@ class ChatService(MultiService):
         limits: Limits,
         ports: Sequence[str],
         in_thread: Callable[..., Deferred[Any]] = deferToThread,
+        operators: Sequence[str] = (),
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.store = store
         self.limits = limits
-        self.hub = make_hub(store, clock, limits)
+        self.hub = make_hub(store, clock, limits, operators)
         self.accounts = Accounts(store, clock, in_thread)
         self.admission = Admission(limits.max_clients, limits.max_per_address)
         self.menu = MenuChatFactory(
@@ -77,7 +88,9 @@ class ChatService(MultiService):
         def listen(_: None) -> None:
             MultiService.startService(self)
 
-        return started.addCallback(listen)
+        return started.addCallback(lambda _: self.hub.restore_rooms()).addCallback(
+            listen
+        )
 
     def stopService(self) -> Deferred[None]:
         """Stop listening, close every connection (telling each user), then

@@ -45,6 +45,15 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _whole(text: str) -> int:
+    """A whole number, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, not {value}")
+    return value
+
+
+_whole.coerceDoc = "0 or more."  # type: ignore[attr-defined]
 _count.coerceDoc = "At least 1."  # type: ignore[attr-defined]
 _non_negative.coerceDoc = "0 or more."  # type: ignore[attr-defined]
 
@@ -94,11 +103,19 @@ class Options(usage.Options):
         ["mailbox-size", None, _DEFAULTS.mailbox_size,
          "Unread messages a mailbox holds; a sender to a full one is told.",
          _count],
+        ["room-history", None, _DEFAULTS.room_history,
+         "Lines of a room shown to those who join (0: none).", _whole],
     ]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["ports"] = []
+        self["operators"] = []
+
+    def opt_operator(self, name: str) -> None:
+        """A registered account that moderates every room and the server;
+        repeat for several."""
+        self["operators"].append(name)
 
     def opt_port(self, description: str) -> None:
         """Listen on this endpoint (default tcp:12000); repeat for several."""
@@ -144,4 +161,5 @@ def makeService(options: Options) -> IService:
         reactor,
         options.limits(),
         [with_backlog(description) for description in options["ports"]],
+        operators=options["operators"],
     )

@@ -175,7 +175,9 @@ class FramingTests(ConnectionCase):
         late.dataReceived(b"5\nr\n")
         owner.dataReceived(b"after\n")
         text = late_wire.value()
-        assert b"before" not in text
+        # "before" is history, with its time; only "after" comes live.
+        assert b"] m0> before\r\n" in text
+        assert b"\nm0> before" not in text
         assert text.endswith(b"m0> after\r\n")
 
     def test_lines_after_goodbye_are_ignored(self):

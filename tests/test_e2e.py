@@ -63,8 +63,8 @@ async def test_three_users_through_all_six_options(server):
     # A member leaves with bye; the others are told.
     ana.send("bye")
     await ana.expect(PROMPT)
-    await cam.expect("Ana disconnected from the chat.\r\n")
-    await ben.expect("Ana disconnected from the chat.\r\n")
+    await cam.expect("Ana left the chat room.\r\n")
+    await ben.expect("Ana left the chat room.\r\n")
     cam.send("only us")
     await ben.expect("Cam> only us\r\n")
 

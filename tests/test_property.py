@@ -335,8 +335,9 @@ class Harness:
             members = room.members
             assert len({id(m) for m in members}) == len(members)
             assert len(members) <= LIMITS.max_room_members
-            assert room.owner in members, f"{room!r}: its owner is not a member"
-            assert room.owner.room is room
+            owner = hub.user(room.owner_id)
+            assert owner in members, f"{room!r}: its owner (a guest) is not a member"
+            assert owner.room is room
             for member in members:
                 assert id(member) in listed, f"{room!r}: {member!r} is not listed"
                 assert member.room is room, f"{member!r} is in {member.room!r}"

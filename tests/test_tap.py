@@ -132,6 +132,7 @@ class DefaultsTests(SynchronousTestCase):
             "max_rooms": 1000,
             "max_room_members": 1000,
             "mailbox_size": 100,
+            "room_history": 50,
         }
 
     def test_the_default_backlog(self):

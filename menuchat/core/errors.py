@@ -15,7 +15,10 @@ __all__ = [
     "InvalidName",
     "InvalidRoomId",
     "MailboxFull",
+    "Muted",
     "NameTaken",
+    "NotAllowed",
+    "NotHere",
     "NotInRoom",
     "NotOwner",
     "PasswordRequired",
@@ -115,3 +118,15 @@ class NotInRoom(ChatError):
 
 class NotOwner(ChatError):
     """Only the room's owner may do this."""
+
+
+class NotAllowed(ChatError):
+    """Only the room's owner or a server operator may do this."""
+
+
+class Muted(ChatError):
+    """The user may not speak in this room."""
+
+
+class NotHere(ChatError):
+    """The user named is not in the room."""

@@ -17,7 +17,10 @@ from typing import Protocol
 import attrs
 
 __all__ = [
+    "Broadcast",
+    "Change",
     "CloseReason",
+    "HistoryLine",
     "LeaveReason",
     "Member",
     "MemberJoined",
@@ -25,6 +28,7 @@ __all__ = [
     "Message",
     "MessageUnread",
     "MessageWaiting",
+    "RoomChanged",
     "RoomClosed",
     "RoomLine",
 ]
@@ -42,6 +46,16 @@ class LeaveReason(Enum):
 
     LEFT = "left"
     DROPPED = "dropped"
+    KICKED = "kicked"
+
+
+class Change(Enum):
+    """What changed in a room."""
+
+    TOPIC = "topic"
+    OWNER = "owner"
+    MUTED = "muted"
+    UNMUTED = "unmuted"
 
 
 def _wire() -> dict[str, bytes]:
@@ -75,24 +89,62 @@ class RoomLine:
 
 
 @attrs.frozen(slots=True)
+class HistoryLine:
+    """A line said in a room, kept for those who join later."""
+
+    speaker: str
+    text: str
+    said_at: float
+
+
+@attrs.frozen(slots=True)
 class MemberJoined:
-    """C{name} joined C{room}, which now holds C{members} (names, oldest first)."""
+    """C{name} joined C{room}, which now holds C{members} (names, oldest first).
+
+    The joiner also gets the room's C{topic}, C{owner} and recent C{history}.
+    """
 
     room: str
     name: str
     user_id: int
     members: tuple[str, ...]
+    topic: str = ""
+    owner: str = ""
+    history: tuple[HistoryLine, ...] = ()
+    at: float = 0.0
     wire: dict[str, bytes] = _CACHE
 
 
 @attrs.frozen(slots=True)
 class MemberLeft:
-    """C{name} left C{room}, by choice or because the connection dropped."""
+    """C{name} left C{room}: by choice, dropped, or kicked C{by} someone."""
 
     room: str
     name: str
     user_id: int
     reason: LeaveReason
+    by: str = ""
+    wire: dict[str, bytes] = _CACHE
+
+
+@attrs.frozen(slots=True)
+class RoomChanged:
+    """C{by} changed C{room}: its topic, owner, or who may speak (C{name})."""
+
+    room: str
+    change: Change
+    by: str
+    name: str = ""
+    topic: str = ""
+    wire: dict[str, bytes] = _CACHE
+
+
+@attrs.frozen(slots=True)
+class Broadcast:
+    """An operator's word to everyone."""
+
+    by: str
+    text: str
     wire: dict[str, bytes] = _CACHE
 
 
@@ -135,7 +187,17 @@ class Member(Protocol):
         """Someone joined this member's room; the joiner is told as well, first."""
 
     def member_left(self, event: MemberLeft) -> None:
-        """Someone left this member's room; the leaver is no longer told."""
+        """Someone left this member's room; the leaver is no longer told,
+        unless it was kicked out: then it is told first, and is out."""
+
+    def room_changed(self, event: RoomChanged) -> None:
+        """The topic, owner or a voice of this member's room changed."""
+
+    def broadcast(self, event: Broadcast) -> None:
+        """An operator speaks to everyone."""
+
+    def disconnected(self, by: str) -> None:
+        """An operator (C{by}) ends this member's connection."""
 
     def room_closed(self, event: RoomClosed) -> None:
         """This member's room closed with the member in it: it is out now."""

@@ -20,34 +20,23 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 from menuchat.core.errors import (
-    AlreadyInRoom,
     ChatError,
     EmptyMessage,
     InvalidName,
-    InvalidRoomId,
     NameTaken,
-    NotInRoom,
-    NotOwner,
     PasswordRequired,
-    RoomFull,
-    RoomTaken,
-    TooManyRooms,
-    UnknownRoom,
     UnknownUser,
 )
 from menuchat.core.events import (
     CloseReason,
     LeaveReason,
     Member,
-    MemberJoined,
-    MemberLeft,
     Message,
     MessageUnread,
     MessageWaiting,
-    RoomClosed,
-    RoomLine,
 )
 from menuchat.core.names import check_token, token_key
+from menuchat.core.rooms import Room, RoomRules
 from menuchat.store import Account, Store
 
 __all__ = ["Hub", "Room", "User"]
@@ -69,22 +58,6 @@ class User:
 
     def __repr__(self) -> str:
         return f"<User {self.name}:{self.id}>"
-
-
-@attrs.define(slots=True, eq=False, repr=False)
-class Room:
-    """A chat room with its owner among its members.
-
-    C{members} is replaced, never changed in place, so that delivering a line
-    can iterate over it while a member's departure builds a new tuple.
-    """
-
-    id: str
-    owner: User
-    members: tuple[User, ...] = ()
-
-    def __repr__(self) -> str:
-        return f"<Room {self.id} owner={self.owner.name}>"
 
 
 class _Ids:
@@ -130,7 +103,7 @@ class _Ids:
             waiter.errback(reason)
 
 
-class Hub:
+class Hub(RoomRules):
     """All users and rooms of one server, and the rules between them.
 
     @param store: where ids and mail are kept.
@@ -145,6 +118,8 @@ class Hub:
         mailbox_size: int = 100,
         max_rooms: int = 1000,
         max_room_members: int = 1000,
+        history_size: int = 50,
+        operators: frozenset[str] = frozenset(),
         id_block: int = ID_BLOCK,
     ) -> None:
         self._store = store
@@ -152,6 +127,8 @@ class Hub:
         self.mailbox_size = mailbox_size
         self.max_rooms = max_rooms
         self.max_room_members = max_room_members
+        self.history_size = history_size
+        self.operators = frozenset(token_key(name) for name in operators)
         self._ids = _Ids(store, id_block)
         self._users: dict[int, User] = {}
         self._names: dict[str, User | None] = {}
@@ -217,8 +194,8 @@ class Hub:
             return succeed(None)
         room = user.room
         if room is not None:
-            if room.owner is user:
-                self._close(room, CloseReason.OWNER_LEFT)
+            if room.owner_id == user.id and not room.persistent:
+                self._close(room, CloseReason.OWNER_LEFT, by=user)
             else:
                 self._leave(user, room, LeaveReason.DROPPED)
         del self._users[user.id]
@@ -296,95 +273,3 @@ class Hub:
     def read_messages(self, user: User) -> Deferred[list[Message]]:
         """Take every unread message of C{user}, oldest first."""
         return self._store.take_mail(user.id)
-
-    # Rooms
-
-    def create_room(self, owner: User, room_id: str) -> Room:
-        """Open room C{room_id} owned by C{owner}, who is in it at once."""
-        check_token(room_id, InvalidRoomId)
-        if owner.room is not None:
-            raise AlreadyInRoom(owner.room.id)
-        key = token_key(room_id)
-        if key in self._rooms:
-            raise RoomTaken(room_id)
-        if len(self._rooms) >= self.max_rooms:
-            raise TooManyRooms()
-        room = Room(room_id, owner, (owner,))
-        self._rooms[key] = room
-        owner.room = room
-        return room
-
-    def room(self, room_id: str) -> Room | None:
-        """The open room with this id (in any letter case), if any."""
-        return self._rooms.get(token_key(room_id))
-
-    def rooms(self) -> list[Room]:
-        """Every open room, oldest first."""
-        return list(self._rooms.values())
-
-    def join_room(self, user: User, room_id: str) -> Room:
-        """Add C{user} to room C{room_id}; every member, the joiner first, is told."""
-        check_token(room_id, InvalidRoomId)
-        room = self._rooms.get(token_key(room_id))
-        if room is None:
-            raise UnknownRoom(room_id)
-        if user.room is not None:
-            raise AlreadyInRoom(user.room.id)
-        if len(room.members) >= self.max_room_members:
-            raise RoomFull(room.id)
-        others = room.members
-        room.members = (*others, user)
-        user.room = room
-        event = MemberJoined(
-            room.id, user.name, user.id, tuple(m.name for m in room.members)
-        )
-        user.client.member_joined(event)
-        for member in others:
-            member.client.member_joined(event)
-        return room
-
-    def say(self, user: User, text: str) -> None:
-        """Deliver C{text} from C{user} to every member of their room."""
-        room = user.room
-        if room is None:
-            raise NotInRoom()
-        event = RoomLine(room.id, user.name, user.id, text)
-        for member in room.members:
-            member.client.room_line(event)
-
-    def leave_room(self, user: User) -> Room:
-        """Take C{user}, a member who is not the owner, out of their room."""
-        room = user.room
-        if room is None:
-            raise NotInRoom()
-        if room.owner is user:
-            raise NotOwner(room.id)
-        self._leave(user, room, LeaveReason.LEFT)
-        return room
-
-    def close_room(self, owner: User) -> Room:
-        """Close the room C{owner} owns; the other members are put out."""
-        room = owner.room
-        if room is None:
-            raise NotInRoom()
-        if room.owner is not owner:
-            raise NotOwner(room.id)
-        self._close(room, CloseReason.OWNER_CLOSED)
-        return room
-
-    def _leave(self, user: User, room: Room, reason: LeaveReason) -> None:
-        room.members = tuple(m for m in room.members if m is not user)
-        user.room = None
-        event = MemberLeft(room.id, user.name, user.id, reason)
-        for member in room.members:
-            member.client.member_left(event)
-
-    def _close(self, room: Room, reason: CloseReason) -> None:
-        del self._rooms[token_key(room.id)]
-        members, room.members = room.members, ()
-        for member in members:
-            member.room = None
-        event = RoomClosed(room.id, room.owner.name, reason)
-        for member in members:
-            if member is not room.owner:
-                member.client.room_closed(event)

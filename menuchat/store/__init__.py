@@ -13,7 +13,7 @@ from typing import Protocol
 import attrs
 from twisted.internet.defer import Deferred
 
-from menuchat.core.events import Message
+from menuchat.core.events import HistoryLine, Message
 
 __all__ = ["Account", "HistoryLine", "SavedRoom", "Store"]
 
@@ -43,15 +43,6 @@ class SavedRoom:
     owner_name: str
     topic: str
     created_at: float
-
-
-@attrs.frozen(slots=True)
-class HistoryLine:
-    """A line said in a room, kept for those who join later."""
-
-    speaker: str
-    text: str
-    said_at: float
 
 
 class Store(Protocol):

@@ -9,70 +9,37 @@ hidden while one is typed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import MIN_PASSWORD_LENGTH
+from menuchat.core.hub import User
 from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.base import SessionBase, State, reraise
 from menuchat.store import Account
-
-if TYPE_CHECKING:
-    from menuchat.core.accounts import Accounts
-    from menuchat.core.hub import Hub, User
-    from menuchat.frontends.menu.dialogue import Output, State
 
 __all__ = ["AccountDialogue"]
 
 
-class AccountDialogue:
+class AccountDialogue(SessionBase):
     """Password, registration and account states of a session."""
 
-    if not TYPE_CHECKING:
-        __slots__ = ()
-    else:
-        _hub: Hub
-        _output: Output
-        _accounts: Accounts
-        _pending_name: str
-        _pending_text: str
-        state: State
-        user: User | None
-
-        @property
-        def _user(self) -> User:
-            raise NotImplementedError
-
-        def _ask(self, state: State) -> None: ...
-        def _fail(self, reason: str) -> None: ...
-        def _error(self, reason: str) -> None: ...
-        def _go_to_menu(self, text: str) -> None: ...
-        def _admitted(self, user: User) -> Deferred[None] | None: ...
-        def _answer(
-            self,
-            pending: Deferred[Any],
-            done: Callable[[Any], Deferred[None] | None],
-            refused: Callable[[errors.ChatError], None],
-        ) -> Deferred[None] | None: ...
+    __slots__ = ()
 
     # At log-in
 
     def _on_password(self, line: str) -> Deferred[None] | None:
-        from menuchat.frontends.menu.dialogue import State
-
         self._output.hide_input(False)
         self._output.write(texts.CRLF)  # the line end telnet did not echo
         name, self._pending_name = self._pending_name, ""
         attempt = self._accounts.authenticate(name, line, self._output.address)
 
-        def unlocked(account: Account) -> Deferred[Any]:
+        def unlocked(account: Account) -> Deferred[User]:
             return self._hub.login(account.name, self, account)  # type: ignore[arg-type]
 
-        def unauthorized(reason: Failure) -> None:
+        def unauthorized(reason: Failure) -> Deferred[User]:
             reason.trap(UnauthorizedLogin)
             raise errors.WrongPassword(name)
 
@@ -85,14 +52,12 @@ class AccountDialogue:
             else:
                 raise error
 
-        trying = attempt.addCallbacks(unlocked, unauthorized)
+        trying: Deferred[User] = attempt.addCallbacks(unlocked, unauthorized)
         return self._answer(trying, self._admitted, refused)
 
     # Option 8
 
     def _open_account(self) -> None:
-        from menuchat.frontends.menu.dialogue import State
-
         user = self._user
         if user.registered:
             self._output.write(texts.ACCOUNT_MENU.format(name=user.name, id=user.id))
@@ -108,8 +73,6 @@ class AccountDialogue:
         self._ask(state)
 
     def _on_account_choice(self, line: str) -> None:
-        from menuchat.frontends.menu.dialogue import State
-
         choice = line.strip()
         if choice == "1":
             self._ask_password(State.NEW_PASSWORD)
@@ -122,8 +85,6 @@ class AccountDialogue:
             self._fail(texts.BAD_ACCOUNT_CHOICE.format(choice=choice[:40]))
 
     def _on_new_password(self, line: str) -> None:
-        from menuchat.frontends.menu.dialogue import State
-
         self._output.write(texts.CRLF)
         if not line:
             self._output.hide_input(False)
@@ -137,8 +98,6 @@ class AccountDialogue:
             self._ask(State.PASSWORD_AGAIN)
 
     def _on_password_again(self, line: str) -> Deferred[None] | None:
-        from menuchat.frontends.menu.dialogue import State
-
         self._output.hide_input(False)
         self._output.write(texts.CRLF)
         password, self._pending_text = self._pending_text, ""
@@ -153,7 +112,7 @@ class AccountDialogue:
                 self._output.write(texts.PASSWORD_CHANGED + texts.OPTION_PROMPT)
 
             return self._answer(
-                self._accounts.change_password(user.id, password), changed, _reraise
+                self._accounts.change_password(user.id, password), changed, reraise
             )
 
         def registered(account: Account) -> None:
@@ -174,8 +133,6 @@ class AccountDialogue:
         )
 
     def _on_confirm_delete(self, line: str) -> Deferred[None] | None:
-        from menuchat.frontends.menu.dialogue import State
-
         if line.strip() != "DELETE":
             self._fail(texts.NOT_DELETED)
             return None
@@ -188,8 +145,4 @@ class AccountDialogue:
                 texts.ACCOUNT_DELETED.format(name=user.name) + texts.OPTION_PROMPT
             )
 
-        return self._answer(self._accounts.delete(user.id), deleted, _reraise)
-
-
-def _reraise(error: errors.ChatError) -> None:
-    raise error
+        return self._answer(self._accounts.delete(user.id), deleted, reraise)

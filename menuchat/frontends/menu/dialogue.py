@@ -6,194 +6,44 @@ bytes, sockets or the reactor. The transport side is the L{Output} it is
 given. A line whose answer needs the store returns the Deferred of that
 answer: the connection reads no further line until it fires, so pipelined
 input is handled in order, in the state the lines before it left.
+
+The session is made of parts: L{SessionBase} (state and the ways of
+answering), L{Commands} (what the options and slash commands do, and life
+in a room), L{EventView} (hub events as text) and L{AccountDialogue}
+(passwords and option 8). This module holds the log-in, the menu and its
+sub-prompts, and the connection's side of the session's life.
 """
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable
-from enum import Enum
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from menuchat.core import errors
-from menuchat.core.accounts import Accounts
-from menuchat.core.errors import TokenProblem
-from menuchat.core.events import (
-    CloseReason,
-    MemberJoined,
-    MemberLeft,
-    Message,
-    MessageUnread,
-    MessageWaiting,
-    RoomClosed,
-    RoomLine,
-)
-from menuchat.core.hub import Hub, User
-from menuchat.core.names import MAX_TOKEN_LENGTH
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.account import AccountDialogue
+from menuchat.frontends.menu.base import (
+    NAME_PROBLEMS,
+    PROMPTS,
+    SUB_PROMPTS,
+    WIRE,
+    Output,
+    State,
+    clean,
+    format_time,
+)
+from menuchat.frontends.menu.commands import Commands
+from menuchat.frontends.menu.view import EventView
 
 __all__ = ["WIRE", "Output", "Session", "State", "clean", "format_time"]
 
-_T = TypeVar("_T")
 
-#: The name under which this front-end caches its rendering of an event.
-WIRE = "menu"
-
-
-class State(Enum):
-    """Where a session is in the dialogue: what its next line means."""
-
-    NAME = "name"
-    MENU = "menu"
-    MESSAGE_TEXT = "message text"
-    MESSAGE_RECIPIENT = "message recipient"
-    NEW_ROOM = "new room"
-    JOIN_ROOM = "join room"
-    IN_ROOM = "in room"
-    PASSWORD = "password"
-    ACCOUNT = "account"
-    NEW_PASSWORD = "new password"
-    PASSWORD_AGAIN = "password again"
-    CONFIRM_DELETE = "confirm delete"
-    CLOSED = "closed"
-
-
-PROMPTS = {
-    State.NAME: texts.NAME_PROMPT,
-    State.MENU: texts.OPTION_PROMPT,
-    State.MESSAGE_TEXT: texts.MESSAGE_PROMPT,
-    State.MESSAGE_RECIPIENT: texts.RECIPIENT_PROMPT,
-    State.NEW_ROOM: texts.NEW_ROOM_PROMPT,
-    State.JOIN_ROOM: texts.JOIN_ROOM_PROMPT,
-    State.IN_ROOM: "",
-    State.PASSWORD: texts.PASSWORD_PROMPT,
-    State.ACCOUNT: texts.ACCOUNT_PROMPT,
-    State.NEW_PASSWORD: texts.NEW_PASSWORD_PROMPT,
-    State.PASSWORD_AGAIN: texts.PASSWORD_AGAIN_PROMPT,
-    State.CONFIRM_DELETE: texts.DELETE_PROMPT,
-    State.CLOSED: "",
-}
-
-_SUB_PROMPTS = frozenset(
-    {
-        State.MESSAGE_TEXT,
-        State.MESSAGE_RECIPIENT,
-        State.NEW_ROOM,
-        State.JOIN_ROOM,
-        State.ACCOUNT,
-        State.NEW_PASSWORD,
-        State.PASSWORD_AGAIN,
-        State.CONFIRM_DELETE,
-    }
-)
-
-NAME_PROBLEMS = {
-    TokenProblem.EMPTY: texts.NAME_EMPTY,
-    TokenProblem.TOO_LONG: texts.NAME_TOO_LONG.format(limit=MAX_TOKEN_LENGTH),
-    TokenProblem.CONTROL: texts.NAME_CONTROL,
-    TokenProblem.SPACE: texts.NAME_SPACE,
-    TokenProblem.PUNCTUATION: texts.NAME_PUNCTUATION,
-    TokenProblem.INVISIBLE: texts.NAME_INVISIBLE,
-}
-ROOM_PROBLEMS = {
-    TokenProblem.EMPTY: texts.ROOM_EMPTY,
-    TokenProblem.TOO_LONG: texts.ROOM_TOO_LONG.format(limit=MAX_TOKEN_LENGTH),
-    TokenProblem.CONTROL: texts.ROOM_CONTROL,
-    TokenProblem.SPACE: texts.ROOM_SPACE,
-    TokenProblem.PUNCTUATION: texts.ROOM_PUNCTUATION,
-    TokenProblem.INVISIBLE: texts.ROOM_INVISIBLE,
-}
-ROOM_CLOSED = {
-    CloseReason.OWNER_CLOSED: texts.ROOM_CLOSED_BY_OWNER,
-    CloseReason.OWNER_LEFT: texts.ROOM_CLOSED_OWNER_LEFT,
-}
-
-
-class Output(Protocol):
-    """Where a session's text goes; the connection implements it."""
-
-    def write(self, text: str) -> None:
-        """Send C{text}, which carries its own line ends."""
-
-    def write_bytes(self, data: bytes) -> None:
-        """Send text already encoded (an event's cached rendering)."""
-
-    def close(self) -> None:
-        """Close the connection once everything written has been sent."""
-
-    def logged_in(self, name: str, user_id: int) -> None:
-        """The dialogue admitted a user: the connection's timeouts change."""
-
-    def at_turn_end(self, call: Callable[[], None]) -> None:
-        """Call C{call} once the events of this reactor turn are all in."""
-
-    def hide_input(self, hidden: bool) -> None:
-        """Ask the terminal not to show what is typed (a password), or to again."""
-
-    @property
-    def address(self) -> str:
-        """Where the connection comes from, for throttling password guesses."""
-
-
-# Terminal escape sequences: CSI (ESC [ or the C1 byte, parameters, a final
-# byte), OSC and other strings (ended by BEL or ESC \\), and two-byte escapes.
-_ESCAPE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\\\|\x9c)?"
-    r"|\x1b[ -~]"
-)
-
-
-def clean(text: str) -> str:
-    """C{text} with control and format characters removed, tabs as spaces.
-
-    Nothing a user types may reach another terminal as an escape sequence,
-    a bell, a backspace or a bidi override; a whole escape sequence goes,
-    not just its ESC, so no "[31m" debris is left behind.
-    """
-    if text.isprintable():
-        return text
-    if "\x1b" in text or not text.isascii():
-        text = _ESCAPE.sub("", text)
-    return "".join(c if c.isprintable() else " " if c == "\t" else "" for c in text)
-
-
-def format_time(timestamp: float) -> str:
-    """C{timestamp} as the server's local C{YYYY-MM-DD HH:MM}."""
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
-
-class Session(AccountDialogue):
+class Session(AccountDialogue, Commands, EventView):
     """The dialogue with one connected person; a L{menuchat.core.events.Member}."""
 
-    __slots__ = (
-        "_accounts",
-        "_hub",
-        "_mail_notice",
-        "_output",
-        "_pending_name",
-        "_pending_text",
-        "state",
-        "user",
-    )
-
-    log = Logger()
-
-    def __init__(self, hub: Hub, output: Output, accounts: Accounts) -> None:
-        self._hub = hub
-        self._output = output
-        self._accounts = accounts
-        self._pending_text = ""
-        self._pending_name = ""
-        self._mail_notice: MessageWaiting | None = None
-        self.state = State.NAME
-        self.user: User | None = None
+    __slots__ = ()
 
     # Driven by the connection
 
@@ -213,8 +63,16 @@ class Session(AccountDialogue):
     def line_too_long(self, limit: int) -> None:
         """A line over C{limit} bytes was discarded; say so, ask again."""
         reason = texts.LINE_TOO_LONG.format(limit=limit)
-        if self.state in _SUB_PROMPTS:
+        if self.state in SUB_PROMPTS:
+            if self.state in (State.NEW_PASSWORD, State.PASSWORD_AGAIN):
+                self._output.hide_input(False)
             self._fail(reason)
+        elif self.state is State.PASSWORD:
+            self._output.hide_input(False)
+            self.state = State.NAME
+            self._error(reason)
+        elif self.state is State.IN_ROOM:
+            self._refuse(reason)
         elif self.state is not State.CLOSED:
             self._error(reason)
 
@@ -228,9 +86,7 @@ class Session(AccountDialogue):
 
     def timed_out(self) -> None:
         """No name came in time, or no line while idle: say so and close."""
-        self.end(
-            texts.LOGIN_TIMEOUT if self.state is State.NAME else texts.IDLE_TIMEOUT
-        )
+        self.end(texts.LOGIN_TIMEOUT if self.user is None else texts.IDLE_TIMEOUT)
 
     def server_stopping(self) -> None:
         """The server is going down: say so and close.
@@ -253,75 +109,7 @@ class Session(AccountDialogue):
         """The connection is gone, however it ended: forget the user."""
         self._leave_hub()
 
-    # Hub events (menuchat.core.events.Member)
-
-    def room_line(self, event: RoomLine) -> None:
-        data = event.wire.get(WIRE)
-        if data is None:
-            text = texts.ROOM_LINE.format(name=event.speaker, text=event.text)
-            data = event.wire[WIRE] = text.encode()
-        self._output.write_bytes(data)
-
-    def member_joined(self, event: MemberJoined) -> None:
-        if self.user is None or event.user_id != self.user.id:
-            data = event.wire.get(WIRE)
-            if data is None:
-                text = texts.MEMBER_JOINED.format(name=event.name)
-                data = event.wire[WIRE] = text.encode()
-            self._output.write_bytes(data)
-            return
-        self.state = State.IN_ROOM
-        self._output.write(
-            texts.ROOM_JOINED.format(room=event.room)
-            + texts.ROOM_MEMBERS.format(names=", ".join(event.members))
-        )
-
-    def member_left(self, event: MemberLeft) -> None:
-        data = event.wire.get(WIRE)
-        if data is None:
-            data = event.wire[WIRE] = texts.MEMBER_LEFT.format(name=event.name).encode()
-        self._output.write_bytes(data)
-
-    def room_closed(self, event: RoomClosed) -> None:
-        self._go_to_menu(ROOM_CLOSED[event.reason].format(room=event.room))
-
-    def message_waiting(self, event: MessageWaiting) -> None:
-        message = event.message
-        if self.user is not None and message.sender_id == self.user.id:
-            # A note to self: part of the reply to option 2, not an interruption.
-            self._output.write(self._mail_text(event))
-            return
-        # However many messages arrive in one turn, one notice tells of them.
-        first = self._mail_notice is None
-        self._mail_notice = event
-        if first:
-            self._output.at_turn_end(self._tell_mail)
-
-    def _tell_mail(self) -> None:
-        event, self._mail_notice = self._mail_notice, None
-        if event is not None and self.state is not State.CLOSED:
-            self._notice(self._mail_text(event))
-
-    def _mail_text(self, event: MessageWaiting) -> str:
-        text = (
-            texts.NEW_MESSAGE_IN_ROOM
-            if self.state is State.IN_ROOM
-            else texts.NEW_MESSAGE
-        )
-        message = event.message
-        return text.format(
-            sender=message.sender_name, sender_id=message.sender_id, unread=event.unread
-        )
-
-    def message_unread(self, event: MessageUnread) -> None:
-        message = event.message
-        self._notice(
-            texts.MESSAGE_UNREAD.format(
-                recipient=message.recipient_name, text=message.text
-            )
-        )
-
-    # States
+    # Log-in
 
     def _on_name(self, line: str) -> Deferred[None] | None:
         name = line.strip()
@@ -340,54 +128,32 @@ class Session(AccountDialogue):
 
         return self._answer(self._hub.login(name, self), self._admitted, refused)
 
-    def _admitted(self, user: User) -> Deferred[None] | None:
-        if self.state is State.CLOSED:  # the connection went meanwhile
-            self._forget(self._hub.logout(user))
-            return None
-        self.user = user
-        self.state = State.MENU
-        self._output.logged_in(user.name, user.id)
-        welcome = texts.WELCOME.format(name=user.name, id=user.id)
-        if not user.registered:  # a guest's mailbox is new and empty
-            self._output.write(welcome + texts.MENU + texts.OPTION_PROMPT)
-            return None
-
-        def counted(unread: int) -> None:
-            waiting = texts.UNREAD.format(count=unread) if unread else ""
-            self._output.write(welcome + waiting + texts.MENU + texts.OPTION_PROMPT)
-
-        return self._hub.unread(user).addCallback(counted)
+    # The menu
 
     def _on_option(self, line: str) -> Deferred[None] | None:
         option = line.strip()
-        output = self._output
+        if option.startswith("/"):
+            return self._command(clean(option))
         if not option:
-            output.write(
+            self._output.write(
                 texts.ERROR.format(reason=texts.NO_OPTION)
                 + texts.MENU
                 + texts.OPTION_PROMPT
             )
         elif option == "1":
-            users = ", ".join(f"{u.name}:{u.id}" for u in self._hub.users())
-            output.write(texts.USER_LIST.format(users=users) + texts.OPTION_PROMPT)
+            self._list_users()
         elif option == "2":
             self._ask(State.MESSAGE_TEXT)
         elif option == "3":
-            return self._answer(
-                self._hub.read_messages(self._user), self._show_mailbox, _no_refusal
-            )
+            return self._read_mail()
         elif option == "4":
             self._ask(State.NEW_ROOM)
         elif option == "5":
             self._ask(State.JOIN_ROOM)
         elif option == "6":
-            self._leave_hub()
-            output.write(texts.GOODBYE)
-            output.close()
+            self._quit()
         elif option == "7":
-            rooms = ", ".join(f"{r.id} ({len(r.members)})" for r in self._hub.rooms())
-            listing = texts.ROOM_LIST.format(rooms=rooms) if rooms else texts.NO_ROOMS
-            output.write(listing + texts.OPTION_PROMPT)
+            self._list_rooms()
         elif option == "8":
             self._open_account()
         else:
@@ -408,178 +174,16 @@ class Session(AccountDialogue):
         if not answer:
             self._fail(texts.NO_RECIPIENT)
             return None
-        who = answer[:40]
-
-        def found(recipient: tuple[int, str] | None) -> Deferred[Message]:
-            nonlocal who
-            if recipient is None:
-                raise errors.UnknownUser(who)
-            who = recipient[1]
-            return self._hub.send_message(self._user, recipient[0], text)
-
-        def sent(message: Message) -> None:
-            self.state = State.MENU
-            self._output.write(texts.MESSAGE_SENT + texts.OPTION_PROMPT)
-
-        def refused(error: errors.ChatError) -> None:
-            if isinstance(error, errors.UnknownUser):
-                self._fail(texts.UNKNOWN_USER.format(who=who))
-            elif isinstance(error, errors.MailboxFull):
-                self._fail(texts.MAILBOX_FULL.format(name=who))
-            elif isinstance(error, errors.EmptyMessage):
-                self._fail(texts.EMPTY_MESSAGE)
-            else:
-                raise error
-
-        sending = self._hub.find_user(answer).addCallback(found)
-        return self._answer(sending, sent, refused)
+        return self._send(answer, text)
 
     def _on_new_room(self, line: str) -> None:
-        room_id = line.strip()
-        try:
-            room = self._hub.create_room(self._user, room_id)
-        except errors.InvalidRoomId as e:
-            self._fail(ROOM_PROBLEMS[e.problem])
-        except errors.RoomTaken:
-            self._fail(texts.ROOM_TAKEN.format(room=clean(room_id)))
-        except errors.TooManyRooms:
-            self._fail(texts.TOO_MANY_ROOMS)
-        else:
-            self.state = State.IN_ROOM
-            self._output.write(texts.ROOM_CREATED.format(room=room.id))
+        self._create(line.strip())
 
     def _on_join_room(self, line: str) -> None:
-        room_id = line.strip()
-        try:
-            self._hub.join_room(self._user, room_id)
-        except errors.InvalidRoomId as e:
-            self._fail(ROOM_PROBLEMS[e.problem])
-        except errors.UnknownRoom:
-            self._fail(texts.UNKNOWN_ROOM.format(room=clean(room_id)))
-        except errors.RoomFull:
-            self._fail(texts.ROOM_FULL.format(room=clean(room_id)))
-
-    def _on_room_line(self, line: str) -> None:
-        text = clean(line).strip()
-        if not text:
-            return
-        user = self._user
-        room = user.room
-        assert room is not None
-        command = text.casefold()
-        is_owner = room.owner is user
-        if command == "exit":
-            if is_owner:
-                self._hub.close_room(user)
-                self._go_to_menu(texts.ROOM_CLOSED_BY_YOU.format(room=room.id))
-            else:
-                self._output.write(texts.MEMBER_USE_BYE)
-        elif command == "bye":
-            if is_owner:
-                self._output.write(texts.OWNER_USE_EXIT)
-            else:
-                self._hub.leave_room(user)
-                self._go_to_menu(texts.ROOM_LEFT.format(room=room.id))
-        else:
-            self._hub.say(user, text)
+        self._join(line.strip())
 
     def _on_closed(self, line: str) -> None:
         """Lines that were already on their way when the session ended."""
-
-    # Answers from the store
-
-    def _answer(
-        self,
-        pending: Deferred[_T],
-        done: Callable[[_T], Deferred[None] | None],
-        refused: Callable[[errors.ChatError], None],
-    ) -> Deferred[None] | None:
-        """Render C{pending}'s outcome when it comes; None if it came already.
-
-        A refusal is rendered by C{refused}; anything else is a fault of the
-        server or its store: logged, and the user told that nothing changed.
-        """
-
-        def failed(reason: Failure) -> None:
-            if reason.check(errors.ChatError) and self.state is not State.CLOSED:
-                try:
-                    refused(reason.value)  # type: ignore[arg-type]
-                except errors.ChatError:
-                    pass
-                else:
-                    return
-            self.log.failure("Request failed", reason)
-            if self.state is State.NAME:
-                self._error(texts.STORE_FAILED)
-            elif self.state is not State.CLOSED:
-                self._fail(texts.STORE_FAILED)
-
-        finished: Deferred[None] = Deferred()
-        pending.addCallback(done).addErrback(failed).addBoth(
-            lambda _: finished.callback(None)
-        )
-        # Fired already (the memory store), or waiting, perhaps on a store
-        # call made by a callback further down the chain.
-        return None if finished.called else finished
-
-    def _show_mailbox(self, messages: list[Message]) -> None:
-        if not messages:
-            self._output.write(texts.NO_MESSAGES + texts.OPTION_PROMPT)
-            return
-        self._output.write(
-            texts.MY_MESSAGES
-            + "".join(
-                texts.MESSAGE_LINE.format(
-                    time=format_time(m.sent_at), text=m.text, sender=m.sender_name
-                )
-                for m in messages
-            )
-            + texts.OPTION_PROMPT
-        )
-
-    # Rendering
-
-    @property
-    def _user(self) -> User:
-        assert self.user is not None
-        return self.user
-
-    def _ask(self, state: State) -> None:
-        self.state = state
-        self._output.write(PROMPTS[state])
-
-    def _error(self, reason: str) -> None:
-        """An error line, then the prompt of the current state again."""
-        self._output.write(texts.ERROR.format(reason=reason) + PROMPTS[self.state])
-
-    def _fail(self, reason: str) -> None:
-        """A sub-prompt's error: the line, then back to the option prompt."""
-        self.state = State.MENU
-        self._error(reason)
-
-    def _notice(self, text: str) -> None:
-        """An unprompted line; a prompt the user sits at is asked again."""
-        prompt = PROMPTS[self.state]
-        if prompt:
-            self._output.write(texts.CRLF + text + prompt)
-        else:
-            self._output.write(text)
-
-    def _go_to_menu(self, text: str) -> None:
-        self.state = State.MENU
-        self._output.write(text + texts.MENU + texts.OPTION_PROMPT)
-
-    def _leave_hub(self) -> None:
-        self.state = State.CLOSED
-        if self.user is not None:
-            self._forget(self._hub.logout(self.user))
-
-    def _forget(self, leaving: Deferred[None]) -> None:
-        leaving.addErrback(lambda f: self.log.failure("Logout failed", f))
-
-
-def _no_refusal(error: errors.ChatError) -> None:
-    raise error
 
 
 _HANDLERS: dict[State, Callable[[Session, str], Any]] = {

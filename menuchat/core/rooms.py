@@ -1,0 +1,389 @@
+"""Rooms and their rules: who is in, who owns, who may speak, what was said.
+
+A mixin of L{menuchat.core.hub.Hub}, kept apart because rooms are a world
+of their own: creating, joining, speaking (the hot path: one event, one
+loop over the members, one history entry per line), leaving, closing, and
+moderation by the owner or a server operator. A registered owner's room is
+kept in the store with its history and outlives connections and restarts;
+a guest owner's room closes when the owner leaves.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from menuchat.core.errors import (
+    AlreadyInRoom,
+    InvalidRoomId,
+    Muted,
+    NotAllowed,
+    NotHere,
+    NotInRoom,
+    NotOwner,
+    RoomFull,
+    RoomTaken,
+    TooManyRooms,
+    UnknownRoom,
+    UnknownUser,
+)
+from menuchat.core.events import (
+    Broadcast,
+    Change,
+    CloseReason,
+    HistoryLine,
+    LeaveReason,
+    MemberJoined,
+    MemberLeft,
+    RoomChanged,
+    RoomClosed,
+    RoomLine,
+)
+from menuchat.core.names import check_token, token_key
+from menuchat.store import SavedRoom
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from menuchat.core.hub import User
+    from menuchat.store import Store
+
+__all__ = ["Room", "RoomRules"]
+
+
+@attrs.define(slots=True, eq=False, repr=False)
+class Room:
+    """A chat room. C{members} is replaced, never changed in place, so that
+    delivering a line can iterate over it while a member's departure builds
+    a new tuple."""
+
+    id: str
+    key: str
+    owner_id: int
+    owner_name: str
+    history: deque[HistoryLine]
+    members: tuple[User, ...] = ()
+    topic: str = ""
+    persistent: bool = False
+    created_at: float = 0.0
+    muted: set[int] = attrs.field(factory=set)
+
+    def __repr__(self) -> str:
+        return f"<Room {self.id} owner={self.owner_name}>"
+
+    def saved(self) -> SavedRoom:
+        return SavedRoom(
+            self.key,
+            self.id,
+            self.owner_id,
+            self.owner_name,
+            self.topic,
+            self.created_at,
+        )
+
+
+class RoomRules:
+    """The room half of the hub."""
+
+    log = Logger()
+
+    if TYPE_CHECKING:
+        _store: Store
+        _now: Callable[[], float]
+        _users: dict[int, User]
+        _names: dict[str, User | None]
+        max_rooms: int
+        max_room_members: int
+
+    _rooms: dict[str, Room]
+    history_size: int
+    operators: frozenset[str]
+
+    # Restart
+
+    def restore_rooms(self) -> Deferred[None]:
+        """Open the rooms the store kept, each with its history."""
+
+        async def restore() -> None:
+            for saved in await self._store.saved_rooms():
+                lines = await self._store.history(saved.key, self.history_size)
+                self._rooms[saved.key] = Room(
+                    saved.room_id,
+                    saved.key,
+                    saved.owner_id,
+                    saved.owner_name,
+                    deque(lines, maxlen=self.history_size),
+                    topic=saved.topic,
+                    persistent=True,
+                    created_at=saved.created_at,
+                )
+
+        return Deferred.fromCoroutine(restore())
+
+    # Asking
+
+    def room(self, room_id: str) -> Room | None:
+        """The open room with this id (in any letter case or spelling), if any."""
+        return self._rooms.get(token_key(room_id))
+
+    def rooms(self) -> list[Room]:
+        """Every open room, oldest first."""
+        return list(self._rooms.values())
+
+    def is_operator(self, user: User) -> bool:
+        """Whether C{user} is a server operator: a registered one, named so."""
+        return user.registered and token_key(user.name) in self.operators
+
+    # Living in rooms
+
+    def create_room(self, owner: User, room_id: str) -> Room:
+        """Open room C{room_id} owned by C{owner}, who is in it at once."""
+        check_token(room_id, InvalidRoomId)
+        if owner.room is not None:
+            raise AlreadyInRoom(owner.room.id)
+        key = token_key(room_id)
+        if key in self._rooms:
+            raise RoomTaken(room_id)
+        if len(self._rooms) >= self.max_rooms:
+            raise TooManyRooms()
+        room = Room(
+            room_id,
+            key,
+            owner.id,
+            owner.name,
+            deque(maxlen=self.history_size),
+            (owner,),
+            persistent=owner.registered,
+            created_at=self._now(),
+        )
+        self._rooms[key] = room
+        owner.room = room
+        if room.persistent:
+            self._keep(self._store.save_room(room.saved()))
+        return room
+
+    def join_room(self, user: User, room_id: str) -> Room:
+        """Add C{user} to room C{room_id}; every member, the joiner first, is told."""
+        check_token(room_id, InvalidRoomId)
+        room = self._rooms.get(token_key(room_id))
+        if room is None:
+            raise UnknownRoom(room_id)
+        if user.room is not None:
+            raise AlreadyInRoom(user.room.id)
+        if len(room.members) >= self.max_room_members:
+            raise RoomFull(room.id)
+        others = room.members
+        room.members = (*others, user)
+        user.room = room
+        event = MemberJoined(
+            room.id,
+            user.name,
+            user.id,
+            tuple(m.name for m in room.members),
+            room.topic,
+            room.owner_name,
+            tuple(room.history),
+            self._now(),
+        )
+        user.client.member_joined(event)
+        for member in others:
+            member.client.member_joined(event)
+        return room
+
+    def say(self, user: User, text: str) -> None:
+        """Deliver C{text} from C{user} to every member of their room."""
+        room = user.room
+        if room is None:
+            raise NotInRoom()
+        if user.id in room.muted:
+            raise Muted(room.id)
+        event = RoomLine(room.id, user.name, user.id, text)
+        for member in room.members:
+            member.client.room_line(event)
+        line = HistoryLine(user.name, text, self._now())
+        room.history.append(line)
+        if room.persistent:
+            self._keep(self._store.append_history(room.key, line, self.history_size))
+
+    def leave_room(self, user: User) -> Room:
+        """Take C{user} out of their room. The owner of a guest's room must
+        close it instead; a kept room stays open when its owner leaves."""
+        room = user.room
+        if room is None:
+            raise NotInRoom()
+        if room.owner_id == user.id and not room.persistent:
+            raise NotOwner(room.id)
+        self._leave(user, room, LeaveReason.LEFT)
+        return room
+
+    def close_room(self, actor: User, room_id: str | None = None) -> Room:
+        """Close C{actor}'s room, or room C{room_id} for an operator; the
+        members are put out and a kept room's history is gone."""
+        if room_id is None:
+            room = actor.room
+            if room is None:
+                raise NotInRoom()
+        else:
+            found = self.room(room_id)
+            if found is None:
+                raise UnknownRoom(room_id)
+            room = found
+        if room.owner_id != actor.id and not self.is_operator(actor):
+            raise NotOwner(room.id)
+        self.log.info("{actor} closed room {room}", actor=actor.name, room=room.id)
+        self._close(room, CloseReason.OWNER_CLOSED, by=actor)
+        return room
+
+    # Moderation, by the owner or an operator
+
+    def kick(self, actor: User, name: str) -> Room:
+        """Put the member C{name} out of the room, telling everyone why."""
+        target, room = self._target(actor, name)
+        self.log.info(
+            "{actor} kicked {target} from {room}",
+            actor=actor.name,
+            target=target.name,
+            room=room.id,
+        )
+        event = MemberLeft(
+            room.id, target.name, target.id, LeaveReason.KICKED, actor.name
+        )
+        room.members = tuple(m for m in room.members if m is not target)
+        room.muted.discard(target.id)
+        target.room = None
+        target.client.member_left(event)
+        for member in room.members:
+            member.client.member_left(event)
+        return room
+
+    def mute(self, actor: User, name: str, muted: bool = True) -> Room:
+        """Take away (or give back) the voice of member C{name}."""
+        target, room = self._target(actor, name)
+        if muted:
+            room.muted.add(target.id)
+        else:
+            room.muted.discard(target.id)
+        change = Change.MUTED if muted else Change.UNMUTED
+        self.log.info(
+            "{actor} {change} {target} in {room}",
+            actor=actor.name,
+            change=change.value,
+            target=target.name,
+            room=room.id,
+        )
+        self._changed(room, RoomChanged(room.id, change, actor.name, target.name))
+        return room
+
+    def give_room(self, actor: User, name: str) -> Room:
+        """Make member C{name} the room's owner. A room handed to a guest is
+        kept no more: it closes when that guest leaves."""
+        target, room = self._target(actor, name)
+        room.owner_id, room.owner_name = target.id, target.name
+        room.muted.discard(target.id)
+        was_kept, room.persistent = room.persistent, target.registered
+        if room.persistent:
+            self._keep(self._store.save_room(room.saved()))
+        elif was_kept:
+            self._keep(self._store.delete_room(room.key))
+        self.log.info(
+            "{actor} gave room {room} to {target}",
+            actor=actor.name,
+            room=room.id,
+            target=target.name,
+        )
+        self._changed(room, RoomChanged(room.id, Change.OWNER, actor.name, target.name))
+        return room
+
+    def set_topic(self, actor: User, topic: str) -> Room:
+        """Set the topic of C{actor}'s room, shown to those who join."""
+        room = actor.room
+        if room is None:
+            raise NotInRoom()
+        self._check_rights(actor, room)
+        room.topic = topic
+        if room.persistent:
+            self._keep(self._store.save_room(room.saved()))
+        self.log.info(
+            "{actor} set the topic of {room}: {topic}",
+            actor=actor.name,
+            room=room.id,
+            topic=topic,
+        )
+        self._changed(room, RoomChanged(room.id, Change.TOPIC, actor.name, topic=topic))
+        return room
+
+    def broadcast(self, actor: User, text: str) -> None:
+        """An operator's word to everyone online."""
+        if not self.is_operator(actor):
+            raise NotAllowed()
+        self.log.info("{actor} broadcast: {text}", actor=actor.name, text=text)
+        event = Broadcast(actor.name, text)
+        for user in list(self._users.values()):
+            user.client.broadcast(event)
+
+    def disconnect(self, actor: User, name: str) -> User:
+        """An operator ends the connection of user C{name}."""
+        if not self.is_operator(actor):
+            raise NotAllowed()
+        target = self._names.get(token_key(name))
+        if target is None:
+            raise UnknownUser(name)
+        self.log.info(
+            "{actor} disconnected {target}", actor=actor.name, target=target.name
+        )
+        target.client.disconnected(actor.name)
+        return target
+
+    # Inside
+
+    def _target(self, actor: User, name: str) -> tuple[User, Room]:
+        """The member C{name} and its room, if C{actor} may moderate it.
+
+        An owner moderates its own room; an operator, the room of the
+        member named, wherever it is. No one moderates a room's owner.
+        """
+        target = self._names.get(token_key(name))
+        if target is None:
+            raise UnknownUser(name)
+        room = actor.room if actor.room is not None else target.room
+        if room is None or target.room is not room:
+            raise NotHere(name)
+        self._check_rights(actor, room)
+        if target is actor or target.id == room.owner_id:
+            raise NotAllowed()
+        return target, room
+
+    def _check_rights(self, actor: User, room: Room) -> None:
+        if room.owner_id != actor.id and not self.is_operator(actor):
+            raise NotAllowed()
+
+    def _changed(self, room: Room, event: RoomChanged) -> None:
+        for member in room.members:
+            member.client.room_changed(event)
+
+    def _leave(self, user: User, room: Room, reason: LeaveReason) -> None:
+        room.members = tuple(m for m in room.members if m is not user)
+        user.room = None
+        event = MemberLeft(room.id, user.name, user.id, reason)
+        for member in room.members:
+            member.client.member_left(event)
+
+    def _close(self, room: Room, reason: CloseReason, by: User | None = None) -> None:
+        del self._rooms[room.key]
+        if room.persistent:
+            self._keep(self._store.delete_room(room.key))
+        members, room.members = room.members, ()
+        for member in members:
+            member.room = None
+        event = RoomClosed(room.id, room.owner_name, reason)
+        for member in members:
+            if member is not by:
+                member.client.room_closed(event)
+
+    def _keep(self, write: Deferred[None]) -> None:
+        """A write the room does not wait for; a failure is logged."""
+        write.addErrback(lambda f: self.log.failure("Keeping a room failed", f))
