@@ -31,20 +31,21 @@ from twisted.internet.testing import StringTransport, StringTransportWithDisconn
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from menuchat import _console
-from menuchat.client import (
+from menuchat.client import console as _console
+from menuchat.client.arguments import endpoint_for, parse_arguments
+from menuchat.client.conversation import (
     HOST_QUESTION,
     INTERRUPTED,
-    KNOWN_PROMPTS,
     PORT_QUESTION,
     ChatClient,
     Ending,
     MenuChatClientProtocol,
+    ending_for,
+)
+from menuchat.client.stream import (
+    KNOWN_PROMPTS,
     ServerStream,
     encode_line,
-    ending_for,
-    endpoint_for,
-    parse_arguments,
     printable,
 )
 from menuchat.server import Limits, MenuChatFactory

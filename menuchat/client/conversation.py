@@ -1,17 +1,13 @@
-"""The menuchat client: a console joined to a server connection.
+"""The client's connection and its conversation, free of any terminal.
 
-``menuchat-client [HOST PORT | --connect ENDPOINT]``, or
-``python -m menuchat.client``. The server drives the dialogue: the client
-prints its complete lines as they arrive, shows its prompt (the partial line
-it sent without a line end) as the input prompt, and sends every line typed.
-
-This module decides what is on the wire and what the user is shown, free of
-any terminal: L{MenuChatClientProtocol} is the connection and L{ChatClient}
-runs a whole conversation against any L{Console}. Beside it, private modules
-re-exported here: L{menuchat._stream} turns the server's bytes into lines and
-a prompt, L{menuchat._arguments} reads the command line, and
-L{menuchat._console} holds the front ends (a line editor for a terminal,
-plain lines for pipes).
+The server drives the dialogue: the client prints its complete lines as they
+arrive, shows its prompt (the partial line it sent without a line end) as
+the input prompt, and sends every line typed. L{MenuChatClientProtocol} is
+the connection, L{ChatClient} runs a whole conversation against any
+L{Console}, and L{main} is the program: its command line comes from
+L{menuchat.client.arguments}, the server's bytes become lines in
+L{menuchat.client.stream}, and L{menuchat.client.console} holds the front
+ends (a line editor for a terminal, plain lines for pipes).
 """
 
 from __future__ import annotations
@@ -36,41 +32,25 @@ from twisted.internet.interfaces import (
 )
 from twisted.python.failure import Failure
 
-from menuchat._arguments import (
+from menuchat.client.arguments import (
     DEFAULT_LINGER,
     MAX_LINGER,
     PROGRAM,
-    Arguments,
     describe_error,
     endpoint_for,
     parse_arguments,
     parse_port,
 )
-from menuchat._stream import (
-    GOODBYE,
-    KNOWN_PROMPTS,
-    ServerStream,
-    encode_line,
-    printable,
-)
+from menuchat.client.stream import ServerStream, encode_line
 
 __all__ = [
-    "GOODBYE",
-    "KNOWN_PROMPTS",
-    "Arguments",
     "ChatClient",
     "Console",
     "ConsoleHandler",
     "Ending",
     "MenuChatClientProtocol",
-    "ServerStream",
-    "encode_line",
     "ending_for",
-    "endpoint_for",
     "main",
-    "parse_arguments",
-    "parse_port",
-    "printable",
     "run",
 ]
 
@@ -366,7 +346,8 @@ class ChatClient:
 
 async def main(reactor: Any, *argv: str) -> None:
     """Run the client on this process's stdio; exits non-zero on failure."""
-    from menuchat import _console
+    # The front ends need termios and conch; the conversation does not.
+    from menuchat.client import console
 
     arguments = parse_arguments(argv)
     endpoint, address = endpoint_for(reactor, arguments)
@@ -377,7 +358,7 @@ async def main(reactor: Any, *argv: str) -> None:
         make_endpoint=lambda host, port: HostnameEndpoint(reactor, host, port),
         linger=arguments.linger,
     )
-    ending = await _console.converse(reactor, client)
+    ending = await console.converse(reactor, client)
     sys.stderr.write(ending.message + "\n")
     sys.stderr.flush()
     if ending.status:
@@ -387,7 +368,3 @@ async def main(reactor: Any, *argv: str) -> None:
 def run() -> NoReturn:
     """The C{menuchat-client} console script."""
     task.react(main, sys.argv[1:])
-
-
-if __name__ == "__main__":
-    run()

@@ -1,8 +1,9 @@
 """The client's front ends: a line editor on a terminal, plain lines on pipes.
 
-Both implement L{menuchat.client.Console} and report to a
-L{menuchat.client.ConsoleHandler}; L{converse} picks one and runs a
-L{menuchat.client.ChatClient} on this process's standard input and output.
+Both implement L{menuchat.client.conversation.Console} and report to a
+L{menuchat.client.conversation.ConsoleHandler}; L{converse} picks one and
+runs a L{menuchat.client.conversation.ChatClient} on this process's
+standard input and output.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 if TYPE_CHECKING:
-    from menuchat.client import ChatClient, ConsoleHandler, Ending
+    from menuchat.client.conversation import ChatClient, ConsoleHandler, Ending
 
 __all__ = ["PlainConsole", "TerminalConsole", "converse"]
 
