@@ -6,6 +6,10 @@ runs a L{menuchat.client.conversation.ChatClient} on this process's
 standard input and output.
 """
 
+# conch's recvline and insults, LineReceiver.clearLineBuffer and
+# StandardIO have no annotations.
+# mypy: disable-error-code="no-untyped-call"
+
 from __future__ import annotations
 
 import codecs
@@ -16,21 +20,21 @@ import termios
 import tty
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.internet.protocol import connectionDone
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.stdio import StandardIO
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import implementer  # type: ignore[import-untyped, unused-ignore]
 
 if TYPE_CHECKING:
-    from menuchat.client.conversation import ChatClient, ConsoleHandler, Ending
+    from menuchat.client.conversation import ChatClient, ConsoleHandler, Ending, Wire
 
 __all__ = ["PlainConsole", "TerminalConsole", "converse"]
 
@@ -47,7 +51,6 @@ CTRL_L = b"\x0c"
 CTRL_U = b"\x15"
 
 
-@implementer(IHalfCloseableProtocol)
 class _FrontEnd:
     """What both front ends do when their stdio closes: fire C{when_closed},
     and if the client did not close it, tell the client the user has quit."""
@@ -64,6 +67,7 @@ class _FrontEnd:
             self._handler.quit()
 
 
+@implementer(IHalfCloseableProtocol)
 class PlainConsole(_FrontEnd, LineReceiver):
     """Lines from a pipe; the server's text out as a transcript.
 
@@ -117,7 +121,7 @@ class PlainConsole(_FrontEnd, LineReceiver):
         self._shown = prompt
         text = "".join(out)
         if text:
-            self.transport.write(text.encode("utf-8"))
+            self._wire().write(text.encode("utf-8"))
 
     def close(self) -> Deferred[None]:
         """End the last line, flush stdout and stop; fires once flushed."""
@@ -125,9 +129,14 @@ class PlainConsole(_FrontEnd, LineReceiver):
             self._closing = True
             if self._shown:
                 self._shown = ""
-                self.transport.write(b"\n")
-            self.transport.loseConnection()
+                self._wire().write(b"\n")
+            self._wire().loseConnection()
         return self.when_closed
+
+    def _wire(self) -> Wire:
+        if self.transport is None:
+            raise RuntimeError("not connected")
+        return cast("Wire", self.transport)
 
 
 class TerminalConsole(_FrontEnd, HistoricRecvLine):
@@ -290,12 +299,12 @@ async def converse(
             console: PlainConsole | TerminalConsole
             if terminal:
                 console = TerminalConsole(client)
-                StandardIO(ServerProtocol(lambda: console), stdin, stdout, reactor)
+                _attach(ServerProtocol(lambda: console), stdin, stdout, reactor)
                 with _size_watched(reactor, console, stdout):
                     ending = await client.run(console)
             else:
                 console = PlainConsole(client)
-                StandardIO(console, stdin, stdout, reactor)
+                _attach(console, stdin, stdout, reactor)
                 ending = await client.run(console)
             with suppress(defer.TimeoutError):
                 await console.close().addTimeout(CLOSE_TIMEOUT, reactor)
@@ -305,6 +314,13 @@ async def converse(
         if not finished.called:
             finished.callback(None)
     return ending
+
+
+def _attach(protocol: Protocol, stdin: int, stdout: int, reactor: Any) -> None:
+    """Connect C{protocol} to C{stdin} and C{stdout}."""
+    # stdio.StandardIO is one class on POSIX and another on Windows; mypy
+    # reads the Windows one, which takes no descriptors.
+    StandardIO(protocol, stdin, stdout, reactor)  # type: ignore[call-arg]
 
 
 @contextmanager

@@ -15,21 +15,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 import attrs
 from twisted.internet import protocol, task
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    connectProtocol,
-)
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import (
-    IDelayedCall,
-    IReactorTime,
-    IStreamClientEndpoint,
-)
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.python.failure import Failure
 
 from menuchat.client.arguments import (
@@ -38,6 +31,7 @@ from menuchat.client.arguments import (
     PROGRAM,
     describe_error,
     endpoint_for,
+    hostname_endpoint,
     parse_arguments,
     parse_port,
 )
@@ -49,6 +43,9 @@ __all__ = [
     "ConsoleHandler",
     "Ending",
     "MenuChatClientProtocol",
+    "PendingCall",
+    "Timer",
+    "Wire",
     "ending_for",
     "main",
     "run",
@@ -61,6 +58,42 @@ BAD_PORT = "Error: the port is a number from 1 to 65535."
 
 # Exit status after Ctrl-C, as a shell reports a program ended by SIGINT.
 INTERRUPTED = 130
+
+# connectProtocol has no annotations; this is its type.
+_connect: Callable[
+    [IStreamClientEndpoint, MenuChatClientProtocol],
+    Deferred[MenuChatClientProtocol],
+] = connectProtocol
+
+
+class Wire(Protocol):
+    """The part of a transport the client uses.
+
+    Twisted types a protocol's transport as an optional zope interface,
+    whose methods mypy cannot call without a plugin; this says what they are.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+
+class PendingCall(Protocol):
+    """A call the clock will make: L{twisted.internet.base.DelayedCall}."""
+
+    def active(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+    def reset(self, secondsLater: float) -> None: ...
+
+
+class Timer(Protocol):
+    """What the conversation needs of a clock: a reactor or C{task.Clock}."""
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object
+    ) -> PendingCall: ...
 
 
 class MenuChatClientProtocol(protocol.Protocol):
@@ -85,14 +118,24 @@ class MenuChatClientProtocol(protocol.Protocol):
 
     def send_line(self, text: str) -> None:
         """Send C{text} as a line, answering the prompt."""
-        self.transport.write(encode_line(text))
+        self._wire().write(encode_line(text))
         self.stream.answer()
+
+    def close(self) -> None:
+        """Close the connection; L{closed} fires once it is closed."""
+        self._wire().loseConnection()
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         lines = self.stream.finish()
         if lines:
             self._show(lines, "")
-        self.closed.callback(reason.value)
+        why = reason.value
+        self.closed.callback(why if why is not None else ConnectionDone())
+
+    def _wire(self) -> Wire:
+        if self.transport is None:
+            raise RuntimeError("not connected")
+        return cast(Wire, self.transport)
 
 
 class Console(Protocol):
@@ -169,7 +212,7 @@ class ChatClient:
 
     def __init__(
         self,
-        clock: IReactorTime,
+        clock: Timer,
         endpoint: IStreamClientEndpoint | None = None,
         address: str = "",
         *,
@@ -192,7 +235,7 @@ class ChatClient:
         self._input_ended = False
         self._user_quit = False
         self._interrupted = False
-        self._lingering: list[IDelayedCall] = []
+        self._lingering: list[PendingCall] = []
 
     def run(self, console: Console) -> Deferred[Ending]:
         """Hold the conversation on C{console}; fires with how it ended."""
@@ -238,7 +281,7 @@ class ChatClient:
             assert self._make_endpoint is not None
             endpoint, address = self._make_endpoint(host, port), f"{host}:{port}"
         self._stage = _Stage.CONNECTING
-        self._connecting = connectProtocol(endpoint, MenuChatClientProtocol(self._show))
+        self._connecting = _connect(endpoint, MenuChatClientProtocol(self._show))
         try:
             connection = await self._connecting
         except Exception as e:
@@ -324,7 +367,7 @@ class ChatClient:
         elif self._stage is _Stage.CONNECTING and self._connecting is not None:
             self._connecting.cancel()
         elif self._stage is _Stage.CONNECTED and self._protocol is not None:
-            self._protocol.transport.loseConnection()
+            self._protocol.close()
 
     def _start_lingering(self) -> None:
         if not self._lingering:
@@ -355,7 +398,7 @@ async def main(reactor: Any, *argv: str) -> None:
         reactor,
         endpoint,
         address,
-        make_endpoint=lambda host, port: HostnameEndpoint(reactor, host, port),
+        make_endpoint=lambda host, port: hostname_endpoint(reactor, host, port),
         linger=arguments.linger,
     )
     ending = await console.converse(reactor, client)
