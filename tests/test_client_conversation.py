@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from menuchat.client import console
+from menuchat.client import stdio
 from menuchat.client.conversation import (
     HOST_QUESTION,
     INTERRUPTED,
@@ -341,7 +341,7 @@ class PackageTests(SynchronousTestCase):
 
     def test_the_client_imports_only_the_menu_texts_of_the_server(self) -> None:
         script = (
-            "import sys, menuchat.client, menuchat.client.console;"
+            "import sys, menuchat.client, menuchat.client.stdio;"
             " print(' '.join(sorted(m for m in sys.modules"
             " if m.startswith('menuchat'))))"
         )
@@ -454,7 +454,7 @@ async def test_plain_console_on_pipes_against_a_server(pipes, server_port):
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", server_port)
     client = ChatClient(reactor, endpoint, "here")
     ending = await defer.Deferred.fromCoroutine(
-        console.converse(reactor, client, stdin, stdout)
+        stdio.converse(reactor, client, stdin, stdout)
     ).addTimeout(TIMEOUT, reactor)
     transcript = os.read(reading, 65536).decode()
     assert ending == Ending(0, "The server closed the connection.")

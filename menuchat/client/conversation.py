@@ -6,8 +6,9 @@ the input prompt, and sends every line typed. L{MenuChatClientProtocol} is
 the connection, L{ChatClient} runs a whole conversation against any
 L{Console}, and L{main} is the program: its command line comes from
 L{menuchat.client.arguments}, the server's bytes become lines in
-L{menuchat.client.stream}, and L{menuchat.client.console} holds the front
-ends (a line editor for a terminal, plain lines for pipes).
+L{menuchat.client.stream}, and L{menuchat.client.stdio} runs it on a front
+end (L{menuchat.client.terminal}'s line editor, or L{menuchat.client.console}'s
+plain lines for pipes).
 """
 
 from __future__ import annotations
@@ -390,7 +391,7 @@ class ChatClient:
 async def main(reactor: Any, *argv: str) -> None:
     """Run the client on this process's stdio; exits non-zero on failure."""
     # The front ends need termios and conch; the conversation does not.
-    from menuchat.client import console
+    from menuchat.client import stdio
 
     arguments = parse_arguments(argv)
     endpoint, address = endpoint_for(reactor, arguments)
@@ -401,7 +402,7 @@ async def main(reactor: Any, *argv: str) -> None:
         make_endpoint=lambda host, port: hostname_endpoint(reactor, host, port),
         linger=arguments.linger,
     )
-    ending = await console.converse(reactor, client)
+    ending = await stdio.converse(reactor, client)
     sys.stderr.write(ending.message + "\n")
     sys.stderr.flush()
     if ending.status:
