@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from twisted.conch.insults import insults
-from twisted.conch.insults.helper import TerminalBuffer
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from menuchat.client.terminal import TerminalConsole
-from tests.client_doubles import RecordingHandler
+from menuchat.client.terminal import TerminalConsole, cell_widths, layout
+from tests.client_doubles import RecordingHandler, Screen
 
 OPTION = "Your option <enter a number>: "
 NAME = "Your id key (i.e your name): "
 NOTICE = "New message from Bob:2 (1 unread). Choose option 3 to read it."
 
+LEFT = b"\x1b[D"
+RIGHT = b"\x1b[C"
+UP = b"\x1b[A"
+HOME = b"\x1b[H"
+END = b"\x1b[F"
+BACKSPACE = b"\x7f"
+
 
 def terminal_console(
-    handler: RecordingHandler | None = None,
-) -> tuple[TerminalConsole, TerminalBuffer]:
-    screen = TerminalBuffer()
-    screen.makeConnection(StringTransport())
-    screen.write(b"$ menuchat-client\n")
+    handler: RecordingHandler | None = None, columns: int = 80
+) -> tuple[TerminalConsole, Screen]:
     console = TerminalConsole(handler or RecordingHandler())
-    console.makeConnection(screen)
-    return console, screen
-
-
-def rows(screen: TerminalBuffer) -> list[str]:
-    return bytes(screen).decode("utf-8").split("\n")
-
-
-def type_keys(console: TerminalConsole, keys: Sequence[str | bytes | object]) -> None:
-    """Press C{keys}: a str is typed byte by byte, anything else is one key."""
-    for key in keys:
-        if isinstance(key, str):
-            for byte in key.encode():
-                console.keystrokeReceived(bytes([byte]), None)
-        else:
-            console.keystrokeReceived(key, None)
+    return console, Screen(console, columns)
 
 
 class TerminalConsoleTests(SynchronousTestCase):
@@ -50,96 +34,112 @@ class TerminalConsoleTests(SynchronousTestCase):
     def test_starts_where_the_cursor_is_without_clearing(self) -> None:
         console, screen = terminal_console()
         console.display([], NAME)
-        self.assertEqual(rows(screen)[:2], ["$ menuchat-client", NAME])
-        self.assertEqual(screen.reportCursorPosition(), (len(NAME), 1))
+        self.assertEqual(screen.rows()[:2], ["$ menuchat-client", NAME.rstrip()])
+        self.assertEqual(screen.cursor, (len(NAME), 1))
 
     def test_arriving_lines_go_above_the_half_typed_line(self) -> None:
         console, screen = terminal_console()
         console.display([], OPTION)
-        type_keys(console, ["12"])
+        screen.type("12")
         console.display([NOTICE, "Bob> hi"], OPTION)
-        self.assertEqual(rows(screen)[1:4], [NOTICE, "Bob> hi", OPTION + "12"])
-        self.assertEqual(screen.reportCursorPosition(), (len(OPTION) + 2, 3))
-        type_keys(console, ["3"])
-        self.assertEqual(rows(screen)[3], OPTION + "123")
+        self.assertEqual(screen.rows()[1:4], [NOTICE, "Bob> hi", OPTION + "12"])
+        self.assertEqual(screen.cursor, (len(OPTION) + 2, 3))
+        screen.type("3")
+        self.assertEqual(screen.rows()[3], OPTION + "123")
 
     def test_the_cursor_stays_inside_the_half_typed_line(self) -> None:
         console, screen = terminal_console()
-        type_keys(console, ["abcd", screen.LEFT_ARROW, screen.LEFT_ARROW])
+        screen.type("abcd", LEFT, LEFT)
         console.display(["Bob> hi"], "")
-        self.assertEqual(rows(screen)[1:3], ["Bob> hi", "abcd"])
-        self.assertEqual(screen.reportCursorPosition(), (2, 2))
-        type_keys(console, ["X"])
-        self.assertEqual(rows(screen)[2], "abXcd")
+        self.assertEqual(screen.rows()[1:3], ["Bob> hi", "abcd"])
+        self.assertEqual(screen.cursor, (2, 2))
+        screen.type("X")
+        self.assertEqual(screen.rows()[2], "abXcd")
 
     def test_a_wrapped_input_line_is_erased_whole(self) -> None:
         console, screen = terminal_console()
         console.display([], OPTION)
         typed = "w" * 100
-        type_keys(console, [typed])
+        screen.type(typed)
         console.display(["Bob> hi"], OPTION)
         first = 80 - len(OPTION)
         self.assertEqual(
-            rows(screen)[1:4], ["Bob> hi", OPTION + typed[:first], typed[first:]]
+            screen.rows()[1:5], ["Bob> hi", OPTION + typed[:first], typed[first:], ""]
         )
-        self.assertEqual(screen.reportCursorPosition(), ((len(OPTION) + 100) % 80, 3))
+        self.assertEqual(screen.cursor, ((len(OPTION) + 100) % 80, 3))
+
+    def test_a_line_that_fills_its_last_row_exactly(self) -> None:
+        console, screen = terminal_console()
+        console.display([], OPTION)
+        typed = "w" * (160 - len(OPTION))
+        screen.type(typed)
+        self.assertEqual(screen.cursor, (0, 3))
+        console.display(["Bob> hi"], OPTION)
+        self.assertEqual(
+            screen.rows()[1:5], ["Bob> hi", OPTION + typed[:50], typed[50:], ""]
+        )
+        self.assertEqual(screen.cursor, (0, 4))
+        screen.type(LEFT, "X")
+        self.assertEqual(screen.rows()[3], typed[50:-1] + "X")
+        self.assertEqual(screen.rows()[4], "w")
 
     def test_a_new_prompt_replaces_the_old_one(self) -> None:
         console, screen = terminal_console()
         console.display([], "Your opt")
         console.display([], OPTION)
-        self.assertEqual(rows(screen)[1], OPTION)
+        self.assertEqual(screen.rows()[1], OPTION.rstrip())
 
     def test_return_sends_the_line_and_leaves_it_on_screen(self) -> None:
         handler = RecordingHandler()
         console, screen = terminal_console(handler)
         console.display([], OPTION)
-        type_keys(console, ["1", b"\r"])
+        screen.type("1", b"\r")
         self.assertEqual(handler.lines, ["1"])
         console.display(["Users in server: Nina:1"], OPTION)
         self.assertEqual(
-            rows(screen)[1:4], [OPTION + "1", "Users in server: Nina:1", OPTION]
+            screen.rows()[1:4],
+            [OPTION + "1", "Users in server: Nina:1", OPTION.rstrip()],
         )
 
     def test_utf8_keys_make_whole_characters(self) -> None:
         handler = RecordingHandler()
-        console, screen = terminal_console(handler)
-        type_keys(console, ["olé☃", screen.LEFT_ARROW, b"\x7f", b"\r"])
+        _, screen = terminal_console(handler)
+        screen.type("olé☃", LEFT, BACKSPACE, b"\r")
         self.assertEqual(handler.lines, ["ol☃"])
 
     def test_history_recalls_a_line(self) -> None:
         handler = RecordingHandler()
-        console, screen = terminal_console(handler)
-        type_keys(console, ["olé", b"\r", screen.UP_ARROW, b"\r"])
+        _, screen = terminal_console(handler)
+        screen.type("olé", b"\r", UP, b"\r")
         self.assertEqual(handler.lines, ["olé", "olé"])
 
     def test_ctrl_d_deletes_or_quits_and_ctrl_c_interrupts(self) -> None:
         handler = RecordingHandler()
         console, screen = terminal_console(handler)
-        type_keys(console, ["ab", screen.LEFT_ARROW, b"\x04"])
+        screen.type("ab", LEFT, b"\x04")
         self.assertEqual(console.lineBuffer, [b"a"])
         self.assertEqual(handler.events, [])
-        type_keys(console, [b"\x15", b"\x04"])  # Ctrl-U empties the line
+        screen.type(b"\x15", b"\x04")  # Ctrl-U empties the line
         self.assertEqual(handler.events, ["quit"])
-        type_keys(console, [b"\x03"])
+        screen.type(b"\x03")
         self.assertEqual(handler.events, ["quit", "interrupt"])
 
     def test_control_keys_are_not_typed(self) -> None:
         handler = RecordingHandler()
-        console, _ = terminal_console(handler)
-        type_keys(console, [b"\x0b", b"\x1b", "a", b"\t", b"\r"])
+        _, screen = terminal_console(handler)
+        screen.type(b"\x0b", "a", "\u0085", b"\t", b"\r")
         self.assertEqual(handler.lines, ["a"])
 
     def test_close_clears_the_input_line_and_insert_mode(self) -> None:
         handler = RecordingHandler()
         console, screen = terminal_console(handler)
         console.display(["last line"], OPTION)
-        type_keys(console, ["half"])
-        self.assertTrue(screen.modes.get(insults.modes.IRM))
+        screen.type("half")
+        self.assertIn(4, screen.screen.mode)  # insert mode (IRM)
         console.close()
-        self.assertEqual(rows(screen)[1:3], ["last line", ""])
-        self.assertFalse(screen.modes.get(insults.modes.IRM))
-        self.assertTrue(screen.transport.disconnecting)
+        self.assertEqual(screen.rows()[1:3], ["last line", ""])
+        self.assertNotIn(4, screen.screen.mode)
+        self.assertTrue(screen.disconnecting)
         console.connectionLost(Failure(ConnectionDone()))
         self.assertTrue(console.when_closed.called)
         self.assertEqual(handler.events, [])
@@ -149,3 +149,87 @@ class TerminalConsoleTests(SynchronousTestCase):
         console, _ = terminal_console(handler)
         console.connectionLost(Failure(ConnectionDone()))
         self.assertEqual(handler.events, ["quit"])
+
+
+class WideCharacterTests(SynchronousTestCase):
+    """Characters two columns wide, or none, keep the cursor with the text."""
+
+    def test_the_cursor_steps_over_a_wide_character_whole(self) -> None:
+        console, screen = terminal_console()
+        console.display([], OPTION)
+        screen.type("中文")
+        self.assertEqual(screen.cursor, (len(OPTION) + 4, 1))
+        screen.type(LEFT)
+        self.assertEqual(screen.cursor, (len(OPTION) + 2, 1))
+        screen.type("x")
+        self.assertEqual(screen.rows()[1], OPTION + "中x文")
+        self.assertEqual(screen.cursor, (len(OPTION) + 3, 1))
+        screen.type(HOME, RIGHT)
+        self.assertEqual(screen.cursor, (len(OPTION) + 2, 1))
+
+    def test_arriving_output_keeps_a_wide_half_typed_line(self) -> None:
+        console, screen = terminal_console()
+        console.display([], OPTION)
+        screen.type("日本😀語", LEFT, LEFT)
+        console.display(["Bob> 你好 🎉"], OPTION)
+        self.assertEqual(screen.rows()[1:4], ["Bob> 你好 🎉", OPTION + "日本😀語", ""])
+        self.assertEqual(screen.cursor, (len(OPTION) + 4, 2))
+        screen.type("!")
+        self.assertEqual(screen.rows()[2], OPTION + "日本!😀語")
+
+    def test_backspace_and_delete_take_a_wide_character_whole(self) -> None:
+        console, screen = terminal_console()
+        console.display([], OPTION)
+        screen.type("中文", BACKSPACE)
+        self.assertEqual(screen.rows()[1], OPTION + "中")
+        self.assertEqual(screen.cursor, (len(OPTION) + 2, 1))
+        screen.type(HOME, b"\x04")
+        self.assertEqual(screen.rows()[1], OPTION.rstrip())
+        self.assertEqual(screen.cursor, (len(OPTION), 1))
+
+    def test_a_wrapped_line_of_wide_characters(self) -> None:
+        console, screen = terminal_console(columns=20)
+        console.display([], "> ")
+        screen.type("中" * 10)
+        self.assertEqual(screen.rows()[1:3], ["> " + "中" * 9, "中"])
+        self.assertEqual(screen.cursor, (2, 2))
+        screen.type(LEFT, LEFT)
+        self.assertEqual(screen.cursor, (18, 1))
+        screen.type("ab")
+        self.assertEqual(screen.rows()[1:3], ["> " + "中" * 8 + "ab", "中中"])
+        self.assertEqual(screen.cursor, (0, 2))
+        console.display(["Bob> hi"], "> ")
+        self.assertEqual(
+            screen.rows()[1:5], ["Bob> hi", "> " + "中" * 8 + "ab", "中中", ""]
+        )
+        self.assertEqual(screen.cursor, (0, 3))
+
+    def test_combining_marks_go_with_their_letter(self) -> None:
+        handler = RecordingHandler()
+        console, screen = terminal_console(handler)
+        console.display([], "> ")
+        screen.type("e\u0301x", LEFT, LEFT)
+        self.assertEqual(console.lineBufferIndex, 0)
+        self.assertEqual(screen.cursor, (2, 1))
+        screen.type(RIGHT)
+        self.assertEqual(console.lineBufferIndex, 2)
+        self.assertEqual(screen.cursor, (3, 1))
+        screen.type(END, b"\r")
+        self.assertEqual(handler.lines, ["e\u0301x"])
+
+
+class LayoutTests(SynchronousTestCase):
+    """L{layout} says where each character lands, as a terminal puts it."""
+
+    def test_widths(self) -> None:
+        self.assertEqual(cell_widths("aé中😀\u0301\x07"), [1, 1, 2, 2, 0, 0])
+
+    def test_a_wide_character_that_does_not_fit_goes_to_the_next_row(self) -> None:
+        places = layout(cell_widths("> x" + "中" * 9), 20)
+        self.assertEqual(places[3:5], [(0, 3), (0, 5)])
+        self.assertEqual(places[10:], [(0, 17), (1, 0), (1, 2)])
+
+    def test_the_place_past_a_full_row_is_the_next_row(self) -> None:
+        self.assertEqual(layout([1] * 20, 20)[-2:], [(0, 19), (1, 0)])
+        self.assertEqual(layout([2] * 10, 20)[-1], (1, 0))
+        self.assertEqual(layout([], 20), [(0, 0)])

@@ -2,7 +2,10 @@
 
 L{TerminalConsole} runs on an insults terminal in raw mode, on
 C{twisted.conch.recvline}, and implements
-L{menuchat.client.conversation.Console}.
+L{menuchat.client.conversation.Console}. Characters take one column or two
+(CJK, most emoji) or none (combining marks), as C{wcwidth} says; the editor
+keeps its own account of where each one lands, line wraps included, and
+draws the input line again after every change.
 """
 
 # conch's recvline and insults have no annotations.
@@ -16,13 +19,14 @@ from typing import TYPE_CHECKING
 
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred
+from wcwidth import wcwidth  # type: ignore[import-untyped, unused-ignore]
 
 from menuchat.client.console import FrontEnd
 
 if TYPE_CHECKING:
     from menuchat.client.conversation import ConsoleHandler
 
-__all__ = ["TerminalConsole"]
+__all__ = ["TerminalConsole", "cell_widths", "layout"]
 
 CTRL_A = b"\x01"
 CTRL_C = b"\x03"
@@ -31,6 +35,37 @@ CTRL_E = b"\x05"
 CTRL_H = b"\x08"
 CTRL_L = b"\x0c"
 CTRL_U = b"\x15"
+
+Place = tuple[int, int]
+
+
+def cell_widths(text: str) -> list[int]:
+    """The columns each character of C{text} takes: 0, 1 or 2.
+
+    A control character, which a terminal does not draw, counts as 0.
+    """
+    return [max(wcwidth(character), 0) for character in text]
+
+
+def layout(widths: Sequence[int], width: int) -> list[Place]:
+    """Where characters of these C{widths} land on a terminal C{width} wide.
+
+    Returns the (row, column) each one starts at, counted from where the
+    first one is drawn, and after them the place just past the last. A
+    character that does not fit in what is left of a row goes to the next
+    one, as terminals do with a wide character in the last column; the place
+    past a full row is the next row's start.
+    """
+    width = max(width, 1)
+    row = column = 0
+    places = []
+    for cells in widths:
+        if column + cells > width and column:
+            row, column = row + 1, 0
+        places.append((row, column))
+        column += cells
+    places.append((row + 1, 0) if column >= width else (row, column))
+    return places
 
 
 class TerminalConsole(FrontEnd, HistoricRecvLine):
@@ -42,6 +77,9 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
     C{twisted.conch.manhole.Manhole.addOutput} does. Characters are whole
     UTF-8 characters, one to an entry of C{lineBuffer}. Up and down walk
     the history; Ctrl-D on an empty line leaves, Ctrl-C interrupts.
+
+    The cursor's place is kept as (row, column) from where the prompt
+    starts; every move is made from there, never by counting characters.
     """
 
     def __init__(self, handler: ConsoleHandler) -> None:
@@ -49,6 +87,7 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         self._prompt = ""
         self._closing = False
         self._keys = codecs.getincrementaldecoder("utf-8")("replace")
+        self._cursor: Place = (0, 0)
         self.when_closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
@@ -77,7 +116,7 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
     # Console
 
     def display(self, lines: Sequence[str], prompt: str) -> None:
-        self._erase_input()
+        self._erase()
         for line in lines:
             self.terminal.write(line.encode("utf-8") + b"\n")
         self._prompt = prompt
@@ -87,7 +126,7 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         """Clear the input line, leave insert mode, stop; fires once flushed."""
         if not self._closing:
             self._closing = True
-            self._erase_input()
+            self._erase()
             self.setTypeoverMode()
             self.terminal.transport.loseConnection()
         return self.when_closed
@@ -95,23 +134,52 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
     # Drawing
 
     def drawInputLine(self) -> None:
-        self.terminal.write(self._prompt.encode("utf-8") + b"".join(self.lineBuffer))
-        back = len(self.lineBuffer) - self.lineBufferIndex
-        if back:
-            self.terminal.cursorBackward(back)
+        """Draw the prompt and the line from the cursor, which is at column 0."""
+        text = self._prompt + b"".join(self.lineBuffer).decode("utf-8", "replace")
+        self.terminal.write(text.encode("utf-8"))
+        places = layout(cell_widths(text), self.width)
+        end = places[-1]
+        if end[1] == 0 and end[0] and text:
+            # The last row is full: the terminal holds the cursor in its last
+            # column until the next character. Wrap now, to know where it is.
+            self.terminal.write(b" \r")
+        self._cursor = end
+        self._move_to(self._place(self.lineBufferIndex, places))
 
-    def _erase_input(self) -> None:
+    def _redraw(self) -> None:
+        self._erase()
+        self.drawInputLine()
+
+    def _erase(self) -> None:
         """Put the cursor where the prompt starts; clear to the screen's end."""
-        column = len(self._prompt) + self.lineBufferIndex
-        if self.lineBufferIndex == len(self.lineBuffer) and column:
-            # After the last column the cursor waits there until the next
-            # character wraps it.
-            column -= 1
-        rows = column // max(self.width, 1)
-        if rows:
-            self.terminal.cursorUp(rows)
+        if self._cursor[0]:
+            self.terminal.cursorUp(self._cursor[0])
         self.terminal.write(b"\r")
         self.terminal.eraseToDisplayEnd()
+        self._cursor = (0, 0)
+
+    def _place(self, index: int, places: Sequence[Place] | None = None) -> Place:
+        """Where the cursor goes to stand before character C{index}."""
+        if places is None:
+            text = self._prompt + b"".join(self.lineBuffer).decode("utf-8", "replace")
+            places = layout(cell_widths(text), self.width)
+        row, column = places[len(self._prompt) + index]
+        return (row + 1, 0) if column >= self.width else (row, column)
+
+    def _move_to(self, place: Place) -> None:
+        (row, column), (to_row, to_column) = self._cursor, place
+        if to_row < row:
+            self.terminal.cursorUp(row - to_row)
+        elif to_row > row:
+            self.terminal.cursorDown(to_row - row)
+        if to_column < column:
+            self.terminal.cursorBackward(column - to_column)
+        elif to_column > column:
+            self.terminal.cursorForward(to_column - column)
+        self._cursor = place
+
+    def _cells(self, index: int) -> int:
+        return cell_widths(self.lineBuffer[index].decode("utf-8", "replace"))[0]
 
     # Keys
 
@@ -119,9 +187,9 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         if modifier is not None:
             return
         if isinstance(keyID, bytes) and keyID >= b"\x80":
-            text = self._keys.decode(keyID)
-            if text:
-                self.characterReceived(text.encode("utf-8"), False)
+            for character in self._keys.decode(keyID):
+                if wcwidth(character) >= 0:  # not a C1 control
+                    self.characterReceived(character.encode("utf-8"), False)
             return
         handler = self.keyHandlers.get(keyID)
         if handler is not None:
@@ -129,9 +197,74 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         elif isinstance(keyID, bytes) and b" " <= keyID < b"\x7f":
             self.characterReceived(keyID, False)
 
-    def _deliverBuffer(self, buf: bytes) -> None:
-        for character in buf.decode("utf-8", "replace"):
-            self.characterReceived(character.encode("utf-8"), False)
+    def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
+        if self.mode == "insert":
+            self.lineBuffer.insert(self.lineBufferIndex, ch)
+        else:
+            self.lineBuffer[self.lineBufferIndex : self.lineBufferIndex + 1] = [ch]
+        self.lineBufferIndex += 1
+        if not moreCharactersComing:
+            self._redraw()
+
+    def _set_line(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace")
+        self.lineBuffer = [character.encode("utf-8") for character in text]
+        self.lineBufferIndex = len(self.lineBuffer)
+        self._redraw()
+
+    def handle_LEFT(self) -> None:
+        """One character left, past the marks that combine with it."""
+        index = self.lineBufferIndex
+        while index > 0:
+            index -= 1
+            if self._cells(index):
+                break
+        self.lineBufferIndex = index
+        self._move_to(self._place(index))
+
+    def handle_RIGHT(self) -> None:
+        """One character right, past the marks that combine with it."""
+        index = self.lineBufferIndex
+        if index < len(self.lineBuffer):
+            index += 1
+            while index < len(self.lineBuffer) and not self._cells(index):
+                index += 1
+        self.lineBufferIndex = index
+        self._move_to(self._place(index))
+
+    def handle_HOME(self) -> None:
+        self.lineBufferIndex = 0
+        self._move_to(self._place(0))
+
+    def handle_END(self) -> None:
+        self.lineBufferIndex = len(self.lineBuffer)
+        self._move_to(self._place(self.lineBufferIndex))
+
+    def handle_BACKSPACE(self) -> None:
+        if self.lineBufferIndex > 0:
+            self.lineBufferIndex -= 1
+            del self.lineBuffer[self.lineBufferIndex]
+            self._redraw()
+
+    def handle_DELETE(self) -> None:
+        if self.lineBufferIndex < len(self.lineBuffer):
+            del self.lineBuffer[self.lineBufferIndex]
+            self._redraw()
+
+    def handle_UP(self) -> None:
+        if self.lineBuffer and self.historyPosition == len(self.historyLines):
+            self.historyLines.append(b"".join(self.lineBuffer))
+        if self.historyPosition > 0:
+            self.historyPosition -= 1
+            self._set_line(self.historyLines[self.historyPosition])
+
+    def handle_DOWN(self) -> None:
+        if self.historyPosition < len(self.historyLines) - 1:
+            self.historyPosition += 1
+            self._set_line(self.historyLines[self.historyPosition])
+        else:
+            self.historyPosition = len(self.historyLines)
+            self._set_line(b"")
 
     def handle_RETURN(self) -> None:
         line = b"".join(self.lineBuffer)
@@ -139,10 +272,12 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
             self.historyLines.append(line)
         self.historyPosition = len(self.historyLines)
         self.handle_END()
-        self.terminal.write(b"\n")
+        if self._cursor[1] or not self._cursor[0]:
+            self.terminal.write(b"\n")
         self.lineBuffer = []
         self.lineBufferIndex = 0
         self._prompt = ""
+        self._cursor = (0, 0)
         self._handler.line_entered(line.decode("utf-8", "replace"))
 
     def handle_INT(self) -> None:
@@ -155,12 +290,12 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
             self._handler.quit()
 
     def handle_KILL(self) -> None:
-        self._erase_input()
         self.lineBuffer = []
         self.lineBufferIndex = 0
-        self.drawInputLine()
+        self._redraw()
 
     def handle_REDRAW(self) -> None:
         self.terminal.eraseDisplay()
         self.terminal.cursorHome()
+        self._cursor = (0, 0)
         self.drawInputLine()
