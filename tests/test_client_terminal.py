@@ -127,7 +127,7 @@ class TerminalConsoleTests(SynchronousTestCase):
     def test_control_keys_are_not_typed(self) -> None:
         handler = RecordingHandler()
         _, screen = terminal_console(handler)
-        screen.type(b"\x0b", "a", "\u0085", b"\t", b"\r")
+        screen.type(b"\x0b", "a", "\u0085", b"\r")
         self.assertEqual(handler.lines, ["a"])
 
     def test_close_clears_the_input_line_and_insert_mode(self) -> None:
@@ -216,6 +216,63 @@ class WideCharacterTests(SynchronousTestCase):
         self.assertEqual(screen.cursor, (3, 1))
         screen.type(END, b"\r")
         self.assertEqual(handler.lines, ["e\u0301x"])
+
+
+class CompletionTests(SynchronousTestCase):
+    """Tab completes commands and the names the console has shown."""
+
+    def setUp(self) -> None:
+        self.handler = RecordingHandler()
+        self.console, self.screen = terminal_console(self.handler)
+        self.console.display(["Users in server: Nina:1, Nils:2, Bob:3"], OPTION)
+
+    def test_a_command(self) -> None:
+        self.screen.type("/wh", b"\t")
+        self.assertEqual(self.screen.rows()[2], OPTION + "/who")
+        self.assertEqual(self.screen.cursor, (len(OPTION) + 4, 2))
+        self.screen.type(b"\r")
+        self.assertEqual(self.handler.lines, ["/who"])
+
+    def test_a_unique_name(self) -> None:
+        self.screen.type("/msg b", b"\t", "hi", b"\r")
+        self.assertEqual(self.handler.lines, ["/msg Bob hi"])
+
+    def test_several_names_then_the_list(self) -> None:
+        self.screen.type("/msg n", b"\t")
+        self.assertEqual(self.screen.rows()[2], OPTION + "/msg Ni")
+        self.screen.type(b"\t")
+        self.assertEqual(
+            self.screen.rows()[1:5],
+            [
+                "Users in server: Nina:1, Nils:2, Bob:3",
+                "Nils  Nina",
+                OPTION + "/msg Ni",
+                "",
+            ],
+        )
+        self.assertEqual(self.screen.cursor, (len(OPTION) + 7, 3))
+        self.screen.type("n", b"\t")
+        self.assertEqual(self.screen.rows()[3], OPTION + "/msg Nina")
+
+    def test_another_key_between_two_tabs(self) -> None:
+        self.screen.type("/msg Ni", b"\t", "x", BACKSPACE, b"\t")
+        self.assertEqual(self.screen.rows()[2:4], [OPTION + "/msg Ni", ""])
+
+    def test_inside_the_line(self) -> None:
+        self.screen.type("/msg b hi", LEFT, LEFT, LEFT, b"\t")
+        self.assertEqual(self.screen.rows()[2], OPTION + "/msg Bob  hi")
+        self.assertEqual(self.screen.cursor, (len(OPTION) + 9, 2))
+
+    def test_names_from_room_lines(self) -> None:
+        self.console.display(["Zoë joined", "[17:45] 李雷> 你好"], "")
+        self.screen.type("z", b"\t", "李", b"\t")
+        self.assertEqual(self.screen.rows()[4], "Zoë 李雷")
+
+    def test_a_long_list_is_cut(self) -> None:
+        self.console.max_listed = 3
+        self.console.display(["In this room: a1, a2, a3, a4, a5"], "")
+        self.screen.type("a", b"\t", b"\t")
+        self.assertEqual(self.screen.rows()[3:6], ["a1  a2  a3", "(and 2 more)", "a"])
 
 
 class LayoutTests(SynchronousTestCase):

@@ -5,7 +5,8 @@ C{twisted.conch.recvline}, and implements
 L{menuchat.client.conversation.Console}. Characters take one column or two
 (CJK, most emoji) or none (combining marks), as C{wcwidth} says; the editor
 keeps its own account of where each one lands, line wraps included, and
-draws the input line again after every change.
+draws the input line again after every change. Tab completes slash
+commands and the names seen in the server's lines (L{completion}).
 """
 
 # conch's recvline and insults have no annotations.
@@ -21,6 +22,7 @@ from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred
 from wcwidth import wcwidth  # type: ignore[import-untyped, unused-ignore]
 
+from menuchat.client.completion import Completer
 from menuchat.client.console import FrontEnd
 
 if TYPE_CHECKING:
@@ -76,11 +78,14 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
     drawn again below it with the cursor where it was, as
     C{twisted.conch.manhole.Manhole.addOutput} does. Characters are whole
     UTF-8 characters, one to an entry of C{lineBuffer}. Up and down walk
-    the history; Ctrl-D on an empty line leaves, Ctrl-C interrupts.
+    the history; Tab completes; Ctrl-D on an empty line leaves, Ctrl-C
+    interrupts.
 
     The cursor's place is kept as (row, column) from where the prompt
     starts; every move is made from there, never by counting characters.
     """
+
+    max_listed = 100
 
     def __init__(self, handler: ConsoleHandler) -> None:
         self._handler = handler
@@ -88,11 +93,12 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         self._closing = False
         self._keys = codecs.getincrementaldecoder("utf-8")("replace")
         self._cursor: Place = (0, 0)
+        self._completer = Completer()
+        self._tabbed = False
         self.when_closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        self.keyHandlers.pop(self.terminal.TAB, None)
         self.keyHandlers.update(
             {
                 CTRL_A: self.handle_HOME,
@@ -116,10 +122,16 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
     # Console
 
     def display(self, lines: Sequence[str], prompt: str) -> None:
+        for line in lines:
+            self._completer.observe(line)
+        self._prompt = prompt
+        self._print_above(lines)
+
+    def _print_above(self, lines: Sequence[str]) -> None:
+        """Write C{lines} where the input line is, and the input line below."""
         self._erase()
         for line in lines:
             self.terminal.write(line.encode("utf-8") + b"\n")
-        self._prompt = prompt
         self.drawInputLine()
 
     def close(self) -> Deferred[None]:
@@ -191,6 +203,8 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
                 if wcwidth(character) >= 0:  # not a C1 control
                     self.characterReceived(character.encode("utf-8"), False)
             return
+        if keyID != self.terminal.TAB:
+            self._tabbed = False
         handler = self.keyHandlers.get(keyID)
         if handler is not None:
             handler()
@@ -279,6 +293,42 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         self._prompt = ""
         self._cursor = (0, 0)
         self._handler.line_entered(line.decode("utf-8", "replace"))
+
+    def handle_TAB(self) -> None:
+        """Complete the word before the cursor.
+
+        One match is put in; several put in the start they share, and the
+        next Tab lists them above the input line.
+        """
+        typed = b"".join(self.lineBuffer[: self.lineBufferIndex])
+        before = typed.decode("utf-8", "replace")
+        completion = self._completer.complete(before)
+        second, self._tabbed = self._tabbed, len(completion.candidates) > 1
+        word = before[completion.start :]
+        if completion.word != word:
+            start = self.lineBufferIndex - len(word)
+            inserted = [character.encode("utf-8") for character in completion.word]
+            self.lineBuffer[start : self.lineBufferIndex] = inserted
+            self.lineBufferIndex = start + len(inserted)
+            self._redraw()
+        elif second:
+            self._print_above(self._table(completion.candidates))
+
+    def _table(self, words: Sequence[str]) -> list[str]:
+        """C{words} in columns across the terminal, at most C{max_listed}."""
+        shown = words[: self.max_listed]
+        cells = max(sum(cell_widths(word)) for word in shown) + 2
+        across = max(1, self.width // cells)
+        rows = [
+            "".join(
+                word + " " * (cells - sum(cell_widths(word)))
+                for word in shown[i : i + across]
+            ).rstrip()
+            for i in range(0, len(shown), across)
+        ]
+        if len(words) > len(shown):
+            rows.append(f"(and {len(words) - len(shown)} more)")
+        return rows
 
     def handle_INT(self) -> None:
         self._handler.interrupt()
