@@ -50,6 +50,10 @@ class Screen(StringTransport):
         super().write(data)
         self._stream.feed(data)
 
+    def feed(self, data: bytes) -> None:
+        """Show C{data} written to the terminal other than through C{terminal}."""
+        self._stream.feed(data)
+
     def type(self, *keys: str | bytes) -> None:
         """Press C{keys}; a str is typed as UTF-8."""
         for key in keys:

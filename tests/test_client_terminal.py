@@ -275,6 +275,53 @@ class CompletionTests(SynchronousTestCase):
         self.assertEqual(self.screen.rows()[3:6], ["a1  a2  a3", "(and 2 more)", "a"])
 
 
+class SuspendTests(SynchronousTestCase):
+    """Ctrl-Z hides the input line for the shell; L{show} draws it again."""
+
+    def setUp(self) -> None:
+        self.console, self.screen = terminal_console(columns=40)
+        self.hidden: list[bytes] = []
+        self.console.suspend = self.hidden.append
+        self.console.display([], OPTION)
+
+    def test_ctrl_z_hands_over_a_clear_line_and_show_takes_it_back(self) -> None:
+        self.screen.type("half", LEFT, b"\x1a")
+        self.assertEqual(len(self.hidden), 1)
+        self.screen.feed(self.hidden[0])  # written straight to the terminal
+        self.assertEqual(self.screen.rows()[1:3], ["", ""])
+        self.assertEqual(self.screen.cursor, (0, 1))
+        self.assertNotIn(4, self.screen.screen.mode)  # insert mode is off
+        self.screen.feed(b"\r\n[1]+  Stopped   menuchat-client\r\n$ fg\r\n")
+        self.console.show()
+        self.assertEqual(
+            self.screen.rows()[2:6],
+            ["[1]+  Stopped   menuchat-client", "$ fg", OPTION + "half", ""],
+        )
+        self.assertEqual(self.screen.cursor, (len(OPTION) + 3, 4))
+        self.assertIn(4, self.screen.screen.mode)
+        self.screen.type("X")
+        self.assertEqual(self.screen.rows()[4], OPTION + "halXf")
+
+    def test_a_wrapped_input_line_is_hidden_whole(self) -> None:
+        self.screen.type("x" * 50)
+        self.assertEqual(self.screen.cursor, (0, 3))
+        self.screen.type(b"\x1a")
+        self.screen.feed(self.hidden[0])
+        self.assertEqual(self.screen.rows()[1:4], ["", "", ""])
+        self.assertEqual(self.screen.cursor, (0, 1))
+
+    def test_without_job_control_ctrl_z_does_nothing(self) -> None:
+        self.console.suspend = None
+        self.screen.type("half", b"\x1a", "!")
+        self.assertEqual(self.screen.rows()[1], OPTION + "half!")
+
+    def test_show_after_a_stop_that_was_not_ours(self) -> None:
+        self.screen.type("half", LEFT)
+        self.console.show()
+        self.assertEqual(self.screen.rows()[1:3], [OPTION + "half", ""])
+        self.assertEqual(self.screen.cursor, (len(OPTION) + 3, 1))
+
+
 class LayoutTests(SynchronousTestCase):
     """L{layout} says where each character lands, as a terminal puts it."""
 

@@ -92,10 +92,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "Examples: menuchat-client 127.0.0.1 12000;"
             " menuchat-client --connect tls:chat.example.org:12001."
-            " In a terminal, Ctrl-D on an empty line leaves and Ctrl-C"
-            " interrupts. With piped input the client sends every line, and"
-            " at the end of input waits for the server to close the connection"
-            " (or to be quiet for --linger seconds)."
+            " In a terminal, Ctrl-D on an empty line leaves, Ctrl-C"
+            " interrupts and Ctrl-Z suspends. With piped input the client"
+            " sends every line, and at the end of input waits for the server"
+            " to close the connection (or to be quiet for --linger seconds)."
         ),
     )
     parser.add_argument("host", nargs="?", metavar="HOST", help="server address")

@@ -6,7 +6,8 @@ L{menuchat.client.conversation.Console}. Characters take one column or two
 (CJK, most emoji) or none (combining marks), as C{wcwidth} says; the editor
 keeps its own account of where each one lands, line wraps included, and
 draws the input line again after every change. Tab completes slash
-commands and the names seen in the server's lines (L{completion}).
+commands and the names seen in the server's lines (L{completion}), and
+Ctrl-Z hands the terminal back to the shell through C{suspend}.
 """
 
 # conch's recvline and insults have no annotations.
@@ -15,7 +16,7 @@ commands and the names seen in the server's lines (L{completion}).
 from __future__ import annotations
 
 import codecs
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from twisted.conch.recvline import HistoricRecvLine
@@ -37,6 +38,13 @@ CTRL_E = b"\x05"
 CTRL_H = b"\x08"
 CTRL_L = b"\x0c"
 CTRL_U = b"\x15"
+CTRL_Z = b"\x1a"
+
+# Raw bytes that put the cursor up N rows, at column 0, clear to the end of
+# the screen, and leave insert mode (ECMA-48 CUU, CR, ED, RM IRM).
+_UP = b"\x1b[%dA"
+_CLEAR_BELOW = b"\r\x1b[J"
+_INSERT_OFF = b"\x1b[4l"
 
 Place = tuple[int, int]
 
@@ -83,6 +91,11 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
 
     The cursor's place is kept as (row, column) from where the prompt
     starts; every move is made from there, never by counting characters.
+
+    @ivar suspend: what Ctrl-Z calls, with the bytes that hide the input
+        line, when the process can be stopped; L{None} (Ctrl-Z does
+        nothing) until whoever runs the console on a real terminal sets it.
+        Once the process continues, L{show} draws the input line again.
     """
 
     max_listed = 100
@@ -95,6 +108,8 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         self._cursor: Place = (0, 0)
         self._completer = Completer()
         self._tabbed = False
+        self._hidden = False
+        self.suspend: Callable[[bytes], None] | None = None
         self.when_closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
@@ -108,6 +123,7 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
                 CTRL_H: self.handle_BACKSPACE,
                 CTRL_L: self.handle_REDRAW,
                 CTRL_U: self.handle_KILL,
+                CTRL_Z: self.handle_SUSPEND,
             }
         )
 
@@ -129,6 +145,7 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
 
     def _print_above(self, lines: Sequence[str]) -> None:
         """Write C{lines} where the input line is, and the input line below."""
+        self._hidden = False
         self._erase()
         for line in lines:
             self.terminal.write(line.encode("utf-8") + b"\n")
@@ -142,6 +159,33 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
             self.setTypeoverMode()
             self.terminal.transport.loseConnection()
         return self.when_closed
+
+    def hide(self) -> bytes:
+        """The bytes that clear the input line and leave insert mode.
+
+        They are for writing at once, before the process stops; the line is
+        drawn again by L{show}.
+        """
+        up = _UP % self._cursor[0] if self._cursor[0] else b""
+        self._cursor = (0, 0)
+        self._hidden = True
+        return up + _CLEAR_BELOW + _INSERT_OFF
+
+    def show(self) -> None:
+        """Draw the input line again after the process continued.
+
+        After L{hide} the shell has had the terminal, and the cursor is at
+        the start of a fresh line; otherwise (a stop that was not ours) the
+        line is drawn again where it is.
+        """
+        if self.mode == "insert":
+            self.setInsertMode()
+        if self._hidden:
+            self._hidden = False
+            self.terminal.write(b"\r")
+            self.drawInputLine()
+        else:
+            self._redraw()
 
     # Drawing
 
@@ -329,6 +373,10 @@ class TerminalConsole(FrontEnd, HistoricRecvLine):
         if len(words) > len(shown):
             rows.append(f"(and {len(words) - len(shown)} more)")
         return rows
+
+    def handle_SUSPEND(self) -> None:
+        if self.suspend is not None:
+            self.suspend(self.hide())
 
     def handle_INT(self) -> None:
         self._handler.interrupt()
