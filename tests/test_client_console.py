@@ -51,6 +51,19 @@ class PlainConsoleTests(SynchronousTestCase):
         )
         self.assertTrue(transport.disconnecting)
 
+    def test_room_history_is_written_as_lines(self) -> None:
+        console, transport = plain_console()
+        join = "Enter chat room id to join: "
+        console.display([], join)
+        console.display([], "")
+        console.display(["Joined to chat room lobby", "[17:45] Alice> Hello"], "")
+        console.display([f"[17:46] Bob> {OPTION}", "Alice> live"], "")
+        self.assertEqual(
+            transport.value().decode(),
+            f"{join}\nJoined to chat room lobby\n[17:45] Alice> Hello\n"
+            f"[17:46] Bob> {OPTION}\nAlice> live\n",
+        )
+
     def test_closed_stdout_quits(self) -> None:
         handler = RecordingHandler()
         console, _ = plain_console(handler)

@@ -135,6 +135,53 @@ class ServerStreamTests(SynchronousTestCase):
         self.assertEqual(stream.finish(), [])
 
 
+JOIN = "Enter chat room id to join: "
+JOINED = "Joined to chat room lobby\r\nType 'bye' to exit this chat room.\r\n"
+HISTORY = [
+    "[17:45] Alice> Hello",
+    f"[17:46] Bob> {OPTION}",
+    "[17:47] Alice> Goodbye",
+    "[17:48] Bob> note: ",
+]
+
+
+class RoomHistoryTests(SynchronousTestCase):
+    """The recent lines a room sends on joining are lines like live ones."""
+
+    def test_history_then_live_lines(self) -> None:
+        stream = ServerStream()
+        stream.feed(JOIN.encode())
+        stream.answer()
+        wire = JOINED + "".join(line + "\r\n" for line in HISTORY) + "Alice> live\r\n"
+        lines = stream.feed(wire.encode())
+        self.assertEqual(
+            lines,
+            [
+                "Joined to chat room lobby",
+                "Type 'bye' to exit this chat room.",
+                *HISTORY,
+                "Alice> live",
+            ],
+        )
+        self.assertEqual(stream.prompt, "")
+        self.assertFalse(stream.said_goodbye)
+
+    def test_history_glued_to_the_join_prompt(self) -> None:
+        # The room id was typed ahead: the answer follows the prompt at once.
+        stream = ServerStream()
+        wire = JOIN + JOINED + "".join(line + "\r\n" for line in HISTORY)
+        lines = stream.feed(wire.encode())
+        self.assertEqual(lines[0], JOIN)
+        self.assertEqual(lines[-4:], HISTORY)
+
+    def test_a_history_line_split_where_it_looks_like_a_prompt(self) -> None:
+        stream = ServerStream()
+        line = f"[17:46] Bob> {OPTION}".encode()
+        self.assertEqual(stream.feed(line), [])
+        self.assertEqual(stream.feed(b"\r\n"), [line.decode()])
+        self.assertEqual(stream.finish(), [])
+
+
 class EncodeLineTests(SynchronousTestCase):
     """L{encode_line} puts one line on the wire."""
 

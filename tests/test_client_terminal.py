@@ -101,6 +101,25 @@ class TerminalConsoleTests(SynchronousTestCase):
             [OPTION + "1", "Users in server: Nina:1", OPTION.rstrip()],
         )
 
+    def test_room_history_is_shown_as_lines(self) -> None:
+        console, screen = terminal_console()
+        console.display([], "Enter chat room id to join: ")
+        screen.type("lobby", b"\r")
+        console.display(["Joined to chat room lobby", "[17:45] 李雷> 你好"], "")
+        screen.type("hi")
+        console.display(["[17:46] Bob> Your option <enter a number>: "], "")
+        self.assertEqual(
+            screen.rows()[1:5],
+            [
+                "Enter chat room id to join: lobby",
+                "Joined to chat room lobby",
+                "[17:45] 李雷> 你好",
+                "[17:46] Bob> Your option <enter a number>:",
+            ],
+        )
+        self.assertEqual(screen.rows()[5], "hi")
+        self.assertEqual(screen.cursor, (2, 5))
+
     def test_utf8_keys_make_whole_characters(self) -> None:
         handler = RecordingHandler()
         _, screen = terminal_console(handler)
