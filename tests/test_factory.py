@@ -26,7 +26,9 @@ class FactoryTests(SynchronousTestCase):
 
     def test_limits_default_to_the_defaults(self):
         factory, _ = clocked_factory()
-        assert MenuChatFactory(factory.hub, factory.accounts, Clock()).limits == Limits()
+        assert (
+            MenuChatFactory(factory.hub, factory.accounts, Clock()).limits == Limits()
+        )
 
     def test_the_session_is_gone_once_the_connection_is(self):
         factory, _ = clocked_factory()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, cast
 
 import attrs
 from twisted.internet.endpoints import HostnameEndpoint, clientFromString
@@ -17,6 +17,7 @@ __all__ = [
     "Arguments",
     "describe_error",
     "endpoint_for",
+    "hostname_endpoint",
     "parse_arguments",
     "parse_port",
 ]
@@ -27,6 +28,9 @@ PROGRAM = "menuchat-client"
 # client closes; and the longest it waits however much the server says.
 DEFAULT_LINGER = 2.0
 MAX_LINGER = 30.0
+
+# clientFromString has no annotations; this is its type.
+_client_from_string: Callable[[Any, str], IStreamClientEndpoint] = clientFromString
 
 
 def describe_error(reason: BaseException) -> str:
@@ -88,10 +92,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "Examples: menuchat-client 127.0.0.1 12000;"
             " menuchat-client --connect tls:chat.example.org:12001."
-            " In a terminal, Ctrl-D on an empty line leaves and Ctrl-C"
-            " interrupts. With piped input the client sends every line, and"
-            " at the end of input waits for the server to close the connection"
-            " (or to be quiet for --linger seconds)."
+            " In a terminal, Ctrl-D on an empty line leaves, Ctrl-C"
+            " interrupts and Ctrl-Z suspends. With piped input the client"
+            " sends every line, and at the end of input waits for the server"
+            " to close the connection (or to be quiet for --linger seconds)."
         ),
     )
     parser.add_argument("host", nargs="?", metavar="HOST", help="server address")
@@ -141,11 +145,18 @@ def endpoint_for(
     """The endpoint the command line names and how to name it in messages."""
     if arguments.connect is not None:
         try:
-            endpoint = clientFromString(reactor, arguments.connect)
+            endpoint = _client_from_string(reactor, arguments.connect)
         except Exception as e:
             _parser().error(f"bad endpoint {arguments.connect!r}: {describe_error(e)}")
         return endpoint, arguments.connect
     if arguments.host is not None and arguments.port is not None:
-        endpoint = HostnameEndpoint(reactor, arguments.host, arguments.port)
+        endpoint = hostname_endpoint(reactor, arguments.host, arguments.port)
         return endpoint, f"{arguments.host}:{arguments.port}"
     return None, ""
+
+
+def hostname_endpoint(reactor: Any, host: str, port: int) -> IStreamClientEndpoint:
+    """A TCP endpoint for C{host} (a name or an address) and C{port}."""
+    # HostnameEndpoint implements the interface; mypy needs the plugin for
+    # zope interfaces to see that.
+    return cast(IStreamClientEndpoint, HostnameEndpoint(reactor, host, port))

@@ -1,16 +1,13 @@
-"""The menuchat client: a console joined to a server connection.
+"""The client's connection and its conversation, free of any terminal.
 
-``menuchat-client [HOST PORT | --connect ENDPOINT]``, or
-``python -m menuchat.client``. The server drives the dialogue: the client
-prints its complete lines as they arrive, shows its prompt (the partial line
-it sent without a line end) as the input prompt, and sends every line typed.
-
-This module decides what is on the wire and what the user is shown, free of
-any terminal: L{MenuChatClientProtocol} is the connection and L{ChatClient}
-runs a whole conversation against any L{Console}. Beside it, private modules
-re-exported here: L{menuchat._stream} turns the server's bytes into lines and
-a prompt, L{menuchat._arguments} reads the command line, and
-L{menuchat._console} holds the front ends (a line editor for a terminal,
+The server drives the dialogue: the client prints its complete lines as they
+arrive, shows its prompt (the partial line it sent without a line end) as
+the input prompt, and sends every line typed. L{MenuChatClientProtocol} is
+the connection, L{ChatClient} runs a whole conversation against any
+L{Console}, and L{main} is the program: its command line comes from
+L{menuchat.client.arguments}, the server's bytes become lines in
+L{menuchat.client.stream}, and L{menuchat.client.stdio} runs it on a front
+end (L{menuchat.client.terminal}'s line editor, or L{menuchat.client.console}'s
 plain lines for pipes).
 """
 
@@ -19,58 +16,39 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 import attrs
 from twisted.internet import protocol, task
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    connectProtocol,
-)
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import (
-    IDelayedCall,
-    IReactorTime,
-    IStreamClientEndpoint,
-)
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.python.failure import Failure
 
-from menuchat._arguments import (
+from menuchat.client.arguments import (
     DEFAULT_LINGER,
     MAX_LINGER,
     PROGRAM,
-    Arguments,
     describe_error,
     endpoint_for,
+    hostname_endpoint,
     parse_arguments,
     parse_port,
 )
-from menuchat._stream import (
-    GOODBYE,
-    KNOWN_PROMPTS,
-    ServerStream,
-    encode_line,
-    printable,
-)
+from menuchat.client.stream import ServerStream, encode_line
 
 __all__ = [
-    "GOODBYE",
-    "KNOWN_PROMPTS",
-    "Arguments",
     "ChatClient",
     "Console",
     "ConsoleHandler",
     "Ending",
     "MenuChatClientProtocol",
-    "ServerStream",
-    "encode_line",
+    "PendingCall",
+    "Timer",
+    "Wire",
     "ending_for",
-    "endpoint_for",
     "main",
-    "parse_arguments",
-    "parse_port",
-    "printable",
     "run",
 ]
 
@@ -81,6 +59,42 @@ BAD_PORT = "Error: the port is a number from 1 to 65535."
 
 # Exit status after Ctrl-C, as a shell reports a program ended by SIGINT.
 INTERRUPTED = 130
+
+# connectProtocol has no annotations; this is its type.
+_connect: Callable[
+    [IStreamClientEndpoint, MenuChatClientProtocol],
+    Deferred[MenuChatClientProtocol],
+] = connectProtocol
+
+
+class Wire(Protocol):
+    """The part of a transport the client uses.
+
+    Twisted types a protocol's transport as an optional zope interface,
+    whose methods mypy cannot call without a plugin; this says what they are.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+
+class PendingCall(Protocol):
+    """A call the clock will make: L{twisted.internet.base.DelayedCall}."""
+
+    def active(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+    def reset(self, secondsLater: float) -> None: ...
+
+
+class Timer(Protocol):
+    """What the conversation needs of a clock: a reactor or C{task.Clock}."""
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object
+    ) -> PendingCall: ...
 
 
 class MenuChatClientProtocol(protocol.Protocol):
@@ -105,14 +119,24 @@ class MenuChatClientProtocol(protocol.Protocol):
 
     def send_line(self, text: str) -> None:
         """Send C{text} as a line, answering the prompt."""
-        self.transport.write(encode_line(text))
+        self._wire().write(encode_line(text))
         self.stream.answer()
+
+    def close(self) -> None:
+        """Close the connection; L{closed} fires once it is closed."""
+        self._wire().loseConnection()
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         lines = self.stream.finish()
         if lines:
             self._show(lines, "")
-        self.closed.callback(reason.value)
+        why = reason.value
+        self.closed.callback(why if why is not None else ConnectionDone())
+
+    def _wire(self) -> Wire:
+        if self.transport is None:
+            raise RuntimeError("not connected")
+        return cast(Wire, self.transport)
 
 
 class Console(Protocol):
@@ -189,7 +213,7 @@ class ChatClient:
 
     def __init__(
         self,
-        clock: IReactorTime,
+        clock: Timer,
         endpoint: IStreamClientEndpoint | None = None,
         address: str = "",
         *,
@@ -212,7 +236,7 @@ class ChatClient:
         self._input_ended = False
         self._user_quit = False
         self._interrupted = False
-        self._lingering: list[IDelayedCall] = []
+        self._lingering: list[PendingCall] = []
 
     def run(self, console: Console) -> Deferred[Ending]:
         """Hold the conversation on C{console}; fires with how it ended."""
@@ -258,7 +282,7 @@ class ChatClient:
             assert self._make_endpoint is not None
             endpoint, address = self._make_endpoint(host, port), f"{host}:{port}"
         self._stage = _Stage.CONNECTING
-        self._connecting = connectProtocol(endpoint, MenuChatClientProtocol(self._show))
+        self._connecting = _connect(endpoint, MenuChatClientProtocol(self._show))
         try:
             connection = await self._connecting
         except Exception as e:
@@ -344,7 +368,7 @@ class ChatClient:
         elif self._stage is _Stage.CONNECTING and self._connecting is not None:
             self._connecting.cancel()
         elif self._stage is _Stage.CONNECTED and self._protocol is not None:
-            self._protocol.transport.loseConnection()
+            self._protocol.close()
 
     def _start_lingering(self) -> None:
         if not self._lingering:
@@ -366,7 +390,8 @@ class ChatClient:
 
 async def main(reactor: Any, *argv: str) -> None:
     """Run the client on this process's stdio; exits non-zero on failure."""
-    from menuchat import _console
+    # The front ends need termios and conch; the conversation does not.
+    from menuchat.client import stdio
 
     arguments = parse_arguments(argv)
     endpoint, address = endpoint_for(reactor, arguments)
@@ -374,10 +399,10 @@ async def main(reactor: Any, *argv: str) -> None:
         reactor,
         endpoint,
         address,
-        make_endpoint=lambda host, port: HostnameEndpoint(reactor, host, port),
+        make_endpoint=lambda host, port: hostname_endpoint(reactor, host, port),
         linger=arguments.linger,
     )
-    ending = await _console.converse(reactor, client)
+    ending = await stdio.converse(reactor, client)
     sys.stderr.write(ending.message + "\n")
     sys.stderr.flush()
     if ending.status:
@@ -387,7 +412,3 @@ async def main(reactor: Any, *argv: str) -> None:
 def run() -> NoReturn:
     """The C{menuchat-client} console script."""
     task.react(main, sys.argv[1:])
-
-
-if __name__ == "__main__":
-    run()

@@ -2,7 +2,9 @@
 
 No Twisted here: L{ServerStream} takes bytes as they arrive and gives back
 the lines they complete and the prompt after them, decoded and made safe
-for a terminal. L{menuchat.client} feeds it from the connection.
+for a terminal. L{menuchat.client.conversation} feeds it from the
+connection. The dialogue's own phrases come from
+L{menuchat.frontends.menu.texts}, the only server module the client imports.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 import codecs
 import re
 
-from menuchat import menu
+from menuchat.frontends.menu import texts
 
 __all__ = ["GOODBYE", "KNOWN_PROMPTS", "ServerStream", "encode_line", "printable"]
 
-GOODBYE = menu.GOODBYE.rstrip()
+GOODBYE = texts.GOODBYE.rstrip()
 
 # The prompts of the menuchat dialogue, which the client recognises where
 # the bytes alone are ambiguous (see ServerStream).
-KNOWN_PROMPTS = tuple(prompt for prompt in menu.PROMPTS.values() if prompt)
+KNOWN_PROMPTS = tuple(prompt for prompt in texts.PROMPTS if prompt)
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 

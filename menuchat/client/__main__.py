@@ -1,0 +1,5 @@
+"""``python -m menuchat.client``."""
+
+from menuchat.client import run
+
+run()
