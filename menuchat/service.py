@@ -10,18 +10,20 @@ them all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from twisted.application import strports
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
 from menuchat.config import Limits
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu.factory import MenuChatFactory
 from menuchat.net.admission import Admission
+from menuchat.net.listening import CannotListen, Listener, with_backlog
 from menuchat.store import Store
 
 __all__ = ["ChatService", "make_hub"]
@@ -42,6 +44,8 @@ class ChatService(MultiService):
     """A menuchat server: its store, hub, front-ends and their ports.
 
     @param ports: endpoint descriptions for the menu front-end.
+    @param cannot_listen: called with the L{CannotListen} of a port that
+        cannot be opened at start; by default it is raised.
     """
 
     log = Logger()
@@ -52,6 +56,8 @@ class ChatService(MultiService):
         clock: IReactorTime,
         limits: Limits,
         ports: Sequence[str],
+        *,
+        cannot_listen: Callable[[CannotListen], object] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.store = store
@@ -59,8 +65,32 @@ class ChatService(MultiService):
         self.hub = make_hub(store, clock, limits)
         self.admission = Admission(limits.max_clients, limits.max_per_address)
         self.menu = MenuChatFactory(self.hub, clock, limits, self.admission)
+        self._reactor = clock
+        self._cannot_listen = cannot_listen
         for description in ports:
-            strports.service(description, self.menu).setServiceParent(self)
+            self.listen(f"--port {description}", description, self.menu)
+
+    def listen(self, option: str, description: str, factory: Factory) -> Listener:
+        """Listen on endpoint C{description} with C{factory} while running.
+
+        TCP and TLS ports get a deep backlog unless the description sets one.
+
+        @param option: how the endpoint was asked for, naming it in errors.
+        """
+        endpoint = serverFromString(self._reactor, with_backlog(description))
+        listener = Listener(option, endpoint, factory)
+        listener.setServiceParent(self)  # type: ignore[no-untyped-call]
+        return listener
+
+    def privilegedStartService(self) -> None:
+        """Bind every port (before twistd sheds privileges)."""
+        try:
+            MultiService.privilegedStartService(self)
+        except CannotListen as e:
+            self.log.critical("{problem}", problem=str(e))
+            if self._cannot_listen is None:
+                raise
+            self._cannot_listen(e)
 
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""

@@ -2,13 +2,13 @@
 
 import attrs
 import pytest
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
 from menuchat import tap
 from menuchat.config import Limits
+from menuchat.net.listening import Listener
 
 
 def parse(*argv):
@@ -89,7 +89,7 @@ def test_tcp_ports_get_a_deep_backlog(given, listened):
 
 def test_make_service_listens_on_every_port_with_one_factory():
     service = tap.makeService(parse("-p", "tcp:0", "-p", "tcp:0:interface=127.0.0.1"))
-    ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+    ports = [s for s in service if isinstance(s, Listener)]
     assert len(ports) == 2
     assert ports[0].factory is ports[1].factory
     assert ports[0].factory.limits == Limits()
