@@ -10,12 +10,14 @@ them all.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
@@ -23,7 +25,13 @@ from menuchat.config import Limits
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu.factory import MenuChatFactory
 from menuchat.net.admission import Admission
-from menuchat.net.listening import CannotListen, Listener, with_backlog
+from menuchat.net.listening import (
+    CannotListen,
+    Listener,
+    endpoint_problem,
+    with_backlog,
+)
+from menuchat.net.tls import ReloadableCertificate
 from menuchat.store import Store
 
 __all__ = ["ChatService", "make_hub"]
@@ -46,6 +54,8 @@ class ChatService(MultiService):
     @param ports: endpoint descriptions for the menu front-end.
     @param cannot_listen: called with the L{CannotListen} of a port that
         cannot be opened at start; by default it is raised.
+    @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
+        (a process-wide handler: for the one service a process runs).
     """
 
     log = Logger()
@@ -58,6 +68,7 @@ class ChatService(MultiService):
         ports: Sequence[str],
         *,
         cannot_listen: Callable[[CannotListen], object] | None = None,
+        reload_on_hangup: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.store = store
@@ -66,6 +77,9 @@ class ChatService(MultiService):
         self.admission = Admission(limits.max_clients, limits.max_per_address)
         self.menu = MenuChatFactory(self.hub, clock, limits, self.admission)
         self._reactor = clock
+        self.certificates: list[tuple[str, ReloadableCertificate]] = []
+        self._reload_on_hangup = reload_on_hangup
+        self._hangup_handler: Any = None
         self._cannot_listen = cannot_listen
         for description in ports:
             self.listen(f"--port {description}", description, self.menu)
@@ -78,6 +92,14 @@ class ChatService(MultiService):
         @param option: how the endpoint was asked for, naming it in errors.
         """
         endpoint = serverFromString(self._reactor, with_backlog(description))
+        if isinstance(endpoint, SSL4ServerEndpoint):
+            # The endpoint keeps its context factory in a private attribute;
+            # this is the one place it is replaced, by one that can reload.
+            certificate = ReloadableCertificate(
+                lambda: serverFromString(self._reactor, description)._sslContextFactory
+            )
+            endpoint._sslContextFactory = certificate
+            self.certificates.append((option, certificate))
         listener = Listener(option, endpoint, factory)
         listener.setServiceParent(self)  # type: ignore[no-untyped-call]
         return listener
@@ -92,8 +114,33 @@ class ChatService(MultiService):
                 raise
             self._cannot_listen(e)
 
+    def reload_certificates(self) -> None:
+        """Read every TLS port's key and certificate again.
+
+        New connections get the new certificate; those already made go on.
+        A port whose files cannot be read keeps its certificate.
+        """
+        for option, certificate in self.certificates:
+            try:
+                certificate.reload()
+            except Exception as e:
+                self.log.error(
+                    "{option}: kept the old certificate: {problem}",
+                    option=option,
+                    problem=endpoint_problem(e),
+                )
+            else:
+                self.log.info("{option}: certificate reloaded", option=option)
+
+    def _hangup(self, signum: int, frame: object) -> None:
+        cast(IReactorFromThreads, self._reactor).callFromThread(
+            self.reload_certificates
+        )
+
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""
+        if self._reload_on_hangup:
+            self._hangup_handler = signal.signal(signal.SIGHUP, self._hangup)
         started: Deferred[None] = self.store.start()
 
         def listen(_: None) -> None:
@@ -108,6 +155,8 @@ class ChatService(MultiService):
         return stopped.addCallback(lambda _: None)
 
     async def _stop(self) -> None:
+        if self._reload_on_hangup:
+            signal.signal(signal.SIGHUP, self._hangup_handler or signal.SIG_DFL)
         await MultiService.stopService(self)
         count = len(self.admission.connections)
         if count:

@@ -7,7 +7,6 @@ server endpoint description and may be given more than once.
 from __future__ import annotations
 
 import math
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -18,7 +17,12 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from menuchat.config import Limits
-from menuchat.net.listening import DEFAULT_BACKLOG, CannotListen, with_backlog
+from menuchat.net.listening import (
+    DEFAULT_BACKLOG,
+    CannotListen,
+    endpoint_problem,
+    with_backlog,
+)
 from menuchat.service import ChatService
 from menuchat.store.memory import MemoryStore
 
@@ -75,7 +79,8 @@ class Options(usage.Options):
         "Twisted server endpoint (tcp:5000:interface=127.0.0.1, "
         "ssl:6697:privateKey=key.pem:certKey=cert.pem, unix:/path) and may be "
         "repeated to listen on several. TCP ports listen with a backlog of "
-        f"{DEFAULT_BACKLOG} unless the description sets backlog=."
+        f"{DEFAULT_BACKLOG} unless the description sets backlog=. SIGHUP "
+        "reloads the key and certificate of every ssl: port."
     )
 
     optParameters = [
@@ -167,20 +172,6 @@ class Options(usage.Options):
         )
 
 
-def endpoint_problem(error: Exception) -> str:
-    """Why an endpoint description was refused, in words."""
-    if isinstance(error, OSError) and error.strerror:
-        name = f" {error.filename}" if error.filename else ""
-        return f"{error.strerror.lower()}:{name}"
-    text = str(error)
-    if text.startswith("invalid literal for int()"):
-        return "the port must be a number"
-    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
-    if unexpected:
-        return f"unknown parameter {unexpected.group(1)!r}"
-    return text or type(error).__name__
-
-
 def makeService(options: Options) -> IService:
     """The server: one hub, listening on every ``--port``.
 
@@ -197,6 +188,7 @@ def makeService(options: Options) -> IService:
         options.limits(),
         options["ports"],
         cannot_listen=_exit if foreground else None,
+        reload_on_hangup=twistd is not None,
     )
 
 

@@ -79,7 +79,9 @@ class TwistdStartupTests(SynchronousTestCase):
         )
 
     def test_missing_unix_socket_directory(self) -> None:
-        path = os.path.join(tempfile.mkdtemp(), "missing", "chat.sock")
+        directory = tempfile.mkdtemp(prefix="menuchat-startup-")
+        self.addCleanup(os.rmdir, directory)
+        path = os.path.join(directory, "missing", "chat.sock")
         self.assert_one_line(
             ["--port", f"unix:{path}"],
             f"--port unix:{path}: the socket's directory does not exist",

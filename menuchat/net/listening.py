@@ -9,6 +9,7 @@ option and the problem: no traceback for a busy port or a typo.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 
 from twisted.application.service import Service
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_BACKLOG",
     "CannotListen",
     "Listener",
+    "endpoint_problem",
     "why_not_listening",
     "with_backlog",
 ]
@@ -46,6 +48,20 @@ class CannotListen(Exception):
 
     Its message is one sentence: the option, the endpoint and the problem.
     """
+
+
+def endpoint_problem(error: Exception) -> str:
+    """Why an endpoint description was refused, in words."""
+    if isinstance(error, OSError) and error.strerror:
+        name = f" {error.filename}" if error.filename else ""
+        return f"{error.strerror.lower()}:{name}"
+    text = str(error)
+    if text.startswith("invalid literal for int()"):
+        return "the port must be a number"
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+    if unexpected:
+        return f"unknown parameter {unexpected.group(1)!r}"
+    return text or type(error).__name__
 
 
 def why_not_listening(error: BaseException) -> str:
