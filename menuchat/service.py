@@ -17,13 +17,18 @@ from typing import Any, cast
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
-from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.interfaces import (
+    IProtocolFactory,
+    IReactorFromThreads,
+    IReactorTime,
+)
 from twisted.logger import Logger
+from twisted.web.server import Site
 
 from menuchat.config import Limits
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu.factory import MenuChatFactory
+from menuchat.metrics import MetricsResource, ServerMetrics, TimedStore
 from menuchat.net.admission import Admission
 from menuchat.net.listening import (
     CannotListen,
@@ -31,6 +36,7 @@ from menuchat.net.listening import (
     endpoint_problem,
     with_backlog,
 )
+from menuchat.net.stats import ConnectionStats
 from menuchat.net.tls import ReloadableCertificate
 from menuchat.store import Store
 
@@ -54,6 +60,7 @@ class ChatService(MultiService):
     @param ports: endpoint descriptions for the menu front-end.
     @param cannot_listen: called with the L{CannotListen} of a port that
         cannot be opened at start; by default it is raised.
+    @param metrics: an endpoint description to serve the metrics on, if any.
     @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
         (a process-wide handler: for the one service a process runs).
     """
@@ -69,13 +76,17 @@ class ChatService(MultiService):
         *,
         cannot_listen: Callable[[CannotListen], object] | None = None,
         reload_on_hangup: bool = False,
+        metrics: str | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.store = store
+        self.metrics = ServerMetrics()
+        self.store: Store = TimedStore(store, clock, self.metrics)
         self.limits = limits
-        self.hub = make_hub(store, clock, limits)
+        self.hub = make_hub(self.store, clock, limits)
         self.admission = Admission(limits.max_clients, limits.max_per_address)
-        self.menu = MenuChatFactory(self.hub, clock, limits, self.admission)
+        self.stats = ConnectionStats()
+        self.metrics.watch(self.hub, self.admission, self.stats)
+        self.menu = MenuChatFactory(self.hub, clock, limits, self.admission, self.stats)
         self._reactor = clock
         self.certificates: list[tuple[str, ReloadableCertificate]] = []
         self._reload_on_hangup = reload_on_hangup
@@ -83,8 +94,13 @@ class ChatService(MultiService):
         self._cannot_listen = cannot_listen
         for description in ports:
             self.listen(f"--port {description}", description, self.menu)
+        if metrics is not None:
+            site = Site(MetricsResource(self.metrics))
+            self.metrics_port = self.listen(f"--metrics {metrics}", metrics, site)
 
-    def listen(self, option: str, description: str, factory: Factory) -> Listener:
+    def listen(
+        self, option: str, description: str, factory: IProtocolFactory
+    ) -> Listener:
         """Listen on endpoint C{description} with C{factory} while running.
 
         TCP and TLS ports get a deep backlog unless the description sets one.

@@ -120,6 +120,12 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["ports"] = []
+        self["metrics"] = None
+
+    def opt_metrics(self, description: str) -> None:
+        """Serve Prometheus metrics over HTTP on this endpoint (default: off),
+        e.g. tcp:9102:interface=127.0.0.1."""
+        self["metrics"] = description
 
     def opt_port(self, description: str) -> None:
         """Listen on this endpoint (default tcp:12000); repeat for several."""
@@ -154,12 +160,15 @@ class Options(usage.Options):
             self["ports"] = [DEFAULT_PORT]
         from twisted.internet import reactor
 
-        for description in self["ports"]:
+        endpoints = [("--port", description) for description in self["ports"]]
+        if self["metrics"] is not None:
+            endpoints.append(("--metrics", self["metrics"]))
+        for option, description in endpoints:
             try:
                 serverFromString(reactor, with_backlog(description))
             except Exception as e:
                 raise usage.UsageError(
-                    f"--port {description}: {endpoint_problem(e)}"
+                    f"{option} {description}: {endpoint_problem(e)}"
                 ) from e
 
     def limits(self) -> Limits:
@@ -189,6 +198,7 @@ def makeService(options: Options) -> IService:
         options["ports"],
         cannot_listen=_exit if foreground else None,
         reload_on_hangup=twistd is not None,
+        metrics=options["metrics"],
     )
 
 

@@ -13,6 +13,7 @@ frozen event values from L{menuchat.core.events}.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import attrs
@@ -154,6 +155,11 @@ class Hub:
         self._users: dict[int, User] = {}
         self._names: dict[str, User | None] = {}
         self._rooms: dict[str, Room] = {}
+        #: Counts for the metrics: room line deliveries (one per member
+        #: reached), private messages stored, refused logins by reason.
+        self.deliveries = 0
+        self.private_messages = 0
+        self.login_failures: Counter[str] = Counter()
 
     # Users
 
@@ -166,9 +172,11 @@ class Hub:
         try:
             check_token(name, InvalidName)
         except ChatError as e:
+            self.login_failures["invalid_name"] += 1
             return fail(e)
         key = token_key(name)
         if key in self._names:
+            self.login_failures["name_taken"] += 1
             return fail(NameTaken(name))
         self._names[key] = None
 
@@ -234,6 +242,7 @@ class Hub:
         )
 
         def stored(unread: int) -> Message:
+            self.private_messages += 1
             if self._users.get(recipient_id) is recipient:
                 recipient.client.message_waiting(MessageWaiting(message, unread))
             return message
@@ -296,7 +305,9 @@ class Hub:
         if room is None:
             raise NotInRoom()
         event = RoomLine(room.id, user.name, user.id, text)
-        for member in room.members:
+        members = room.members
+        self.deliveries += len(members)
+        for member in members:
             member.client.room_line(event)
 
     def leave_room(self, user: User) -> Room:

@@ -34,6 +34,7 @@ from zope.interface import implementer
 from menuchat.config import Limits
 from menuchat.net.admission import Admission, Refusal, host_of
 from menuchat.net.ratelimit import TokenBucket
+from menuchat.net.stats import ConnectionStats
 
 
 class _Transport(Protocol):
@@ -152,6 +153,7 @@ class LineFactory(ServerFactory):
 
     @param clock: the reactor, or a L{task.Clock} in tests.
     @param admission: shared with the server's other front-ends.
+    @param stats: counts for the metrics, shared likewise.
     """
 
     protocol: Callable[[], LineConnection]  # type: ignore[assignment]
@@ -161,8 +163,10 @@ class LineFactory(ServerFactory):
         clock: IReactorTime,
         limits: Limits,
         admission: Admission | None = None,
+        stats: ConnectionStats | None = None,
     ) -> None:
         self.clock = clock
+        self.stats = stats or ConnectionStats()
         self.limits = limits
         self.admission = admission or Admission(
             limits.max_clients, limits.max_per_address
@@ -254,6 +258,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
         self._host = host_of(self.transport.getPeer())
         refusal = factory.admission.admit(self, self._host)
         if refusal is not None:
+            factory.stats.refusals[refusal.name.lower()] += 1
             self._closed = True
             self.log.warn("{peer} refused: {why}", peer=self.peer(), why=refusal.value)
             self.transport.write(self.refusal_text(refusal).encode())
@@ -307,6 +312,9 @@ class LineConnection(LineReceiver, TimeoutMixin):
         handler = self.handler
         if handler is None:
             return
+        self.factory.stats.drops[
+            "idle_timeout" if self.name is not None else "login_timeout"
+        ] += 1
         self.log.info(
             "{peer} timed out {when}",
             peer=self.peer(),
@@ -327,6 +335,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
             self._fresh = False
             if looks_like_tls(data) and self.handler is not None:
                 self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
+                self.factory.stats.drops["tls_on_plain_port"] += 1
                 self.write(self.not_tls_text())
                 self.close()
                 return
@@ -379,6 +388,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
                 self._line_too_long()
 
     def lineReceived(self, line: bytes) -> None:
+        self.factory.stats.lines_in += 1
         if line[-1:] == b"\r":
             line = line[:-1]
         if len(line) > self.MAX_LENGTH:
@@ -532,6 +542,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
         queue = self._queue
         if not queue:
             return
+        self.factory.stats.queued(self._queued)
         self._queue = []
         self._queued = 0
         data = queue[0] if len(queue) == 1 else b"".join(queue)
@@ -558,6 +569,9 @@ class LineConnection(LineReceiver, TimeoutMixin):
             queued=self._queued,
             limit=self.factory.limits.max_output,
         )
+        stats = self.factory.stats
+        stats.queued(self._queued)
+        stats.drops["slow_reader"] += 1
         self._closed = True
         self._queue = []
         self.transport.abortConnection()

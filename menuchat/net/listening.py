@@ -15,8 +15,11 @@ import socket
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.internet.protocol import Factory
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
 from twisted.python.failure import Failure
 
 __all__ = [
@@ -99,7 +102,7 @@ class Listener(Service):
     """
 
     def __init__(
-        self, option: str, endpoint: IStreamServerEndpoint, factory: Factory
+        self, option: str, endpoint: IStreamServerEndpoint, factory: IProtocolFactory
     ) -> None:
         self.option = option
         self.endpoint = endpoint

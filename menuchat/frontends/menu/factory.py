@@ -16,6 +16,7 @@ from menuchat.frontends.menu.dialogue import Session
 from menuchat.frontends.menu.telnet import TelnetFilter
 from menuchat.net.admission import Admission, Refusal
 from menuchat.net.connection import LineConnection, LineFactory, LineHandler
+from menuchat.net.stats import ConnectionStats
 
 __all__ = ["MenuChatFactory", "MenuChatProtocol"]
 
@@ -74,6 +75,7 @@ class MenuChatFactory(LineFactory):
         clock: IReactorTime,
         limits: Limits | None = None,
         admission: Admission | None = None,
+        stats: ConnectionStats | None = None,
     ) -> None:
-        super().__init__(clock, limits or Limits(), admission)
+        super().__init__(clock, limits or Limits(), admission, stats)
         self.hub = hub
