@@ -34,6 +34,7 @@ from zope.interface import implementer
 from menuchat.config import Limits
 from menuchat.net.admission import Admission, Refusal, host_of
 from menuchat.net.ratelimit import TokenBucket
+from menuchat.net.refusals import RefusalLog
 from menuchat.net.stats import ConnectionStats
 
 
@@ -167,6 +168,7 @@ class LineFactory(ServerFactory):
     ) -> None:
         self.clock = clock
         self.stats = stats or ConnectionStats()
+        self.refusal_log = RefusalLog(clock)
         self.limits = limits
         self.admission = admission or Admission(
             limits.max_clients, limits.max_per_address
@@ -204,6 +206,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
     def __init__(self) -> None:
         self.handler: LineHandler | None = None
         self.name: str | None = None
+        self._user_id: int | None = None
         self._host: str | None = None
         self._buffer = b""
         self._discarding = False
@@ -259,8 +262,8 @@ class LineConnection(LineReceiver, TimeoutMixin):
         refusal = factory.admission.admit(self, self._host)
         if refusal is not None:
             factory.stats.refusals[refusal.name.lower()] += 1
+            factory.refusal_log.refused(refusal)
             self._closed = True
-            self.log.warn("{peer} refused: {why}", peer=self.peer(), why=refusal.value)
             self.transport.write(self.refusal_text(refusal).encode())
             self.transport.loseConnection()
             return
@@ -298,8 +301,11 @@ class LineConnection(LineReceiver, TimeoutMixin):
             handler.connection_lost()
             self.log.info(
                 "{peer} disconnected ({who}): {reason}",
+                event="logout" if self.name is not None else "disconnect",
                 peer=self.peer(),
                 who=self.name if self.name is not None else "never logged in",
+                name=self.name,
+                id=self._user_id,
                 reason=reason.getErrorMessage(),
             )
         self.factory.admission.forget(self, self._host)
@@ -495,8 +501,13 @@ class LineConnection(LineReceiver, TimeoutMixin):
     def logged_in(self, name: str, user_id: int) -> None:
         """Log the login; from now on the idle timeout applies."""
         self.name = name
+        self._user_id = user_id
         self.log.info(
-            "{peer} logged in as {name}:{id}", peer=self.peer(), name=name, id=user_id
+            "{peer} logged in as {name}:{id}",
+            event="login",
+            peer=self.peer(),
+            name=name,
+            id=user_id,
         )
         self._set_timeout(self.factory.limits.idle_timeout or None)
 
