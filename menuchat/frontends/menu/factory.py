@@ -52,6 +52,22 @@ class MenuChatProtocol(LineConnection):
     def not_tls_text(self) -> str:
         return texts.NOT_TLS
 
+    def hide_input(self, hidden: bool) -> bool:
+        """Have a telnet client stop (or resume) showing what is typed.
+
+        Offers the server's ECHO (IAC WILL ECHO) while hidden, withdraws it
+        (IAC WONT ECHO) after: for a password prompt. Only a peer that has
+        spoken telnet is sent the command; nc and the menuchat client would
+        print its bytes. Returns whether the command was sent.
+        """
+        telnet = self._telnet
+        if telnet is None:
+            return False
+        command = telnet.echo(hidden)
+        if command:
+            self.write_bytes(command)
+        return True
+
     def filter_input(self, data: bytes) -> bytes:
         """Take telnet commands out, answering them, before framing."""
         if self._telnet is None:
