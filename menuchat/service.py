@@ -10,21 +10,36 @@ them all.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from twisted.application import strports
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.internet.interfaces import (
+    IProtocolFactory,
+    IReactorFromThreads,
+    IReactorTime,
+)
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
+from twisted.web.server import Site
 
 from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu.factory import MenuChatFactory
+from menuchat.metrics import MetricsResource, ServerMetrics, TimedStore
 from menuchat.net.admission import Admission
+from menuchat.net.listening import (
+    CannotListen,
+    Listener,
+    endpoint_problem,
+    with_backlog,
+)
+from menuchat.net.stats import ConnectionStats
+from menuchat.net.tls import ReloadableCertificate
 from menuchat.store import Store
 
 __all__ = ["ChatService", "make_hub"]
@@ -56,6 +71,11 @@ class ChatService(MultiService):
     @param in_thread: runs password hashing off the reactor thread.
     @param operators: names of the registered accounts that moderate every
         room and the server.
+    @param cannot_listen: called with the L{CannotListen} of a port that
+        cannot be opened at start; by default it is raised.
+    @param metrics: an endpoint description to serve the metrics on, if any.
+    @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
+        (a process-wide handler: for the one service a process runs).
     """
 
     log = Logger()
@@ -66,23 +86,95 @@ class ChatService(MultiService):
         clock: IReactorTime,
         limits: Limits,
         ports: Sequence[str],
+        *,
         in_thread: Callable[..., Deferred[Any]] = deferToThread,
         operators: Sequence[str] = (),
+        cannot_listen: Callable[[CannotListen], object] | None = None,
+        reload_on_hangup: bool = False,
+        metrics: str | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.store = store
+        self.metrics = ServerMetrics()
+        self.store: Store = TimedStore(store, clock, self.metrics)
         self.limits = limits
-        self.hub = make_hub(store, clock, limits, operators)
-        self.accounts = Accounts(store, clock, in_thread)
+        self.hub = make_hub(self.store, clock, limits, operators)
+        self.accounts = Accounts(self.store, clock, in_thread)
         self.admission = Admission(limits.max_clients, limits.max_per_address)
+        self.stats = ConnectionStats()
+        self.metrics.watch(self.hub, self.admission, self.stats)
         self.menu = MenuChatFactory(
-            self.hub, self.accounts, clock, limits, self.admission
+            self.hub, self.accounts, clock, limits, self.admission, self.stats
         )
+        self._reactor = clock
+        self.certificates: list[tuple[str, ReloadableCertificate]] = []
+        self._reload_on_hangup = reload_on_hangup
+        self._hangup_handler: Any = None
+        self._cannot_listen = cannot_listen
         for description in ports:
-            strports.service(description, self.menu).setServiceParent(self)
+            self.listen(f"--port {description}", description, self.menu)
+        if metrics is not None:
+            site = Site(MetricsResource(self.metrics))
+            self.metrics_port = self.listen(f"--metrics {metrics}", metrics, site)
+
+    def listen(
+        self, option: str, description: str, factory: IProtocolFactory
+    ) -> Listener:
+        """Listen on endpoint C{description} with C{factory} while running.
+
+        TCP and TLS ports get a deep backlog unless the description sets one.
+
+        @param option: how the endpoint was asked for, naming it in errors.
+        """
+        endpoint = serverFromString(self._reactor, with_backlog(description))
+        if isinstance(endpoint, SSL4ServerEndpoint):
+            # The endpoint keeps its context factory in a private attribute;
+            # this is the one place it is replaced, by one that can reload.
+            certificate = ReloadableCertificate(
+                lambda: serverFromString(self._reactor, description)._sslContextFactory
+            )
+            endpoint._sslContextFactory = certificate
+            self.certificates.append((option, certificate))
+        listener = Listener(option, endpoint, factory)
+        listener.setServiceParent(self)  # type: ignore[no-untyped-call]
+        return listener
+
+    def privilegedStartService(self) -> None:
+        """Bind every port (before twistd sheds privileges)."""
+        try:
+            MultiService.privilegedStartService(self)
+        except CannotListen as e:
+            self.log.critical("{problem}", problem=str(e))
+            if self._cannot_listen is None:
+                raise
+            self._cannot_listen(e)
+
+    def reload_certificates(self) -> None:
+        """Read every TLS port's key and certificate again.
+
+        New connections get the new certificate; those already made go on.
+        A port whose files cannot be read keeps its certificate.
+        """
+        for option, certificate in self.certificates:
+            try:
+                certificate.reload()
+            except Exception as e:
+                self.log.error(
+                    "{option}: kept the old certificate: {problem}",
+                    option=option,
+                    problem=endpoint_problem(e),
+                )
+            else:
+                self.log.info("{option}: certificate reloaded", option=option)
+
+    def _hangup(self, signum: int, frame: object) -> None:
+        cast(IReactorFromThreads, self._reactor).callFromThread(
+            self.reload_certificates
+        )
 
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""
+        if self._reload_on_hangup:
+            self._hangup_handler = signal.signal(signal.SIGHUP, self._hangup)
         started: Deferred[None] = self.store.start()
 
         def listen(_: None) -> None:
@@ -99,6 +191,8 @@ class ChatService(MultiService):
         return stopped.addCallback(lambda _: None)
 
     async def _stop(self) -> None:
+        if self._reload_on_hangup:
+            signal.signal(signal.SIGHUP, self._hangup_handler or signal.SIG_DFL)
         await MultiService.stopService(self)
         count = len(self.admission.connections)
         if count:

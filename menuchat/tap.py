@@ -7,6 +7,9 @@ server endpoint description and may be given more than once.
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import attrs
 from twisted.application.service import IService
@@ -14,6 +17,12 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from menuchat.config import Limits
+from menuchat.net.listening import (
+    DEFAULT_BACKLOG,
+    CannotListen,
+    endpoint_problem,
+    with_backlog,
+)
 from menuchat.service import ChatService
 from menuchat.store.memory import MemoryStore
 
@@ -21,17 +30,15 @@ __all__ = ["Options", "makeService", "with_backlog"]
 
 DEFAULT_PORT = "tcp:12000"
 
-# Twisted listens with a backlog of 50; a login storm of hundreds overflows
-# it, and a connection whose handshake the kernel then drops hangs. TCP ports
-# get a deep queue (Linux caps it at net.core.somaxconn) unless their
-# description sets backlog= itself.
-DEFAULT_BACKLOG = 4096
 _DEFAULTS = Limits()
 
 
 def _count(text: str) -> int:
     """A whole number of at least 1."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise ValueError(f"must be at least 1, not {value}")
     return value
@@ -39,7 +46,10 @@ def _count(text: str) -> int:
 
 def _non_negative(text: str) -> float:
     """A finite number, 0 or more."""
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"must be a number, not {text!r}") from None
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"must be a number, 0 or more, not {text}")
     return value
@@ -47,15 +57,27 @@ def _non_negative(text: str) -> float:
 
 def _whole(text: str) -> int:
     """A whole number, 0 or more."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"must be a whole number, not {text!r}") from None
     if value < 0:
         raise ValueError(f"must be 0 or more, not {value}")
     return value
 
 
-_whole.coerceDoc = "0 or more."  # type: ignore[attr-defined]
-_count.coerceDoc = "At least 1."  # type: ignore[attr-defined]
-_non_negative.coerceDoc = "0 or more."  # type: ignore[attr-defined]
+def _limit(
+    name: str, description: str, convert: Callable[[str], float]
+) -> list[object]:
+    """An optParameters row for the limit C{name}: converted in postOptions,
+    where a bad value's error can name the option."""
+    default = getattr(_DEFAULTS, name.replace("-", "_"))
+    rule = "At least 1." if convert is _count else "0 or more."
+    _CONVERTERS[name] = convert
+    return [name, None, default, f"{description} {rule}"]
+
+
+_CONVERTERS: dict[str, Callable[[str], float]] = {}
 
 
 class Options(usage.Options):
@@ -68,48 +90,51 @@ class Options(usage.Options):
         "Twisted server endpoint (tcp:5000:interface=127.0.0.1, "
         "ssl:6697:privateKey=key.pem:certKey=cert.pem, unix:/path) and may be "
         "repeated to listen on several. TCP ports listen with a backlog of "
-        f"{DEFAULT_BACKLOG} unless the description sets backlog=."
+        f"{DEFAULT_BACKLOG} unless the description sets backlog=. SIGHUP "
+        "reloads the key and certificate of every ssl: port."
     )
 
     optParameters = [
-        ["max-line-length", None, _DEFAULTS.max_line_length,
-         "Longest line in bytes; longer ones are discarded with an error.", _count],
-        ["line-rate", None, _DEFAULTS.line_rate,
+        _limit("max-line-length",
+         "Longest line in bytes; longer ones are discarded with an error.", _count),
+        _limit("line-rate",
          "Lines a second a connection may send before its reading is paused "
-         "(0: no limit).", _non_negative],
-        ["line-burst", None, _DEFAULTS.line_burst,
-         "Lines a connection may send at once before the rate applies.", _count],
-        ["max-output", None, _DEFAULTS.max_output,
+         "(0: no limit).", _non_negative),
+        _limit("line-burst",
+         "Lines a connection may send at once before the rate applies.", _count),
+        _limit("max-output",
          "Bytes of unsent output a connection may have before it is dropped "
-         "as a slow reader.", _count],
-        ["login-timeout", None, _DEFAULTS.login_timeout,
+         "as a slow reader.", _count),
+        _limit("login-timeout",
          "Seconds to give a name before the connection is closed (0: never).",
-         _non_negative],
-        ["idle-timeout", None, _DEFAULTS.idle_timeout,
+         _non_negative),
+        _limit("idle-timeout",
          "Seconds without a line before a logged-in user is disconnected "
-         "(0: never).", _non_negative],
-        ["close-timeout", None, _DEFAULTS.close_timeout,
+         "(0: never).", _non_negative),
+        _limit("close-timeout",
          "Seconds a closing connection (goodbye, timeout, shutdown) may take "
          "to read what it was sent before it is cut off (0: no limit).",
-         _non_negative],
-        ["max-clients", None, _DEFAULTS.max_clients,
-         "Connections the server holds at once.", _count],
-        ["max-per-address", None, _DEFAULTS.max_per_address,
-         "Connections from one IP address at once.", _count],
-        ["max-rooms", None, _DEFAULTS.max_rooms,
-         "Chat rooms open at once.", _count],
-        ["max-room-members", None, _DEFAULTS.max_room_members,
-         "Members of one chat room, its owner included.", _count],
-        ["mailbox-size", None, _DEFAULTS.mailbox_size,
+         _non_negative),
+        _limit("max-clients",
+         "Connections the server holds at once.", _count),
+        _limit("max-per-address",
+         "Connections from one IP address at once.", _count),
+        _limit("max-rooms",
+         "Chat rooms open at once.", _count),
+        _limit("max-room-members",
+         "Members of one chat room, its owner included.", _count),
+        _limit("mailbox-size",
          "Unread messages a mailbox holds; a sender to a full one is told.",
-         _count],
-        ["room-history", None, _DEFAULTS.room_history,
-         "Lines of a room shown to those who join (0: none).", _whole],
+         _count),
+        _limit("room-history",
+         "Lines of a room shown, with their time, to those who join (0: none).",
+         _whole),
     ]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["ports"] = []
+        self["metrics"] = None
         self["operators"] = []
 
     def opt_operator(self, name: str) -> None:
@@ -117,22 +142,54 @@ class Options(usage.Options):
         repeat for several."""
         self["operators"].append(name)
 
+    def opt_metrics(self, description: str) -> None:
+        """Serve Prometheus metrics over HTTP on this endpoint (default: off),
+        e.g. tcp:9102:interface=127.0.0.1."""
+        self["metrics"] = description
+
     def opt_port(self, description: str) -> None:
         """Listen on this endpoint (default tcp:12000); repeat for several."""
         self["ports"].append(description)
 
     opt_p = opt_port
 
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """Parse, and under twistd turn a usage error into one line and exit 1.
+
+        twistd would print its whole usage text above the error; the one
+        line names the option and the problem.
+        """
+        try:
+            super().parseOptions(options)  # type: ignore[no-untyped-call]
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            raise SystemExit(
+                f"menuchat: {e} (twistd menuchat --help lists the options)"
+            ) from None
+
     def postOptions(self) -> None:
+        for name, convert in _CONVERTERS.items():
+            value = self[name]
+            if isinstance(value, str):
+                try:
+                    self[name] = convert(value)
+                except ValueError as e:
+                    raise usage.UsageError(f"--{name} {e}") from None
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
         from twisted.internet import reactor
 
-        for description in self["ports"]:
+        endpoints = [("--port", description) for description in self["ports"]]
+        if self["metrics"] is not None:
+            endpoints.append(("--metrics", self["metrics"]))
+        for option, description in endpoints:
             try:
                 serverFromString(reactor, with_backlog(description))
             except Exception as e:
-                raise usage.UsageError(f"--port {description}: {e}") from e
+                raise usage.UsageError(
+                    f"{option} {description}: {endpoint_problem(e)}"
+                ) from e
 
     def limits(self) -> Limits:
         """The server's limits as given on the command line."""
@@ -144,22 +201,32 @@ class Options(usage.Options):
         )
 
 
-def with_backlog(description: str) -> str:
-    """C{description} with a deep backlog added to a TCP port lacking one."""
-    kind = description.split(":", 1)[0].lower()
-    if kind in ("tcp", "tcp6") and "backlog=" not in description:
-        return f"{description}:backlog={DEFAULT_BACKLOG}"
-    return description
-
-
 def makeService(options: Options) -> IService:
-    """The server: one hub, listening on every ``--port``."""
+    """The server: one hub, listening on every ``--port``.
+
+    Under ``twistd -n``, a port that cannot be opened ends twistd with one
+    line on standard error and status 1, not a traceback.
+    """
     from twisted.internet import reactor
 
+    twistd = options.parent
+    foreground = twistd is not None and bool(twistd["nodaemon"])
     return ChatService(
         MemoryStore(),
         reactor,
         options.limits(),
-        [with_backlog(description) for description in options["ports"]],
+        options["ports"],
+        cannot_listen=_exit if foreground else None,
+        reload_on_hangup=twistd is not None,
+        metrics=options["metrics"],
         operators=options["operators"],
     )
+
+
+def _exit(error: CannotListen) -> NoReturn:
+    """End twistd: the problem on standard error, exit status 1."""
+    stderr = sys.__stderr__
+    if stderr is not None:
+        stderr.write(f"menuchat: {error}\n")
+        stderr.flush()
+    raise SystemExit(1)

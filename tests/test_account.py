@@ -9,9 +9,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
 from menuchat.frontends.menu.factory import MenuChatProtocol
-from menuchat.frontends.menu.telnet import HIDE_INPUT, SHOW_INPUT
 from menuchat.store.memory import MemoryStore
 from tests.support import make_factory
+
+HIDE_INPUT = b"\xff\xfb\x01"  # IAC WILL ECHO
+SHOW_INPUT = b"\xff\xfc\x01"  # IAC WONT ECHO
 
 
 class AccountDialogueTests(SynchronousTestCase):

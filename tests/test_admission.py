@@ -147,13 +147,16 @@ class CapTests(SynchronousTestCase):
         assert again.connected
         assert len(factory.admission.connections) == 1
 
-    def test_a_refusal_is_logged_with_the_peer_and_the_reason(self):
-        factory = make_factory(Clock(), Limits(max_clients=1))
+    def test_refusals_are_logged_as_one_summary_a_second(self):
+        clock = Clock()
+        factory = make_factory(clock, Limits(max_clients=1))
         connect(factory, port=1)
         with capturedLogs() as events:
-            connect(factory, host="10.0.0.7", port=7)
-        (refused,) = [e for e in events if "refused" in e["log_format"]]
-        assert refused["peer"] == "10.0.0.7:7"
+            for port in range(7, 12):
+                connect(factory, host="10.0.0.7", port=port)
+            clock.advance(1)
+        (refused,) = [e for e in events if e.get("event") == "refusal"]
+        assert refused["count"] == 5
         assert refused["why"] == "the server is full"
 
 

@@ -46,7 +46,7 @@ class ServerStreamTests(SynchronousTestCase):
 
     def test_invalid_utf8_is_replaced_not_fatal(self) -> None:
         self.assertEqual(
-            ServerStream().feed(b"bad \xff\xfe bytes\r\n"),
+            ServerStream().feed(b"bad \xc0\xfe bytes\r\n"),
             ["bad \ufffd\ufffd bytes"],
         )
 
@@ -188,3 +188,26 @@ class EncodeLineTests(SynchronousTestCase):
     def test_lines_are_sent_in_utf8_with_crlf(self) -> None:
         self.assertEqual(encode_line("olá"), "olá\r\n".encode())
         self.assertEqual(encode_line("a\rb\nc"), b"abc\r\n")
+
+
+class TelnetCommandTests(SynchronousTestCase):
+    """The server's telnet commands never reach the screen."""
+
+    def test_echo_offer_and_withdrawal_are_taken_out_and_noted(self):
+        stream = ServerStream()
+        assert stream.feed(b"Welcome\r\n\xff\xfb\x01Password: ") == ["Welcome"]
+        assert stream.prompt == "Password: "
+        assert stream.hiding_input
+        # The prompt's line end comes after the withdrawal: a prompt, not a line.
+        assert stream.feed(b"\xff\xfc\x01\r\nClient Name: Nina\r\n") == [
+            "Client Name: Nina"
+        ]
+        assert not stream.hiding_input
+
+    def test_a_command_split_across_reads_is_kept_until_whole(self):
+        stream = ServerStream()
+        assert stream.feed(b"Pass\xff") == []
+        assert stream.feed(b"\xfb") == []
+        assert stream.feed(b"\x01word: ") == []
+        assert stream.prompt == "Password: "
+        assert stream.hiding_input

@@ -1,7 +1,6 @@
 """The twistd plugin: discovery, options and the service they build."""
 
 import attrs
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.python import usage
@@ -9,6 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat import tap
 from menuchat.config import Limits
+from menuchat.net.listening import Listener
 from menuchat.service import ChatService
 
 
@@ -60,7 +60,7 @@ class OptionsTests(SynchronousTestCase):
         service = tap.makeService(
             parse("-p", "tcp:0", "-p", "tcp:0:interface=127.0.0.1")
         )
-        ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        ports = [s for s in service if isinstance(s, Listener)]
         assert len(ports) == 2
         assert ports[0].factory is ports[1].factory
         assert ports[0].factory.limits == Limits()
@@ -181,5 +181,5 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_ports_listen_with_the_backlog(self):
         service = tap.makeService(parse("-p", "tcp:0", "-p", "unix:/tmp/mc.sock"))
-        ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        ports = [s for s in service if isinstance(s, Listener)]
         assert ports[0].endpoint._backlog == 4096

@@ -72,11 +72,39 @@ class ServerStream:
 
     def __init__(self) -> None:
         self._partial = b""
+        self._command = b""
         self.prompt = ""
         self.said_goodbye = False
+        self.hiding_input = False
+
+    def _take_commands(self, data: bytes) -> bytes:
+        """C{data} without telnet commands (UTF-8 never holds the byte 255).
+
+        The server offers to echo (IAC WILL ECHO) while a password is typed
+        and withdraws the offer (IAC WONT ECHO) after: L{hiding_input} says
+        which holds. A command split across reads is kept until it is whole.
+        """
+        if self._command:
+            data, self._command = self._command + data, b""
+        if b"\xff" not in data:
+            return data
+        kept = bytearray()
+        start = 0
+        while (at := data.find(b"\xff", start)) >= 0:
+            kept += data[start:at]
+            size = 3 if data[at + 1 : at + 2] in _NEGOTIATIONS else 2
+            if at + size > len(data):
+                self._command = data[at:]
+                return bytes(kept)
+            if data[at + 1 : at + 3] in (_WILL_ECHO, _WONT_ECHO):
+                self.hiding_input = data[at + 1 : at + 3] == _WILL_ECHO
+            start = at + size
+        kept += data[start:]
+        return bytes(kept)
 
     def feed(self, data: bytes) -> list[str]:
         """Take one read's bytes; return the lines it completes, in order."""
+        data = self._take_commands(data)
         raw = (self._partial + data).split(b"\n")
         partial = raw.pop()
         while len(partial) > self.max_line_length:
@@ -107,6 +135,11 @@ class ServerStream:
         if not text or text in KNOWN_PROMPTS:
             return []
         return [text]
+
+
+_NEGOTIATIONS = (b"\xfb", b"\xfc", b"\xfd", b"\xfe")  # WILL, WONT, DO, DONT
+_WILL_ECHO = b"\xfb\x01"
+_WONT_ECHO = b"\xfc\x01"
 
 
 def _render(line: bytes) -> str:

@@ -13,6 +13,7 @@ frozen event values from L{menuchat.core.events}.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import attrs
@@ -133,6 +134,11 @@ class Hub(RoomRules):
         self._users: dict[int, User] = {}
         self._names: dict[str, User | None] = {}
         self._rooms: dict[str, Room] = {}
+        #: Counts for the metrics: room line deliveries (one per member
+        #: reached), private messages stored, refused logins by reason.
+        self.deliveries = 0
+        self.private_messages = 0
+        self.login_failures: Counter[str] = Counter()
 
     # Users
 
@@ -152,9 +158,11 @@ class Hub(RoomRules):
         try:
             check_token(name, InvalidName)
         except ChatError as e:
+            self.login_failures["invalid_name"] += 1
             return fail(e)
         key = token_key(name)
         if key in self._names:
+            self.login_failures["name_taken"] += 1
             return fail(NameTaken(name))
         self._names[key] = None
 
@@ -263,6 +271,7 @@ class Hub(RoomRules):
         )
 
         def stored(unread: int) -> Message:
+            self.private_messages += 1
             recipient = self._users.get(recipient_id)
             if recipient is not None:
                 recipient.client.message_waiting(MessageWaiting(message, unread))

@@ -31,6 +31,10 @@ def token_problem(token: str) -> TokenProblem | None:
     if len(token) > MAX_TOKEN_LENGTH:
         return TokenProblem.TOO_LONG
     if not token.isprintable():
+        # Spaces other than U+0020 (no-break, ideographic, ...) are not
+        # printable to Python, but to the person typing they are spaces.
+        if any(unicodedata.category(c) == "Zs" for c in token):
+            return TokenProblem.SPACE
         return TokenProblem.CONTROL
     if " " in token:
         return TokenProblem.SPACE

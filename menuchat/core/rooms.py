@@ -100,6 +100,7 @@ class RoomRules:
         max_room_members: int
 
     _rooms: dict[str, Room]
+    deliveries: int
     history_size: int
     operators: frozenset[str]
 
@@ -202,7 +203,9 @@ class RoomRules:
         if user.id in room.muted:
             raise Muted(room.id)
         event = RoomLine(room.id, user.name, user.id, text)
-        for member in room.members:
+        members = room.members
+        self.deliveries += len(members)
+        for member in members:
             member.client.room_line(event)
         line = HistoryLine(user.name, text, self._now())
         room.history.append(line)

@@ -34,6 +34,8 @@ from zope.interface import implementer
 from menuchat.config import Limits
 from menuchat.net.admission import Admission, Refusal, host_of
 from menuchat.net.ratelimit import TokenBucket
+from menuchat.net.refusals import RefusalLog
+from menuchat.net.stats import ConnectionStats
 
 
 class _Transport(Protocol):
@@ -162,6 +164,7 @@ class LineFactory(ServerFactory):
 
     @param clock: the reactor, or a L{task.Clock} in tests.
     @param admission: shared with the server's other front-ends.
+    @param stats: counts for the metrics, shared likewise.
     """
 
     protocol: Callable[[], LineConnection]  # type: ignore[assignment]
@@ -171,8 +174,11 @@ class LineFactory(ServerFactory):
         clock: IReactorTime,
         limits: Limits,
         admission: Admission | None = None,
+        stats: ConnectionStats | None = None,
     ) -> None:
         self.clock = clock
+        self.stats = stats or ConnectionStats()
+        self.refusal_log = RefusalLog(clock)
         self.limits = limits
         self.admission = admission or Admission(
             limits.max_clients, limits.max_per_address
@@ -210,6 +216,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
     def __init__(self) -> None:
         self.handler: LineHandler | None = None
         self.name: str | None = None
+        self._user_id: int | None = None
         self._host: str | None = None
         self._buffer = b""
         self._discarding = False
@@ -264,8 +271,9 @@ class LineConnection(LineReceiver, TimeoutMixin):
         self._host = host_of(self.transport.getPeer())
         refusal = factory.admission.admit(self, self._host)
         if refusal is not None:
+            factory.stats.refusals[refusal.name.lower()] += 1
+            factory.refusal_log.refused(refusal)
             self._closed = True
-            self.log.warn("{peer} refused: {why}", peer=self.peer(), why=refusal.value)
             self.transport.write(self.refusal_text(refusal).encode())
             self.transport.loseConnection()
             return
@@ -303,8 +311,11 @@ class LineConnection(LineReceiver, TimeoutMixin):
             handler.connection_lost()
             self.log.info(
                 "{peer} disconnected ({who}): {reason}",
+                event="logout" if self.name is not None else "disconnect",
                 peer=self.peer(),
                 who=self.name if self.name is not None else "never logged in",
+                name=self.name,
+                id=self._user_id,
                 reason=reason.getErrorMessage(),
             )
         self.factory.admission.forget(self, self._host)
@@ -317,6 +328,9 @@ class LineConnection(LineReceiver, TimeoutMixin):
         handler = self.handler
         if handler is None:
             return
+        self.factory.stats.drops[
+            "idle_timeout" if self.name is not None else "login_timeout"
+        ] += 1
         self.log.info(
             "{peer} timed out {when}",
             peer=self.peer(),
@@ -337,6 +351,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
             self._fresh = False
             if looks_like_tls(data) and self.handler is not None:
                 self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
+                self.factory.stats.drops["tls_on_plain_port"] += 1
                 self.write(self.not_tls_text())
                 self.close()
                 return
@@ -389,6 +404,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
                 self._line_too_long()
 
     def lineReceived(self, line: bytes) -> None:
+        self.factory.stats.lines_in += 1
         if line[-1:] == b"\r":
             line = line[:-1]
         if len(line) > self.MAX_LENGTH:
@@ -499,8 +515,13 @@ class LineConnection(LineReceiver, TimeoutMixin):
     def logged_in(self, name: str, user_id: int) -> None:
         """Log the login; from now on the idle timeout applies."""
         self.name = name
+        self._user_id = user_id
         self.log.info(
-            "{peer} logged in as {name}:{id}", peer=self.peer(), name=name, id=user_id
+            "{peer} logged in as {name}:{id}",
+            event="login",
+            peer=self.peer(),
+            name=name,
+            id=user_id,
         )
         self._set_timeout(self.factory.limits.idle_timeout or None)
 
@@ -546,6 +567,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
         queue = self._queue
         if not queue:
             return
+        self.factory.stats.queued(self._queued)
         self._queue = []
         self._queued = 0
         data = queue[0] if len(queue) == 1 else b"".join(queue)
@@ -572,6 +594,9 @@ class LineConnection(LineReceiver, TimeoutMixin):
             queued=self._queued,
             limit=self.factory.limits.max_output,
         )
+        stats = self.factory.stats
+        stats.queued(self._queued)
+        stats.drops["slow_reader"] += 1
         self._closed = True
         self._queue = []
         self.transport.abortConnection()

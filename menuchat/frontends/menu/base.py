@@ -144,18 +144,26 @@ _ESCAPE = re.compile(
 )
 
 
+#: Format characters that languages need and that move nothing on a
+#: terminal: the zero-width joiner (emoji families) and non-joiner (Persian).
+JOINERS = frozenset("\u200c\u200d")
+
+
 def clean(text: str) -> str:
     """C{text} with control and format characters removed, tabs as spaces.
 
     Nothing a user types may reach another terminal as an escape sequence,
     a bell, a backspace or a bidi override; a whole escape sequence goes,
-    not just its ESC, so no "[31m" debris is left behind.
+    not just its ESC, so no "[31m" debris is left behind. The joiners
+    (L{JOINERS}) stay.
     """
     if text.isprintable():
         return text
     if "\x1b" in text or not text.isascii():
         text = _ESCAPE.sub("", text)
-    return "".join(c if c.isprintable() else " " if c == "\t" else "" for c in text)
+    return "".join(
+        c if c.isprintable() or c in JOINERS else " " if c == "\t" else "" for c in text
+    )
 
 
 def format_time(timestamp: float) -> str:

@@ -14,14 +14,10 @@ from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import Session
-from menuchat.frontends.menu.telnet import (
-    ECHO,
-    HIDE_INPUT,
-    SHOW_INPUT,
-    TelnetFilter,
-)
+from menuchat.frontends.menu.telnet import TelnetFilter
 from menuchat.net.admission import Admission, Refusal
 from menuchat.net.connection import LineConnection, LineFactory, LineHandler
+from menuchat.net.stats import ConnectionStats
 
 __all__ = ["MenuChatFactory", "MenuChatProtocol"]
 
@@ -56,23 +52,27 @@ class MenuChatProtocol(LineConnection):
         """The peer's host (or its whole address when it has none)."""
         return self._host if self._host is not None else self.peer()
 
-    def hide_input(self, hidden: bool) -> None:
-        """Have telnet stop or resume echoing what is typed: while a password
-        is typed, the server offers to echo, and echoes nothing."""
-        if self._telnet is None:
-            self._telnet = TelnetFilter()
-        if hidden:
-            self._telnet.offered.add(ECHO)
-            self.write_bytes(HIDE_INPUT)
-        else:
-            self._telnet.offered.discard(ECHO)
-            self.write_bytes(SHOW_INPUT)
-
     def refusal_text(self, refusal: Refusal) -> str:
         return REFUSALS[refusal]
 
     def not_tls_text(self) -> str:
         return texts.NOT_TLS
+
+    def hide_input(self, hidden: bool) -> None:
+        """Have a telnet client stop (or resume) showing what is typed.
+
+        Offers the server's ECHO (IAC WILL ECHO) while hidden, withdraws it
+        (IAC WONT ECHO) after: for a password prompt. telnet on a port other
+        than 23 starts no negotiation of its own, so the offer is made
+        whether or not the peer has spoken telnet yet; the menuchat client
+        takes such commands out, and nc shows three stray bytes at a
+        password prompt, where hiding a password from telnet matters more.
+        """
+        if self._telnet is None:
+            self._telnet = TelnetFilter()
+        command = self._telnet.echo(hidden)
+        if command:
+            self.write_bytes(command)
 
     def filter_input(self, data: bytes) -> bytes:
         """Take telnet commands out, answering them, before framing."""
@@ -98,7 +98,8 @@ class MenuChatFactory(LineFactory):
         clock: IReactorTime,
         limits: Limits | None = None,
         admission: Admission | None = None,
+        stats: ConnectionStats | None = None,
     ) -> None:
-        super().__init__(clock, limits or Limits(), admission)
+        super().__init__(clock, limits or Limits(), admission, stats)
         self.hub = hub
         self.accounts = accounts
