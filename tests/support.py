@@ -184,3 +184,38 @@ def room(factory: MenuChatFactory, size: int) -> list[tuple[MenuChatProtocol, Wi
         transport.clear()
         transport.writes = 0
     return members
+
+
+class FakeMember:
+    """Records every event the hub sends, as tuples."""
+
+    def __init__(self) -> None:
+        self.events = []
+
+    def room_line(self, event):
+        self.events.append(("line", event.room, event.speaker, event.text))
+
+    def member_joined(self, event):
+        self.events.append(("joined", event.room, event.name))
+
+    def member_left(self, event):
+        self.events.append(("left", event.room, event.name))
+
+    def room_changed(self, event):
+        self.events.append(("changed", event.room, event.change, event.name))
+
+    def broadcast(self, event):
+        self.events.append(("broadcast", event.by, event.text))
+
+    def disconnected(self, by):
+        self.events.append(("disconnected", by))
+
+    def room_closed(self, event):
+        self.events.append(("closed", event.room, event.reason))
+
+    def message_waiting(self, event):
+        self.events.append(("waiting", event.message.text, event.unread))
+
+    def message_unread(self, event):
+        message = event.message
+        self.events.append(("unread", message.recipient_name, message.text))

@@ -1,0 +1,409 @@
+"""Rooms and their rules (core/rooms.py): fan-out, history, kept rooms,
+moderation by owners and operators. Driven with fake members."""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.core import errors as hub
+from menuchat.core.events import Change, CloseReason
+from menuchat.core.hub import Hub
+from menuchat.store import Account
+from menuchat.store.memory import MemoryStore
+from tests.support import FakeMember, resolved
+
+
+def login(chat, name):
+    member = FakeMember()
+    return resolved(chat.login(name, member)), member
+
+
+def registered(chat, store, name, user_id):
+    """A registered user logged in: its account is in the store."""
+    account = Account(user_id, name, name.casefold(), "hash", 1.0)
+    resolved(store.create_account(account))
+    member = FakeMember()
+    return resolved(chat.login(name, member, account)), member
+
+
+class HubCase(SynchronousTestCase):
+    """A hub with small caps on a memory store and a clock the test moves."""
+
+    def setUp(self):
+        self.now = [1565027100.0]
+        self.store = MemoryStore()
+        self.chat = self.make_hub(self.store)
+
+    def make_hub(self, store, **kwargs):
+        settings = dict(
+            now=lambda: self.now[0],
+            mailbox_size=3,
+            max_rooms=2,
+            max_room_members=3,
+            history_size=3,
+            operators=frozenset({"Olga"}),
+        )
+        settings.update(kwargs)
+        return Hub(store, **settings)
+
+
+class RoomTests(HubCase):
+    """Rooms, their caps and their fan-out."""
+
+    def test_create_room_puts_the_owner_in_it(self):
+        nina, _ = login(self.chat, "Nina")
+        room = self.chat.create_room(nina, "lobby")
+        assert (room.owner_id, room.owner_name) == (nina.id, "Nina")
+        assert room.members == (nina,)
+        assert nina.room is room
+        assert self.chat.room("LOBBY") is room
+
+    def test_room_ids_are_unique_case_insensitively(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "lobby")
+        with self.assertRaises(hub.RoomTaken):
+            self.chat.create_room(jose, "Lobby")
+        assert jose.room is None
+
+    def test_room_cap(self):
+        users = [login(self.chat, f"u{n}")[0] for n in range(3)]
+        self.chat.create_room(users[0], "a")
+        self.chat.create_room(users[1], "b")
+        with self.assertRaises(hub.TooManyRooms):
+            self.chat.create_room(users[2], "c")
+        assert [r.id for r in self.chat.rooms()] == ["a", "b"]
+
+    def test_bad_room_id_is_refused(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.InvalidRoomId):
+            self.chat.create_room(nina, "two words")
+        assert self.chat.rooms() == []
+
+    def test_join_tells_the_joiner_first_then_the_others(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        assert room.members == (nina, jose)
+        assert jose_member.events == [("joined", "lobby", "Jose")]
+        assert nina_member.events == [("joined", "lobby", "Jose")]
+
+    def test_join_unknown_room(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.UnknownRoom):
+            self.chat.join_room(nina, "nowhere")
+        assert nina.room is None
+
+    def test_room_member_cap(self):
+        owner, _ = login(self.chat, "Owner")
+        self.chat.create_room(owner, "r")
+        self.chat.join_room(login(self.chat, "a")[0], "r")
+        self.chat.join_room(login(self.chat, "b")[0], "r")
+        late, _ = login(self.chat, "late")
+        with self.assertRaises(hub.RoomFull):
+            self.chat.join_room(late, "r")
+        assert late.room is None
+        assert len(self.chat.room("r").members) == 3
+
+    def test_one_room_at_a_time(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "a")
+        self.chat.create_room(jose, "b")
+        with self.assertRaises(hub.AlreadyInRoom):
+            self.chat.join_room(jose, "a")
+        with self.assertRaises(hub.AlreadyInRoom):
+            self.chat.create_room(nina, "c")
+
+    def test_say_reaches_every_member_and_only_them(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        _, outsider = login(self.chat, "Out")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.say(jose, "Hello")
+        assert nina_member.events[-1] == ("line", "lobby", "Jose", "Hello")
+        assert jose_member.events[-1] == ("line", "lobby", "Jose", "Hello")
+        assert outsider.events == []
+
+    def test_say_outside_a_room_is_refused(self):
+        nina, _ = login(self.chat, "Nina")
+        with self.assertRaises(hub.NotInRoom):
+            self.chat.say(nina, "anyone?")
+
+    def test_member_leaves_and_the_others_are_told(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.leave_room(jose)
+        assert room.members == (nina,)
+        assert jose.room is None
+        assert nina_member.events[-1] == ("left", "lobby", "Jose")
+        assert ("left", "lobby", "Jose") not in jose_member.events
+
+    def test_the_owner_cannot_leave_only_close(self):
+        nina, _ = login(self.chat, "Nina")
+        self.chat.create_room(nina, "lobby")
+        with self.assertRaises(hub.NotOwner):
+            self.chat.leave_room(nina)
+
+    def test_only_the_owner_closes(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        with self.assertRaises(hub.NotOwner):
+            self.chat.close_room(jose)
+        assert self.chat.room("lobby") is not None
+
+    def test_closing_puts_every_member_out(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        ana, ana_member = login(self.chat, "Ana")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.join_room(ana, "lobby")
+        self.chat.close_room(nina)
+        assert self.chat.rooms() == []
+        assert room.members == ()
+        assert (nina.room, jose.room, ana.room) == (None, None, None)
+        assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_CLOSED)
+        assert ana_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_CLOSED)
+        assert not any(e[0] == "closed" for e in nina_member.events)
+
+    def test_owner_logout_closes_the_room(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.logout(nina)
+        assert self.chat.rooms() == []
+        assert jose.room is None
+        assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_LEFT)
+        # The id of the room is free again.
+        self.chat.create_room(jose, "lobby")
+
+    def test_member_logout_leaves_the_room(self):
+        nina, nina_member = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        self.chat.logout(jose)
+        assert room.members == (nina,)
+        assert nina_member.events[-1] == ("left", "lobby", "Jose")
+        assert [u.name for u in self.chat.users()] == ["Nina"]
+
+    def test_a_member_dropping_while_a_line_is_delivered_breaks_nothing(self):
+        chat = self.chat
+        owner, _ = login(chat, "Owner")
+        chat.create_room(owner, "r")
+
+        class Dropper(FakeMember):
+            def room_line(self, event):
+                super().room_line(event)
+                chat.logout(dropper)
+
+        dropper = resolved(chat.login("Dropper", Dropper()))
+        chat.join_room(dropper, "r")
+        last, last_member = login(chat, "Last")
+        chat.join_room(last, "r")
+        chat.say(owner, "hi")
+        assert last_member.events[-1] == ("line", "r", "Owner", "hi")
+        assert [m.name for m in chat.room("r").members] == ["Owner", "Last"]
+
+
+class HistoryTests(HubCase):
+    """The last lines of a room, appended once per line and bounded."""
+
+    def test_a_joiner_gets_the_last_lines_with_their_times(self):
+        nina, _ = login(self.chat, "Nina")
+        self.chat.create_room(nina, "lobby")
+        for n in range(5):
+            self.now[0] += 60
+            self.chat.say(nina, f"line {n}")
+        jose, jose_member = login(self.chat, "Jose")
+        events = []
+        jose_member.member_joined = events.append
+        self.chat.join_room(jose, "lobby")
+        (joined,) = events
+        assert [line.text for line in joined.history] == ["line 2", "line 3", "line 4"]
+        assert joined.history[-1].said_at == 1565027100.0 + 300
+        assert joined.members == ("Nina", "Jose")
+
+    def test_a_closed_rooms_history_is_gone_with_it(self):
+        nina, _ = login(self.chat, "Nina")
+        self.chat.create_room(nina, "lobby")
+        self.chat.say(nina, "old")
+        self.chat.close_room(nina)
+        room = self.chat.create_room(nina, "lobby")
+        assert list(room.history) == []
+
+    def test_a_history_of_zero_keeps_nothing(self):
+        chat = self.make_hub(MemoryStore(), history_size=0)
+        nina, _ = login(chat, "Nina")
+        room = chat.create_room(nina, "lobby")
+        chat.say(nina, "gone")
+        assert list(room.history) == []
+
+
+class KeptRoomTests(HubCase):
+    """A registered owner's room outlives the owner's connection and a restart."""
+
+    def test_a_registered_owners_room_stays_when_the_owner_leaves(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        jose, jose_member = login(self.chat, "Jose")
+        room = self.chat.create_room(nina, "lobby")
+        self.chat.join_room(jose, "lobby")
+        assert room.persistent
+        self.chat.leave_room(nina)  # bye, as the owner
+        assert self.chat.room("lobby") is room
+        assert jose_member.events[-1] == ("left", "lobby", "Nina")
+        resolved(self.chat.logout(jose))
+        assert self.chat.room("lobby") is room  # empty, and still open
+        self.chat.join_room(nina, "lobby")  # the owner comes back
+        self.chat.close_room(nina)  # exit
+        assert self.chat.room("lobby") is None
+        assert resolved(self.store.saved_rooms()) == []
+
+    def test_a_registered_owner_dropping_leaves_the_room_open(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        self.chat.create_room(nina, "lobby")
+        resolved(self.chat.logout(nina))
+        assert self.chat.room("lobby") is not None
+
+    def test_a_guest_owners_room_still_closes_when_the_owner_leaves(self):
+        ann, _ = login(self.chat, "Ann")
+        jose, jose_member = login(self.chat, "Jose")
+        self.chat.create_room(ann, "den")
+        self.chat.join_room(jose, "den")
+        with self.assertRaises(hub.NotOwner):
+            self.chat.leave_room(ann)
+        resolved(self.chat.logout(ann))
+        assert self.chat.room("den") is None
+        assert jose_member.events[-1] == ("closed", "den", CloseReason.OWNER_LEFT)
+
+    def test_a_kept_room_and_its_history_come_back_after_a_restart(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        self.chat.create_room(nina, "lobby")
+        self.chat.set_topic(nina, "welcome")
+        for text in ("one", "two", "three", "four"):
+            self.chat.say(nina, text)
+        restarted = self.make_hub(self.store)
+        resolved(restarted.restore_rooms())
+        room = restarted.room("lobby")
+        assert room is not None and room.persistent
+        assert (room.owner_id, room.owner_name, room.topic) == (7, "Nina", "welcome")
+        assert [line.text for line in room.history] == ["two", "three", "four"]
+        assert room.members == ()
+
+    def test_a_guest_room_does_not_come_back(self):
+        ann, _ = login(self.chat, "Ann")
+        self.chat.create_room(ann, "den")
+        restarted = self.make_hub(self.store)
+        resolved(restarted.restore_rooms())
+        assert restarted.rooms() == []
+
+
+class ModerationTests(HubCase):
+    """What owners and operators may do, and to whom."""
+
+    def setUp(self):
+        super().setUp()
+        self.nina, self.nina_member = login(self.chat, "Nina")
+        self.jose, self.jose_member = login(self.chat, "Jose")
+        self.ana, self.ana_member = login(self.chat, "Ana")
+        self.room = self.chat.create_room(self.nina, "lobby")
+        self.chat.join_room(self.jose, "lobby")
+        self.chat.join_room(self.ana, "lobby")
+
+    def test_the_owner_kicks_a_member_out_and_everyone_is_told(self):
+        self.chat.kick(self.nina, "jose")
+        assert self.jose.room is None
+        assert self.room.members == (self.nina, self.ana)
+        assert self.jose_member.events[-1] == ("left", "lobby", "Jose")
+        assert self.ana_member.events[-1] == ("left", "lobby", "Jose")
+
+    def test_a_muted_member_cannot_speak_until_unmuted(self):
+        self.chat.mute(self.nina, "Jose")
+        assert self.ana_member.events[-1] == ("changed", "lobby", Change.MUTED, "Jose")
+        with self.assertRaises(hub.Muted):
+            self.chat.say(self.jose, "hello?")
+        assert self.ana_member.events[-1][0] == "changed"
+        self.chat.mute(self.nina, "Jose", muted=False)
+        self.chat.say(self.jose, "back")
+        assert self.ana_member.events[-1] == ("line", "lobby", "Jose", "back")
+
+    def test_the_owner_hands_the_room_over(self):
+        self.chat.give_room(self.nina, "Jose")
+        assert (self.room.owner_id, self.room.owner_name) == (self.jose.id, "Jose")
+        assert self.ana_member.events[-1] == ("changed", "lobby", Change.OWNER, "Jose")
+        with self.assertRaises(hub.NotAllowed):
+            self.chat.kick(self.nina, "Ana")  # no longer the owner
+        self.chat.leave_room(self.nina)  # an ordinary member now
+        self.chat.kick(self.jose, "Ana")
+        assert self.room.members == (self.jose,)
+
+    def test_the_topic_is_set_by_the_owner_only(self):
+        with self.assertRaises(hub.NotAllowed):
+            self.chat.set_topic(self.jose, "mine now")
+        self.chat.set_topic(self.nina, "maths on Monday")
+        assert self.room.topic == "maths on Monday"
+        assert self.jose_member.events[-1] == ("changed", "lobby", Change.TOPIC, "")
+
+    def test_members_cannot_moderate_and_no_one_moderates_the_owner(self):
+        for action in (self.chat.kick, self.chat.mute, self.chat.give_room):
+            with self.assertRaises(hub.NotAllowed):
+                action(self.jose, "Ana")
+        with self.assertRaises(hub.NotAllowed):
+            self.chat.kick(self.nina, "Nina")
+        with self.assertRaises(hub.UnknownUser):
+            self.chat.kick(self.nina, "Olga")  # not online
+        elsewhere, _ = login(self.chat, "Eve")
+        with self.assertRaises(hub.NotHere):
+            self.chat.kick(self.nina, "Eve")  # online, not in the room
+        assert self.room.members == (self.nina, self.jose, self.ana)
+
+    def test_an_operator_moderates_any_room_from_anywhere(self):
+        olga, _ = registered(self.chat, self.store, "Olga", 99)
+        assert self.chat.is_operator(olga)
+        self.chat.mute(olga, "Ana")
+        assert self.ana.id in self.room.muted
+        self.chat.kick(olga, "Jose")
+        assert self.jose.room is None
+        with self.assertRaises(hub.NotAllowed):
+            self.chat.kick(olga, "Nina")  # the owner stays
+        self.chat.close_room(olga, "lobby")
+        assert self.chat.room("lobby") is None
+        assert self.nina_member.events[-1] == (
+            "closed",
+            "lobby",
+            CloseReason.OWNER_CLOSED,
+        )
+
+    def test_a_guest_named_like_an_operator_is_no_operator(self):
+        olga, _ = login(self.chat, "olga")
+        assert not self.chat.is_operator(olga)
+        with self.assertRaises(hub.NotAllowed):
+            self.chat.broadcast(olga, "hi")
+        with self.assertRaises(hub.NotOwner):
+            self.chat.close_room(olga, "lobby")
+
+    def test_an_operator_broadcasts_and_disconnects(self):
+        olga, olga_member = registered(self.chat, self.store, "Olga", 99)
+        self.chat.broadcast(olga, "maintenance at noon")
+        for member in (self.nina_member, self.jose_member, olga_member):
+            assert member.events[-1] == ("broadcast", "Olga", "maintenance at noon")
+        self.chat.disconnect(olga, "jose")
+        assert self.jose_member.events[-1] == ("disconnected", "Olga")
+        with self.assertRaises(hub.UnknownUser):
+            self.chat.disconnect(olga, "nobody")
+
+    def test_moderation_is_logged(self):
+        from twisted.logger import capturedLogs
+
+        with capturedLogs() as events:
+            self.chat.mute(self.nina, "Jose")
+            self.chat.kick(self.nina, "Jose")
+        texts = [e["log_format"] for e in events]
+        assert any("muted" in e.get("change", "") for e in events), texts
+        assert any("kicked" in t for t in texts), texts
