@@ -54,12 +54,15 @@ def resolved(d: Deferred[_T]) -> _T:
 
 
 def make_factory(
-    clock: IReactorTime, limits: Limits | None = None, store: Any = None
+    clock: IReactorTime,
+    limits: Limits | None = None,
+    store: Any = None,
+    operators: Any = (),
 ) -> MenuChatFactory:
     """A menu factory around a fresh hub on C{store} (a memory store by default)."""
     limits = limits or Limits()
     store = store or MemoryStore()
-    hub = make_hub(store, clock, limits)
+    hub = make_hub(store, clock, limits, operators)
     accounts = Accounts(store, clock, maybeDeferred)
     return MenuChatFactory(hub, accounts, clock, limits)
 
