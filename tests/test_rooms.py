@@ -358,7 +358,7 @@ class ModerationTests(HubCase):
             self.chat.kick(self.nina, "Nina")
         with self.assertRaises(hub.UnknownUser):
             self.chat.kick(self.nina, "Olga")  # not online
-        elsewhere, _ = login(self.chat, "Eve")
+        login(self.chat, "Eve")
         with self.assertRaises(hub.NotHere):
             self.chat.kick(self.nina, "Eve")  # online, not in the room
         assert self.room.members == (self.nina, self.jose, self.ana)
