@@ -19,7 +19,7 @@ OPTION_PROMPT = b"Your option <enter a number>: "
 _CLIENT_ID = re.compile(rb"Client ID: (\d+)")
 
 #: Called with the receive time of each private-message notice.
-NoticeCallback = Callable[[float], None]
+NoticeCallback = Callable[[float, "int | None"], None]
 #: Called with the number of private messages just read.
 ReadCallback = Callable[[int], None]
 
@@ -97,6 +97,9 @@ class _LineWatcher:
             self.on_line(line)
 
 
+_UNREAD = re.compile(rb"\((\d+) unread\)")
+
+
 class _MailReader:
     """A recipient that reads its mailbox whenever a notice says it has mail.
 
@@ -115,6 +118,7 @@ class _MailReader:
         self.notices = 0
         self.read = 0
         self.asked = False
+        self.more = False
         self.listing = False
 
     def data(self, conn: Conn, data: bytes) -> None:
@@ -124,9 +128,13 @@ class _MailReader:
         for line in lines:
             line = self._strip_prompts(line)
             if b"New message from " in line:
+                # One notice may tell of several messages: "(N unread)".
+                found = _UNREAD.search(line)
                 self.notices += 1
-                self.on_notice(now)
-                if not self.asked:
+                self.on_notice(now, int(found.group(1)) if found else None)
+                if self.asked:
+                    self.more = True
+                else:
                     self._ask()
             elif b"My messages:" in line:
                 self.listing = True
@@ -144,7 +152,8 @@ class _MailReader:
             if self.listing:
                 self.listing = False
                 self.asked = False
-                if self.notices > self.read:
+                if self.more:
+                    self.more = False
                     self._ask()
         return text
 
@@ -193,7 +202,7 @@ class FloorDriver:
             if n:
                 now = time.time()
                 for _ in range(n):
-                    on_notice(now)
+                    on_notice(now, None)
                 on_read(n)
 
         conn.on_data = data

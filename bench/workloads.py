@@ -391,6 +391,7 @@ class _Pair:
         self.sent = 0
         self.read = 0
         self.confirmed = 0
+        self.noticed = 0
         self.sent_at: deque[float] = deque()
 
 
@@ -421,11 +422,16 @@ def private(
 
     for p in group:
 
-        def on_notice(now: float, p: _Pair = p) -> None:
-            if p.sent_at:
-                latencies_out.append(now - p.sent_at.popleft())
-            else:
+        def on_notice(now: float, unread: int | None, p: _Pair = p) -> None:
+            # A notice tells of every message up to the unread count it
+            # gives (menuchat tells of a turn's messages at once), or of one.
+            noticed = 1 if unread is None else p.read + unread - p.noticed
+            if noticed < 1 or len(p.sent_at) < noticed:
                 errors.append(f"{p.b.name.decode()}: notice without a message")
+                return
+            for _ in range(noticed):
+                latencies_out.append(now - p.sent_at.popleft())
+            p.noticed += noticed
 
         def on_read(n: int, p: _Pair = p) -> None:
             p.read += n

@@ -20,6 +20,7 @@ import attrs
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from menuchat.core.answers import ready, result, then
 from menuchat.core.errors import (
     ChatError,
     EmptyMessage,
@@ -177,14 +178,22 @@ class Hub(RoomRules):
             return reason
 
         if account is not None:
-            return succeed(account.user_id).addCallbacks(admit, release)
-
-        def guest(found: Account | None) -> Deferred[int]:
-            if found is not None:
-                raise PasswordRequired(found.name)
-            return self._ids.next()
+            return succeed(admit(account.user_id))
 
         found = self._store.find_account(key)
+        if ready(found):  # the memory store: no callbacks for a guest's login
+            registered = result(found)
+            if registered is None:
+                user_id = self._ids.next()
+                if ready(user_id):
+                    return succeed(admit(result(user_id)))
+                return user_id.addCallbacks(admit, release)
+
+        def guest(registered: Account | None) -> Deferred[int]:
+            if registered is not None:
+                raise PasswordRequired(registered.name)
+            return self._ids.next()
+
         return found.addCallback(guest).addCallbacks(admit, release)
 
     def unread(self, user: User) -> Deferred[int]:
@@ -244,6 +253,28 @@ class Hub(RoomRules):
             lambda account: None if account is None else (account.user_id, account.name)
         )
 
+    def send_to(self, sender: User, who: str, text: str) -> Deferred[Message]:
+        """Send C{text} to C{who}, an id or a name, online or registered.
+
+        Fails with L{UnknownUser} when no one has that id or name. An online
+        recipient is found at once: the store is asked only to deliver.
+        """
+        if not text.strip():
+            return fail(EmptyMessage())
+        if who.isascii() and who.isdigit() and len(who) <= 18:
+            online = self._users.get(int(who))
+        else:
+            online = self._names.get(token_key(who))
+        if online is not None:
+            return self._deliver(sender, online.id, online.name, text)
+
+        def found(recipient: tuple[int, str] | None) -> Deferred[Message]:
+            if recipient is None:
+                raise UnknownUser(who)
+            return self._deliver(sender, recipient[0], recipient[1], text)
+
+        return self.find_user(who).addCallback(found)
+
     def send_message(
         self, sender: User, recipient_id: int, text: str
     ) -> Deferred[Message]:
@@ -277,7 +308,7 @@ class Hub(RoomRules):
                 recipient.client.message_waiting(MessageWaiting(message, unread))
             return message
 
-        return self._store.deliver(message, self.mailbox_size).addCallback(stored)
+        return then(self._store.deliver(message, self.mailbox_size), stored)
 
     def read_messages(self, user: User) -> Deferred[list[Message]]:
         """Take every unread message of C{user}, oldest first."""

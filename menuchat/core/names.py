@@ -40,7 +40,7 @@ def token_problem(token: str) -> TokenProblem | None:
         return TokenProblem.SPACE
     if "," in token or ":" in token:
         return TokenProblem.PUNCTUATION
-    if all(_invisible(c) for c in token):
+    if not token.isascii() and all(_invisible(c) for c in token):
         return TokenProblem.INVISIBLE
     return None
 
@@ -67,13 +67,12 @@ def token_key(token: str) -> str:
     folded = unicodedata.normalize(
         "NFD", unicodedata.normalize("NFKC", token).casefold()
     )
-    prototypes = _prototypes()
-    skeleton = "".join(prototypes.get(char, char) for char in folded)
+    skeleton = folded.translate(_prototypes())
     return unicodedata.normalize("NFD", skeleton).casefold()
 
 
 @functools.cache
-def _prototypes() -> dict[str, str]:
+def _prototypes() -> dict[int, str]:
     """Each confusable character's prototype, from the confusables table.
 
     The table lists, for a prototype, every character confusable with it,
@@ -85,7 +84,7 @@ def _prototypes() -> dict[str, str]:
         .joinpath("confusables.json")
         .read_text("utf-8")
     )
-    prototypes: dict[str, str] = {}
+    prototypes: dict[int, str] = {}
     for char, alikes in table.items():
         if len(char) != 1:
             continue
@@ -94,5 +93,5 @@ def _prototypes() -> dict[str, str]:
             key=lambda c: (len(table.get(c, ())), c),
         )
         if best != char:
-            prototypes[char] = best
+            prototypes[ord(char)] = best
     return prototypes

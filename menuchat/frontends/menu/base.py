@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
+from menuchat.core.answers import ready, result
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
@@ -59,6 +60,11 @@ class State(Enum):
     PASSWORD_AGAIN = "password again"
     CONFIRM_DELETE = "confirm delete"
     CLOSED = "closed"
+
+    # Each line looks its state up in a dict or two: the members are
+    # singletons, so identity hashes them as well as Enum's hash of the
+    # name does, in C rather than in Python.
+    __hash__ = object.__hash__
 
 
 PROMPTS = {
@@ -271,13 +277,17 @@ class SessionBase:
             else:
                 self._refuse(texts.STORE_FAILED)
 
+        if ready(pending):  # answered already (the memory store)
+            done(result(pending))
+            return None
+        pending.addCallbacks(done, failed)
+        if pending.called and not pending.paused:
+            return None  # answered already, with a refusal
+        # Waiting for the store, perhaps on a call made by a callback down
+        # the chain: the connection waits for this.
         finished: Deferred[None] = Deferred()
-        pending.addCallback(done).addErrback(failed).addBoth(
-            lambda _: finished.callback(None)
-        )
-        # Fired already (the memory store), or waiting, perhaps on a store
-        # call made by a callback further down the chain.
-        return None if finished.called else finished
+        pending.addBoth(lambda _: finished.callback(None))
+        return finished
 
     def _leave_hub(self) -> None:
         self.state = State.CLOSED

@@ -46,6 +46,9 @@ class Commands(SessionBase):
         self._reply(texts.ROOM_LIST.format(rooms=rooms) if rooms else texts.NO_ROOMS)
 
     def _read_mail(self) -> Deferred[None] | None:
+        # A notice still to come this turn tells of messages read now.
+        self._mail_notice = None
+
         def show(messages: list[Message]) -> None:
             if not messages:
                 self._reply(texts.NO_MESSAGES)
@@ -66,13 +69,6 @@ class Commands(SessionBase):
         """Send C{text} to C{recipient}, an id or a name; say how it went."""
         who = recipient[:40]
 
-        def found(target: tuple[int, str] | None) -> Deferred[Message]:
-            nonlocal who
-            if target is None:
-                raise errors.UnknownUser(who)
-            who = target[1]
-            return self._hub.send_message(self._user, target[0], text)
-
         def sent(message: Message) -> None:
             self._reply(texts.MESSAGE_SENT)
 
@@ -80,14 +76,17 @@ class Commands(SessionBase):
             if isinstance(error, errors.UnknownUser):
                 self._refuse(texts.UNKNOWN_USER.format(who=who))
             elif isinstance(error, errors.MailboxFull):
-                self._refuse(texts.MAILBOX_FULL.format(name=who))
+                full = self._hub.user(error.args[0]) if error.args else None
+                name = full.name if full is not None else who
+                self._refuse(texts.MAILBOX_FULL.format(name=name))
             elif isinstance(error, errors.EmptyMessage):
                 self._refuse(texts.EMPTY_MESSAGE)
             else:
                 raise error
 
-        sending = self._hub.find_user(recipient).addCallback(found)
-        return self._answer(sending, sent, refused)
+        return self._answer(
+            self._hub.send_to(self._user, recipient, text), sent, refused
+        )
 
     def _create(self, room_id: str) -> None:
         try:
