@@ -12,7 +12,7 @@ from menuchat.core.events import (
     MessageUnread,
     MessageWaiting,
     RoomClosed,
-    RoomLine,
+    room_line,
 )
 
 MESSAGE = Message(1, "Nina", 2, "Jose", "hi", 1565027100.0)
@@ -21,7 +21,7 @@ MESSAGE = Message(1, "Nina", 2, "Jose", "hi", 1565027100.0)
 def events():
     """One event of each kind that carries a wire cache, freshly built."""
     return [
-        RoomLine("den", "Nina", 1, "hello"),
+        room_line("Nina", "hello", 1.0, "den", 1),
         MemberJoined("den", "Jose", 2, ("Nina", "Jose")),
         MemberLeft("den", "Jose", 2, LeaveReason.LEFT),
         RoomClosed("den", "Nina", CloseReason.OWNER_CLOSED),
@@ -40,28 +40,35 @@ class EventTests(SynchronousTestCase):
             assert twin.wire == {}, event
 
     def test_each_event_has_its_own_cache(self):
-        first, second = RoomLine("den", "a", 1, "x"), RoomLine("den", "a", 1, "x")
+        first, second = (
+            room_line("a", "x", 1.0, "den", 1),
+            room_line("a", "x", 1.0, "den", 1),
+        )
         first.wire["menu"] = b"x"
         assert second.wire == {}
 
     def test_the_cache_is_not_in_the_repr(self):
-        event = RoomLine("den", "Nina", 1, "hello")
+        event = room_line("Nina", "hello", 1.0, "den", 1)
         event.wire["menu"] = b"secret bytes"
         assert "secret bytes" not in repr(event)
 
     def test_events_are_frozen(self):
         for event in [*EVENTS, MESSAGE, MessageWaiting(MESSAGE, 1)]:
-            field = attrs.fields(type(event))[0].name
-            with self.assertRaises(attrs.exceptions.FrozenInstanceError):
+            fields = getattr(event, "_fields", None)
+            field = fields[0] if fields else attrs.fields(type(event))[0].name
+            # attrs' FrozenInstanceError is an AttributeError, as a tuple's is.
+            with self.assertRaises(AttributeError):
                 setattr(event, field, "changed")
 
     def test_the_cache_cannot_be_replaced(self):
-        event = RoomLine("den", "Nina", 1, "hello")
-        with self.assertRaises(attrs.exceptions.FrozenInstanceError):
+        event = room_line("Nina", "hello", 1.0, "den", 1)
+        with self.assertRaises(AttributeError):
             event.wire = {}
 
     def test_events_differ_by_their_fields(self):
-        assert RoomLine("den", "Nina", 1, "a") != RoomLine("den", "Nina", 1, "b")
+        assert room_line("Nina", "a", 1.0, "den", 1) != room_line(
+            "Nina", "b", 1.0, "den", 1
+        )
         assert MemberLeft("den", "Jose", 2, LeaveReason.LEFT) != MemberLeft(
             "den", "Jose", 2, LeaveReason.DROPPED
         )

@@ -12,7 +12,7 @@ its equality.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import attrs
 
@@ -31,6 +31,7 @@ __all__ = [
     "RoomChanged",
     "RoomClosed",
     "RoomLine",
+    "room_line",
 ]
 
 
@@ -78,23 +79,54 @@ class Message:
 
 
 @attrs.frozen(slots=True)
-class RoomLine:
-    """C{speaker} said C{text} in C{room}; every member hears it, the speaker too."""
-
-    room: str
-    speaker: str
-    speaker_id: int
-    text: str
-    wire: dict[str, bytes] = _CACHE
-
-
-@attrs.frozen(slots=True)
 class HistoryLine:
     """A line said in a room, kept for those who join later."""
 
     speaker: str
     text: str
     said_at: float
+
+
+class RoomLine(NamedTuple):
+    """C{speaker} said C{text} in C{room}; every member hears it, the speaker too.
+
+    A room keeps its recent lines as they were said: the event is its own
+    history entry, as good as a L{HistoryLine}. It is the one event made
+    for every line said, so it is a tuple, not an attrs class: as frozen,
+    and made in a third of the time (a frozen attrs class sets each field
+    through object.__setattr__). Make it with L{room_line}, which gives it
+    a cache of its own; equality and hashing leave the cache out.
+    """
+
+    speaker: str
+    text: str
+    said_at: float
+    room: str
+    speaker_id: int
+    wire: dict[str, bytes]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RoomLine) and self[:5] == other[:5]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:5])
+
+    def __repr__(self) -> str:
+        return (
+            f"RoomLine(speaker={self.speaker!r}, text={self.text!r}, "
+            f"said_at={self.said_at!r}, room={self.room!r}, "
+            f"speaker_id={self.speaker_id!r})"
+        )
+
+
+def room_line(
+    speaker: str, text: str, said_at: float, room: str, speaker_id: int
+) -> RoomLine:
+    """A new L{RoomLine} with an empty wire cache of its own."""
+    return RoomLine(speaker, text, said_at, room, speaker_id, {})
 
 
 @attrs.frozen(slots=True)
@@ -110,7 +142,7 @@ class MemberJoined:
     members: tuple[str, ...]
     topic: str = ""
     owner: str = ""
-    history: tuple[HistoryLine, ...] = ()
+    history: tuple[HistoryLine | RoomLine, ...] = ()
     at: float = 0.0
     wire: dict[str, bytes] = _CACHE
 

@@ -42,6 +42,7 @@ from menuchat.core.events import (
     RoomChanged,
     RoomClosed,
     RoomLine,
+    room_line,
 )
 from menuchat.core.names import check_token, token_key
 from menuchat.store import SavedRoom
@@ -65,7 +66,7 @@ class Room:
     key: str
     owner_id: int
     owner_name: str
-    history: deque[HistoryLine]
+    history: deque[HistoryLine | RoomLine]
     members: tuple[User, ...] = ()
     topic: str = ""
     persistent: bool = False
@@ -202,14 +203,14 @@ class RoomRules:
             raise NotInRoom()
         if user.id in room.muted:
             raise Muted(room.id)
-        event = RoomLine(room.id, user.name, user.id, text)
+        event = room_line(user.name, text, self._now(), room.id, user.id)
         members = room.members
         self.deliveries += len(members)
         for member in members:
             member.client.room_line(event)
-        line = HistoryLine(user.name, text, self._now())
-        room.history.append(line)
+        room.history.append(event)
         if room.persistent:
+            line = HistoryLine(user.name, text, event.said_at)
             self._keep(self._store.append_history(room.key, line, self.history_size))
 
     def leave_room(self, user: User) -> Room:

@@ -488,10 +488,6 @@ class LineConnection(LineReceiver, TimeoutMixin):
         """Queue one line, adding the line end; through the queue like all else."""
         self._enqueue(line + self.delimiter)
 
-    def write_bytes(self, data: bytes) -> None:
-        """Queue bytes already encoded (an event's cached rendering)."""
-        self._enqueue(data)
-
     def _enqueue(self, data: bytes) -> None:
         """Queue C{data} for the next flush; drop a peer that lags too far.
 
@@ -507,6 +503,10 @@ class LineConnection(LineReceiver, TimeoutMixin):
         self._queued += len(data)
         if self._held and self._queued > self.factory.limits.max_output:
             self._drop_slow_reader()
+
+    #: Queue bytes already encoded (an event's cached rendering). The queue
+    #: itself, not a wrapper: it is called once per member per room line.
+    write_bytes = _enqueue
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""

@@ -149,25 +149,28 @@ class Commands(SessionBase):
     # In a room
 
     def _on_room_line(self, line: str) -> Deferred[None] | None:
+        # The hot path of a sender: most lines are neither a command nor a
+        # word of leaving, and are told so by their first character or their
+        # length before any case folding.
         text = clean(line).strip()
         if not text:
             return None
-        room = self._user.room
-        assert room is not None
-        if text.startswith("//"):
+        user = self.user
+        assert user is not None and user.room is not None
+        if text[0] == "/":
+            if text[:2] != "//":
+                return self._command(text)
             text = text[1:]
-        elif text.startswith("/"):
-            return self._command(text)
-        else:
+        elif len(text) <= 4:
             command = text.casefold()
             if command == "exit":
-                self._exit(room)
+                self._exit(user.room)
                 return None
             if command == "bye":
                 self._leave()
                 return None
         try:
-            self._hub.say(self._user, text)
+            self._hub.say(user, text)
         except errors.Muted:
             self._refuse(texts.YOU_ARE_MUTED)
         return None

@@ -45,7 +45,7 @@ CHANGED = {
 }
 
 
-def history_line(line: HistoryLine, now: float) -> str:
+def history_line(line: HistoryLine | RoomLine, now: float) -> str:
     """A line of room history, with its time (and its date if not today)."""
     said = time.localtime(line.said_at)
     shown = "%H:%M" if said[:3] == time.localtime(now)[:3] else "%Y-%m-%d %H:%M"
@@ -60,8 +60,11 @@ class EventView(SessionBase):
     __slots__ = ()
 
     def room_line(self, event: RoomLine) -> None:
-        data = event.wire.get(WIRE)
-        if data is None:
+        # The hot path: once per member per line. The first member renders
+        # the line; the others find its bytes on the event.
+        try:
+            data = event.wire["menu"]
+        except KeyError:
             text = texts.ROOM_LINE.format(name=event.speaker, text=event.text)
             data = event.wire[WIRE] = text.encode()
         self._output.write_bytes(data)
