@@ -66,7 +66,9 @@ class World:
     def register(self, nick: str) -> tuple[IRCProtocol, Wire]:
         """A registered IRC client; its welcome burst taken."""
         protocol, transport = self.connect()
-        protocol.dataReceived(f"NICK {nick}\r\nUSER {nick} 0 * :Real {nick}\r\n".encode())
+        protocol.dataReceived(
+            f"NICK {nick}\r\nUSER {nick} 0 * :Real {nick}\r\n".encode()
+        )
         assert f" 001 {nick} " in transport.take().decode()
         return protocol, transport
 

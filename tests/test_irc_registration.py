@@ -119,9 +119,7 @@ class NickTests(SynchronousTestCase):
         self.world.register("nina")
         protocol, transport = self.world.connect()
         protocol.dataReceived(b"NICK NINA\r\nUSER n 0 * :N\r\n")
-        assert lines(transport) == [
-            ":irc.test 433 * NINA :Nickname is already in use"
-        ]
+        assert lines(transport) == [":irc.test 433 * NINA :Nickname is already in use"]
         protocol.dataReceived(b"NICK nina2\r\n")
         assert " 001 nina2 " in transport.take().decode()
 
@@ -133,7 +131,7 @@ class NickTests(SynchronousTestCase):
 
     def test_an_irc_nick_is_taken_for_the_menu(self):
         self.world.register("bob")
-        _, wire = self.world.connect()  # keep the ports apart
+        _, _wire = self.world.connect()  # keep the ports apart
         from twisted.internet.address import IPv4Address
 
         from tests.support import Wire
@@ -298,20 +296,16 @@ class ConnectionTests(SynchronousTestCase):
         owner_wire.clear()
         leaver_wire.clear()
         leaver.dataReceived(b"QUIT :off to bed\r\n")
-        assert lines(leaver_wire) == [
-            "ERROR :Closing Link: leaver (Quit: off to bed)"
-        ]
+        assert lines(leaver_wire) == ["ERROR :Closing Link: leaver (Quit: off to bed)"]
         assert lines(owner_wire) == [":leaver!2@irc.test QUIT :Quit: off to bed"]
         owner_wire.loseConnection()
         assert world.clock.getDelayedCalls() == []
 
     def test_registration_timeout(self):
         world = World(login_timeout=5)
-        protocol, transport = world.connect()
+        _protocol, transport = world.connect()
         world.clock.advance(5)
-        assert lines(transport) == [
-            "ERROR :Closing Link: * (Registration timed out)"
-        ]
+        assert lines(transport) == ["ERROR :Closing Link: * (Registration timed out)"]
         assert not transport.connected
 
     def test_a_dropped_connection_leaves_the_hub(self):
@@ -325,6 +319,4 @@ class ConnectionTests(SynchronousTestCase):
         world = World()
         protocol, transport = world.register("nina")
         protocol.server_stopping()
-        assert lines(transport) == [
-            "ERROR :Closing Link: nina (Server shutting down)"
-        ]
+        assert lines(transport) == ["ERROR :Closing Link: nina (Server shutting down)"]
