@@ -279,6 +279,12 @@ class ModerationTests(ChannelCase):
             ":irc.test 368 ana #lobby :End of channel ban list",
             ":irc.test 221 ana :+",
         ]
+        self.ana.dataReceived(b"MODE ana +i\r\nMODE ana +i-x\r\nMODE ana\r\n")
+        assert lines(self.ana_wire) == [
+            ":ana!1@irc.test MODE ana :+i",
+            ":irc.test 501 ana :Unknown MODE flag",
+            ":irc.test 221 ana :+i",
+        ]
         self.ana.dataReceived(b"MODE ben\r\nMODE #none\r\nMODE #lobby +k key\r\n")
         assert [line.split()[1] for line in lines(self.ana_wire)] == [
             "502",

@@ -102,6 +102,7 @@ class SessionBase:
         self.ident = ""
         self.realname = ""
         self.caps: set[str] = set()
+        self.user_modes: set[str] = set()
         self._negotiating = False
         self._password: str | None = None
         self._account: Account | None = None

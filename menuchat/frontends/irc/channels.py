@@ -336,8 +336,28 @@ class Channels(SessionBase):
             else:
                 self.numeric(n.ERR_USERSDONTMATCH, n.USERS_DONT_MATCH)
         elif not changes:
-            self.numeric(n.RPL_UMODEIS, "+")
-        # Changes to one's own modes: there are none to change; say nothing.
+            self.numeric(n.RPL_UMODEIS, "+" + "".join(sorted(self.user_modes)))
+        else:
+            self._change_user_modes(changes[0])
+
+    def _change_user_modes(self, changes: str) -> None:
+        """Invisible (i) and wallops (w) are kept and echoed, as clients
+        wait for the echo of what they ask at connect; they change nothing
+        else here."""
+        sign, done = "+", ""
+        for mode in changes:
+            if mode in "+-":
+                sign = mode
+            elif mode not in "iw":
+                self.numeric("501", "Unknown MODE flag")
+            elif (sign == "+") != (mode in self.user_modes):
+                if sign == "+":
+                    self.user_modes.add(mode)
+                else:
+                    self.user_modes.discard(mode)
+                done += sign + mode
+        if done:
+            self.send(self.source(self._user), "MODE", self.me, done)
 
     def _checked_room(self, channel: str) -> Room | None:
         """The room of C{channel} if this user is in it; else say why not."""
