@@ -29,6 +29,8 @@ from twisted.web.server import Site
 from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
+from menuchat.frontends.irc.base import Gateway
+from menuchat.frontends.irc.factory import IRCFactory
 from menuchat.frontends.menu.factory import MenuChatFactory
 from menuchat.metrics import MetricsResource, ServerMetrics, TimedStore
 from menuchat.net.admission import Admission
@@ -68,6 +70,8 @@ class ChatService(MultiService):
     """A menuchat server: its store, hub, front-ends and their ports.
 
     @param ports: endpoint descriptions for the menu front-end.
+    @param irc_ports: endpoint descriptions for the IRC gateway (none: off).
+    @param gateway: the IRC gateway's server name and ping interval.
     @param in_thread: runs password hashing off the reactor thread.
     @param operators: names of the registered accounts that moderate every
         room and the server.
@@ -92,6 +96,8 @@ class ChatService(MultiService):
         cannot_listen: Callable[[CannotListen], object] | None = None,
         reload_on_hangup: bool = False,
         metrics: str | None = None,
+        irc_ports: Sequence[str] = (),
+        gateway: Gateway | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.metrics = ServerMetrics()
@@ -105,6 +111,15 @@ class ChatService(MultiService):
         self.menu = MenuChatFactory(
             self.hub, self.accounts, clock, limits, self.admission, self.stats
         )
+        self.irc = IRCFactory(
+            self.hub,
+            self.accounts,
+            clock,
+            limits,
+            self.admission,
+            self.stats,
+            gateway,
+        )
         self._reactor = clock
         self.certificates: list[tuple[str, ReloadableCertificate]] = []
         self._reload_on_hangup = reload_on_hangup
@@ -112,6 +127,8 @@ class ChatService(MultiService):
         self._cannot_listen = cannot_listen
         for description in ports:
             self.listen(f"--port {description}", description, self.menu)
+        for description in irc_ports:
+            self.listen(f"--irc-port {description}", description, self.irc)
         if metrics is not None:
             site = Site(MetricsResource(self.metrics))
             self.metrics_port = self.listen(f"--metrics {metrics}", metrics, site)

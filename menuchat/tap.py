@@ -17,6 +17,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from menuchat.config import Limits
+from menuchat.frontends.irc.base import Gateway
 from menuchat.net.listening import (
     DEFAULT_BACKLOG,
     CannotListen,
@@ -129,6 +130,11 @@ class Options(usage.Options):
         _limit("room-history",
          "Lines of a room shown, with their time, to those who join (0: none).",
          _whole),
+        ["irc-name", None, "menuchat",
+         "The IRC gateway's server name, the source of its replies."],
+        ["irc-ping-interval", None, 120.0,
+         "Seconds of silence before the IRC gateway pings a client, and then "
+         "before it closes the connection (0: never).", _non_negative],
     ]  # fmt: skip
 
     def __init__(self) -> None:
@@ -136,6 +142,13 @@ class Options(usage.Options):
         self["ports"] = []
         self["metrics"] = None
         self["operators"] = []
+        self["irc_ports"] = []
+
+    def opt_irc_port(self, description: str) -> None:
+        """Listen for IRC clients on this endpoint (default: off), e.g.
+        tcp:6667 or ssl:6697:privateKey=key.pem:certKey=cert.pem; repeat
+        for several."""
+        self["irc_ports"].append(description)
 
     def opt_operator(self, name: str) -> None:
         """A registered account that moderates every room and the server;
@@ -178,9 +191,13 @@ class Options(usage.Options):
                     raise usage.UsageError(f"--{name} {e}") from None
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
+        name = self["irc-name"]
+        if not name or not name.isascii() or not name.isprintable() or " " in name:
+            raise usage.UsageError(f"--irc-name {name!r}: one word of ASCII, please")
         from twisted.internet import reactor
 
         endpoints = [("--port", description) for description in self["ports"]]
+        endpoints += [("--irc-port", description) for description in self["irc_ports"]]
         if self["metrics"] is not None:
             endpoints.append(("--metrics", self["metrics"]))
         for option, description in endpoints:
@@ -220,6 +237,10 @@ def makeService(options: Options) -> IService:
         reload_on_hangup=twistd is not None,
         metrics=options["metrics"],
         operators=options["operators"],
+        irc_ports=options["irc_ports"],
+        gateway=Gateway(
+            server=options["irc-name"], ping_interval=options["irc-ping-interval"]
+        ),
     )
 
 

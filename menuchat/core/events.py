@@ -149,13 +149,18 @@ class MemberJoined:
 
 @attrs.frozen(slots=True)
 class MemberLeft:
-    """C{name} left C{room}: by choice, dropped, or kicked C{by} someone."""
+    """C{name} left C{room}: by choice, dropped, or kicked C{by} someone.
+
+    C{message} is what the leaver (or the kicker) said on the way out, if
+    anything: a front-end that can show it does (IRC's PART, QUIT and KICK).
+    """
 
     room: str
     name: str
     user_id: int
     reason: LeaveReason
     by: str = ""
+    message: str = ""
     wire: dict[str, bytes] = _CACHE
 
 

@@ -200,9 +200,10 @@ class Hub(RoomRules):
         """How many messages wait in C{user}'s mailbox."""
         return self._store.unread(user.id)
 
-    def logout(self, user: User) -> Deferred[None]:
+    def logout(self, user: User, message: str = "") -> Deferred[None]:
         """Forget C{user}: out of its room (closing the rooms it owns), its
-        unread mail dropped with each sender still here told so.
+        unread mail dropped with each sender still here told so. The room's
+        members hear C{message}, the user's last word, if any.
 
         Presence ends at once; the Deferred fires when the mail is dropped.
         Safe to call more than once.
@@ -214,7 +215,7 @@ class Hub(RoomRules):
             if room.owner_id == user.id and not room.persistent:
                 self._close(room, CloseReason.OWNER_LEFT, by=user)
             else:
-                self._leave(user, room, LeaveReason.DROPPED)
+                self._leave(user, room, LeaveReason.DROPPED, message)
         del self._users[user.id]
         del self._names[token_key(user.name)]
         if user.registered:
@@ -234,6 +235,10 @@ class Hub(RoomRules):
     def user(self, user_id: int) -> User | None:
         """The connected user with this id, if any."""
         return self._users.get(user_id)
+
+    def online(self, name: str) -> User | None:
+        """The connected user with this name (in any case or spelling), if any."""
+        return self._names.get(token_key(name))
 
     # Mail
 

@@ -213,15 +213,16 @@ class RoomRules:
             line = HistoryLine(user.name, text, event.said_at)
             self._keep(self._store.append_history(room.key, line, self.history_size))
 
-    def leave_room(self, user: User) -> Room:
-        """Take C{user} out of their room. The owner of a guest's room must
-        close it instead; a kept room stays open when its owner leaves."""
+    def leave_room(self, user: User, message: str = "") -> Room:
+        """Take C{user} out of their room, saying C{message} if any. The
+        owner of a guest's room must close it instead; a kept room stays
+        open when its owner leaves."""
         room = user.room
         if room is None:
             raise NotInRoom()
         if room.owner_id == user.id and not room.persistent:
             raise NotOwner(room.id)
-        self._leave(user, room, LeaveReason.LEFT)
+        self._leave(user, room, LeaveReason.LEFT, message)
         return room
 
     def close_room(self, actor: User, room_id: str | None = None) -> Room:
@@ -244,8 +245,9 @@ class RoomRules:
 
     # Moderation, by the owner or an operator
 
-    def kick(self, actor: User, name: str) -> Room:
-        """Put the member C{name} out of the room, telling everyone why."""
+    def kick(self, actor: User, name: str, reason: str = "") -> Room:
+        """Put the member C{name} out of the room, telling everyone, with
+        the C{reason} given if any."""
         target, room = self._target(actor, name)
         self.log.info(
             "{actor} kicked {target} from {room}",
@@ -254,7 +256,7 @@ class RoomRules:
             room=room.id,
         )
         event = MemberLeft(
-            room.id, target.name, target.id, LeaveReason.KICKED, actor.name
+            room.id, target.name, target.id, LeaveReason.KICKED, actor.name, reason
         )
         room.members = tuple(m for m in room.members if m is not target)
         room.muted.discard(target.id)
@@ -369,10 +371,12 @@ class RoomRules:
         for member in room.members:
             member.client.room_changed(event)
 
-    def _leave(self, user: User, room: Room, reason: LeaveReason) -> None:
+    def _leave(
+        self, user: User, room: Room, reason: LeaveReason, message: str = ""
+    ) -> None:
         room.members = tuple(m for m in room.members if m is not user)
         user.room = None
-        event = MemberLeft(room.id, user.name, user.id, reason)
+        event = MemberLeft(room.id, user.name, user.id, reason, message=message)
         for member in room.members:
             member.client.member_left(event)
 

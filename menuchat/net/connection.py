@@ -185,6 +185,11 @@ class LineFactory(ServerFactory):
         )
         self.flusher = OutputFlusher(clock)
 
+    def line_limit(self) -> int:
+        """The longest line this front-end reads, in bytes without the line
+        end; a protocol with a fixed limit (IRC's 512) overrides it."""
+        return self.limits.max_line_length
+
 
 class LineConnection(LineReceiver, TimeoutMixin):
     """One connection of a line-based front-end: framing, limits, output queue.
@@ -251,6 +256,12 @@ class LineConnection(LineReceiver, TimeoutMixin):
         """Raw input before framing; a front-end may take out what is not text."""
         return data
 
+    def decode(self, line: bytes) -> str | None:
+        """One whole line as text; None if the front-end answered it already
+        (IRC refuses invalid UTF-8). By default what is not UTF-8 becomes
+        U+FFFD."""
+        return line.decode("utf-8", "replace")
+
     # Typed doors to the untyped parts of LineReceiver and TimeoutMixin
 
     def _set_timeout(self, seconds: float | None) -> None:
@@ -277,7 +288,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
             self.transport.write(self.refusal_text(refusal).encode())
             self.transport.loseConnection()
             return
-        self.MAX_LENGTH = limits.max_line_length
+        self.MAX_LENGTH = factory.line_limit()
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
         # On a TCP or UNIX socket, output is sent on the socket at once when
@@ -414,7 +425,10 @@ class LineConnection(LineReceiver, TimeoutMixin):
         assert handler is not None
         if self.name is not None and self.timeOut:
             self._reset_timeout()  # the idle timeout; the login one runs on
-        pending = handler.line_received(line.decode("utf-8", "replace"))
+        text = self.decode(line)
+        if text is None:
+            return
+        pending = handler.line_received(text)
         if pending is not None and not pending.called:
             self._awaiting = True
             if not self.paused:

@@ -1,0 +1,169 @@
+"""PRIVMSG and NOTICE, mail, and the small look-ups (USERHOST, ISON).
+
+To a channel, a message is a line said in the room. To a nick, it is
+mail: it goes into the recipient's mailbox through the hub, whoever and
+wherever the recipient is (a menu user reads it with option 3, a
+registered user offline finds it at the next login). An IRC recipient is
+given its mail at once as PRIVMSGs and it is taken from the mailbox, so
+that it counts as read. NOTICE is answered with no error, as IRC has it.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, succeed
+
+from menuchat.core import errors
+from menuchat.core.events import Message
+from menuchat.frontends.irc import numerics as n
+from menuchat.frontends.irc.base import State
+from menuchat.frontends.irc.channels import Channels
+from menuchat.frontends.irc.wire import from_irc, irc_nick, is_channel, mask, to_irc
+from menuchat.frontends.menu.base import format_time
+
+__all__ = ["Messages"]
+
+#: Mail older than this many seconds when delivered shows when it was sent.
+STALE = 60.0
+
+
+class Messages(Channels):
+    """Messages to channels and nicks, and the delivery of mail."""
+
+    def irc_PRIVMSG(self, params: list[str]) -> Deferred[None] | None:
+        return self._message("PRIVMSG", params)
+
+    def irc_NOTICE(self, params: list[str]) -> Deferred[None] | None:
+        return self._message("NOTICE", params)
+
+    def _message(self, command: str, params: list[str]) -> Deferred[None] | None:
+        loud = command == "PRIVMSG"
+        if not params or not params[0]:
+            if loud:
+                self.numeric(n.ERR_NORECIPIENT, n.NO_RECIPIENT.format(command=command))
+            return None
+        if len(params) < 2 or not params[1]:
+            if loud:
+                self.numeric(n.ERR_NOTEXTTOSEND, n.NO_TEXT)
+            return None
+        target = params[0].split(",")[0]
+        text = from_irc(params[1])
+        if text is None:  # a CTCP request: menuchat has none to answer
+            return None
+        if not text:
+            if loud:
+                self.numeric(n.ERR_NOTEXTTOSEND, n.NO_TEXT)
+            return None
+        if is_channel(target):
+            self._say(target, text, loud)
+            return None
+        return self._mail(command, target, text, loud)
+
+    def _say(self, channel: str, text: str, loud: bool) -> None:
+        room = self._room_named(channel)
+        if room is None:
+            if loud:
+                self.numeric(n.ERR_NOSUCHCHANNEL, channel, n.NO_SUCH_CHANNEL)
+            return
+        if self._user.room is not room:
+            if loud:
+                self.numeric(n.ERR_CANNOTSENDTOCHAN, channel, n.CANNOT_SEND)
+            return
+        try:
+            self._hub.say(self._user, text)
+        except errors.Muted:
+            if loud:
+                self.numeric(n.ERR_CANNOTSENDTOCHAN, channel, n.CANNOT_SEND_MUTED)
+
+    def _mail(
+        self, command: str, target: str, text: str, loud: bool
+    ) -> Deferred[None] | None:
+        online = self.find_online(target)
+        found: Deferred[tuple[int, str] | None]
+        if online is not None:
+            found = succeed((online.id, online.name))
+        else:
+            found = self._hub.find_user(target)
+
+        def send(recipient: tuple[int, str] | None) -> Deferred[Message]:
+            if recipient is None:
+                raise errors.UnknownUser(target)
+            return self._hub.send_message(self._user, recipient[0], text)
+
+        def sent(message: Message) -> None:
+            nick = irc_nick(message.recipient_name)
+            if "echo-message" in self.caps:
+                self.send(self.source(self._user), command, nick, to_irc(text))
+            if loud and self._hub.user(message.recipient_id) is None:
+                self.numeric(n.RPL_AWAY, nick, n.OFFLINE)
+
+        def refused(error: errors.ChatError) -> None:
+            if not loud:
+                return
+            if isinstance(error, errors.UnknownUser):
+                self.numeric(n.ERR_NOSUCHNICK, target, n.NO_SUCH_NICK)
+            elif isinstance(error, errors.MailboxFull):
+                self.fail(command, "MAILBOX_FULL", n.MAILBOX_FULL.format(nick=target))
+            elif isinstance(error, errors.EmptyMessage):
+                self.numeric(n.ERR_NOTEXTTOSEND, n.NO_TEXT)
+            else:
+                raise error
+
+        return self._answer(found.addCallback(send), sent, refused, command)
+
+    # Mail in
+
+    def _drain(self) -> Deferred[None] | None:
+        """Take what is in the mailbox and show it as PRIVMSGs, oldest first.
+
+        One take at a time: mail that comes while one is under way is
+        taken by another right after it.
+        """
+        if self._draining:
+            self._drain_again = True
+            return None
+        self._draining = True
+        taking = self._hub.read_messages(self._user)
+        taking.addCallback(self._show_mail).addErrback(
+            lambda f: self.log.failure("Taking mail failed", f)
+        )
+
+        def done(_: object) -> None:
+            self._draining = False
+            if self._drain_again and self.state is State.REGISTERED:
+                self._drain_again = False
+                self._drain()
+
+        taking.addBoth(done)
+        return None if taking.called else taking  # type: ignore[return-value]
+
+    def _show_mail(self, messages: list[Message]) -> None:
+        now = self._clock.seconds()
+        server = self.gateway.server
+        for message in messages:
+            text = to_irc(message.text)
+            if now - message.sent_at > STALE:
+                when = format_time(message.sent_at)
+                text = n.MAIL_FROM_BEFORE.format(time=when, text=message.text)
+            source = mask(message.sender_name, message.sender_id, server)
+            self.send(source, "PRIVMSG", self.me, text)
+
+    # Look-ups
+
+    def irc_USERHOST(self, params: list[str]) -> None:
+        replies = []
+        for nick in params[:5]:
+            user = self.find_online(nick)
+            if user is not None:
+                replies.append(
+                    f"{irc_nick(user.name)}=+{user.id}@{self.gateway.server}"
+                )
+        self.numeric(n.RPL_USERHOST, " ".join(replies))
+
+    def irc_ISON(self, params: list[str]) -> None:
+        nicks = " ".join(params).split()
+        online = [
+            irc_nick(user.name)
+            for user in map(self.find_online, nicks)
+            if user is not None
+        ]
+        self.numeric(n.RPL_ISON, " ".join(online))

@@ -1,0 +1,332 @@
+"""IRC channels as menuchat rooms: JOIN, PART, NAMES, TOPIC, LIST, WHO,
+WHOIS, KICK and MODE, with IRC and menu users in the same room."""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.irc_support import World, lines
+
+
+class ChannelCase(SynchronousTestCase):
+    def setUp(self):
+        self.world = World()
+        self.ana, self.ana_wire = self.world.register("ana")
+        self.ben, self.ben_wire = self.world.register("ben")
+
+    def both_in(self, channel=b"#lobby"):
+        self.ana.dataReceived(b"JOIN " + channel + b"\r\n")
+        self.ben.dataReceived(b"JOIN " + channel + b"\r\n")
+        self.ana_wire.clear()
+        self.ben_wire.clear()
+
+
+class JoinTests(ChannelCase):
+    def test_join_creates_the_room_and_the_joiner_is_its_operator(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        assert lines(self.ana_wire) == [
+            ":ana!1@irc.test JOIN :#lobby",
+            ":irc.test 353 ana = #lobby :@ana",
+            ":irc.test 366 ana #lobby :End of /NAMES list",
+        ]
+        room = self.world.hub.room("lobby")
+        assert room.owner_name == "ana"
+
+    def test_joining_an_open_room_tells_everyone(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\nTOPIC #lobby :hello all\r\n")
+        self.ana_wire.clear()
+        self.ben.dataReceived(b"JOIN #LOBBY\r\n")
+        assert lines(self.ben_wire) == [
+            ":ben!2@irc.test JOIN :#lobby",
+            ":irc.test 332 ben #lobby :hello all",
+            ":irc.test 353 ben = #lobby :@ana ben",
+            ":irc.test 366 ben #lobby :End of /NAMES list",
+        ]
+        assert lines(self.ana_wire) == [":ben!2@irc.test JOIN :#lobby"]
+
+    def test_one_channel_at_a_time(self):
+        self.ana.dataReceived(b"JOIN #one\r\nJOIN #two\r\nJOIN #one\r\n")
+        assert lines(self.ana_wire)[3:] == [
+            ":irc.test 405 ana #two :You may be in one channel at a time:"
+            " PART #one first"
+        ]
+
+    def test_bad_channel_names(self):
+        self.ana.dataReceived(b"JOIN lobby\r\nJOIN #a:b\r\nJOIN\r\n")
+        assert [line.split()[1] for line in lines(self.ana_wire)] == [
+            "403",
+            "403",
+            "461",
+        ]
+
+    def test_a_full_room(self):
+        world = World(max_room_members=1)
+        a, _ = world.register("a")
+        b, b_wire = world.register("b")
+        a.dataReceived(b"JOIN #r\r\n")
+        b.dataReceived(b"JOIN #r\r\n")
+        assert lines(b_wire) == [
+            ":irc.test 471 b #r :Cannot join channel (room is full)"
+        ]
+
+    def test_history_is_shown_to_a_joiner(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\nPRIVMSG #lobby :earlier\r\n")
+        self.ben.dataReceived(b"JOIN #lobby\r\n")
+        last = lines(self.ben_wire)[-1]
+        assert last.startswith(":irc.test NOTICE #lobby :[")
+        assert last.endswith("] <ana> earlier")
+
+    def test_a_menu_user_joining_and_speaking(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        self.ana_wire.clear()
+        bob, bob_wire = self.world.menu_user("bob")
+        bob.dataReceived(b"5\r\nlobby\r\nhi from the menu\r\n")
+        assert lines(self.ana_wire) == [
+            ":bob!3@irc.test JOIN :#lobby",
+            ":bob!3@irc.test PRIVMSG #lobby :hi from the menu",
+        ]
+        assert b"In this room: ana, bob" in bob_wire.take()
+
+
+class PartTests(ChannelCase):
+    def test_a_member_parts_with_a_message(self):
+        self.both_in()
+        self.ben.dataReceived(b"PART #lobby :see you\r\n")
+        assert lines(self.ben_wire) == [":ben!2@irc.test PART #lobby :see you"]
+        assert lines(self.ana_wire) == [":ben!2@irc.test PART #lobby :see you"]
+
+    def test_the_owner_parting_hands_the_room_over(self):
+        self.both_in()
+        self.ana.dataReceived(b"PART #lobby\r\n")
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test MODE #lobby -o+o ana :ben",
+            ":ana!1@irc.test PART :#lobby",
+        ]
+        assert self.world.hub.room("lobby").owner_name == "ben"
+
+    def test_the_owner_parting_alone_closes_the_room(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(b"PART #lobby\r\n")
+        assert lines(self.ana_wire) == [":ana!1@irc.test PART :#lobby"]
+        assert self.world.hub.rooms() == []
+
+    def test_part_errors(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        self.ana_wire.clear()
+        self.ben.dataReceived(b"PART #lobby\r\nPART #nowhere\r\nPART\r\n")
+        assert [line.split()[1] for line in lines(self.ben_wire)] == [
+            "442",
+            "403",
+            "461",
+        ]
+
+    def test_a_menu_owner_closing_the_room_kicks_irc_members(self):
+        bob, _ = self.world.menu_user("bob")
+        bob.dataReceived(b"4\r\nden\r\n")
+        self.ana.dataReceived(b"JOIN #den\r\n")
+        self.ana_wire.clear()
+        bob.dataReceived(b"exit\r\n")
+        assert lines(self.ana_wire) == [
+            ":bob!3@irc.test KICK #den ana :Room closed by its owner"
+        ]
+        assert self.world.hub.user(1).room is None
+
+    def test_a_menu_member_leaving_and_dropping(self):
+        self.ana.dataReceived(b"JOIN #den\r\n")
+        bob, _bob_wire = self.world.menu_user("bob")
+        carl, carl_wire = self.world.menu_user("carl")
+        bob.dataReceived(b"5\r\nden\r\nbye\r\n")
+        carl.dataReceived(b"5\r\nden\r\n")
+        self.ana_wire.clear()
+        carl_wire.loseConnection()
+        assert lines(self.ana_wire) == [":carl!4@irc.test QUIT :Connection closed"]
+
+
+class NamesTopicListTests(ChannelCase):
+    def test_names(self):
+        self.both_in()
+        self.ana.dataReceived(b"NAMES #lobby\r\nNAMES #none\r\nNAMES\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 353 ana = #lobby :@ana ben",
+            ":irc.test 366 ana #lobby :End of /NAMES list",
+            ":irc.test 366 ana #none :End of /NAMES list",
+            ":irc.test 353 ana = #lobby :@ana ben",
+            ":irc.test 366 ana * :End of /NAMES list",
+        ]
+
+    def test_many_names_are_split_into_lines_of_512_bytes(self):
+        world = World()
+        owner, wire = world.register("o")
+        owner.dataReceived(b"JOIN #big\r\n")
+        for n in range(40):
+            member, _ = world.register(f"member-with-a-long-name-{n:02}")
+            member.dataReceived(b"JOIN #big\r\n")
+        wire.clear()
+        owner.dataReceived(b"NAMES #big\r\n")
+        received = lines(wire)
+        assert len(received) > 2
+        assert all(len(line.encode()) <= 510 for line in received)
+        names = " ".join(r.split(" :", 1)[1] for r in received if " 353 " in r)
+        assert len(names.split()) == 41
+
+    def test_topic(self):
+        self.both_in()
+        self.ana.dataReceived(b"TOPIC #lobby\r\nTOPIC #lobby :new topic\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 331 ana #lobby :No topic is set",
+            ":ana!1@irc.test TOPIC #lobby :new topic",
+        ]
+        assert lines(self.ben_wire) == [":ana!1@irc.test TOPIC #lobby :new topic"]
+        self.ben.dataReceived(b"TOPIC #lobby\r\nTOPIC #lobby :mine\r\n")
+        received = lines(self.ben_wire)
+        assert received[0] == ":irc.test 332 ben #lobby :new topic"
+        assert received[1].startswith(":irc.test 333 ben #lobby ana ")
+        assert received[2] == (":irc.test 482 ben #lobby :You're not channel operator")
+
+    def test_topic_errors(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        self.ana_wire.clear()
+        self.ben.dataReceived(b"TOPIC #none\r\nTOPIC #lobby :x\r\nTOPIC\r\n")
+        assert [line.split()[1] for line in lines(self.ben_wire)] == [
+            "403",
+            "442",
+            "461",
+        ]
+
+    def test_list(self):
+        self.both_in()
+        self.ana.dataReceived(b"TOPIC #lobby :talk\r\n")
+        self.ben_wire.clear()
+        self.ben.dataReceived(b"LIST\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 321 ben Channel :Users  Name",
+            ":irc.test 322 ben #lobby 2 :talk",
+            ":irc.test 323 ben :End of /LIST",
+        ]
+
+
+class WhoTests(ChannelCase):
+    def test_who_a_channel_and_a_nick(self):
+        self.both_in()
+        _bob, _ = self.world.menu_user("bob")
+        self.ana.dataReceived(b"WHO #lobby\r\nWHO bob\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 352 ana #lobby 1 irc.test irc.test ana H@ :0 Real ana",
+            ":irc.test 352 ana #lobby 2 irc.test irc.test ben H :0 Real ben",
+            ":irc.test 315 ana #lobby :End of WHO list",
+            ":irc.test 352 ana * 3 irc.test irc.test bob H :0 menu user",
+            ":irc.test 315 ana bob :End of WHO list",
+        ]
+
+    def test_whois(self):
+        self.both_in()
+        self.ben.dataReceived(b"WHOIS ana\r\nWHOIS nobody\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 311 ben ana 1 irc.test * :Real ana",
+            ":irc.test 319 ben ana :@#lobby",
+            ":irc.test 312 ben ana irc.test :menuchat, rooms and mailboxes for"
+            " menu and IRC users",
+            ":irc.test 318 ben ana :End of /WHOIS list",
+            ":irc.test 401 ben nobody :No such nick/channel",
+            ":irc.test 318 ben nobody :End of /WHOIS list",
+        ]
+
+    def test_menu_names_irc_cannot_hold_are_shown_safely(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        odd, _ = self.world.menu_user("#odd!one")
+        odd.dataReceived(b"5\r\nlobby\r\nhello\r\n")
+        assert lines(self.ana_wire)[-2:] == [
+            ":_odd_one!3@irc.test JOIN :#lobby",
+            ":_odd_one!3@irc.test PRIVMSG #lobby :hello",
+        ]
+        self.ana.dataReceived(b"WHOIS _odd_one\r\nPRIVMSG _odd_one :hi\r\n")
+        assert lines(self.ana_wire)[0] == (
+            ":irc.test 311 ana _odd_one 3 irc.test * :menu user"
+        )
+        assert self.world.hub.unread(self.world.hub.user(3)).result == 1
+
+
+class ModerationTests(ChannelCase):
+    def test_kick(self):
+        self.both_in()
+        self.ana.dataReceived(b"KICK #lobby ben :behave\r\n")
+        kick = ":ana!1@irc.test KICK #lobby ben :behave"
+        assert lines(self.ana_wire) == [kick]
+        assert lines(self.ben_wire) == [kick]
+        assert self.world.hub.room("lobby").members == (self.world.hub.user(1),)
+
+    def test_kick_errors(self):
+        self.both_in()
+        _bob, _ = self.world.menu_user("bob")
+        self.ben.dataReceived(
+            b"KICK #lobby ana\r\nKICK #lobby nobody\r\n"
+            b"KICK #none ana\r\nKICK #lobby\r\n"
+        )
+        assert [line.split()[1] for line in lines(self.ben_wire)] == [
+            "482",
+            "401",
+            "403",
+            "461",
+        ]
+        self.ana.dataReceived(b"KICK #lobby bob\r\n")
+        assert [line.split()[1] for line in lines(self.ana_wire)] == ["441"]
+
+    def test_mode_queries(self):
+        self.both_in()
+        self.ana.dataReceived(b"MODE #lobby\r\nMODE #lobby b\r\nMODE ana\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 324 ana #lobby :+nt",
+            ":irc.test 329 ana #lobby :0",
+            ":irc.test 368 ana #lobby :End of channel ban list",
+            ":irc.test 221 ana :+",
+        ]
+        self.ana.dataReceived(b"MODE ana +i\r\nMODE ana +i-x\r\nMODE ana\r\n")
+        assert lines(self.ana_wire) == [
+            ":ana!1@irc.test MODE ana :+i",
+            ":irc.test 501 ana :Unknown MODE flag",
+            ":irc.test 221 ana :+i",
+        ]
+        self.ana.dataReceived(b"MODE ben\r\nMODE #none\r\nMODE #lobby +k key\r\n")
+        assert [line.split()[1] for line in lines(self.ana_wire)] == [
+            "502",
+            "403",
+            "472",
+        ]
+
+    def test_mode_plus_o_hands_the_room_over(self):
+        self.both_in()
+        self.ana.dataReceived(b"MODE #lobby +o ben\r\n")
+        change = ":ana!1@irc.test MODE #lobby -o+o ana :ben"
+        assert lines(self.ana_wire) == [change]
+        assert lines(self.ben_wire) == [change]
+        self.ana.dataReceived(b"MODE #lobby +o ana\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 482 ana #lobby :You're not channel operator"
+        ]
+
+    def test_mode_plus_q_mutes_and_minus_q_unmutes(self):
+        self.both_in()
+        self.ana.dataReceived(b"MODE #lobby +q ben!*@*\r\n")
+        muted = ":ana!1@irc.test MODE #lobby +q :ben!*@*"
+        assert lines(self.ana_wire) == [muted]
+        assert lines(self.ben_wire) == [muted]
+        self.ben.dataReceived(b"PRIVMSG #lobby :can I?\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 404 ben #lobby :Cannot send to channel (you are muted)"
+        ]
+        self.ana.dataReceived(b"MODE #lobby q\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 728 ana #lobby q :ben!*@*",
+            ":irc.test 729 ana #lobby q :End of channel quiet list",
+        ]
+        self.ana.dataReceived(b"MODE #lobby -q ben\r\n")
+        assert lines(self.ben_wire) == [":ana!1@irc.test MODE #lobby -q :ben!*@*"]
+        self.ben.dataReceived(b"PRIVMSG #lobby :now?\r\n")
+        assert lines(self.ana_wire)[-1] == ":ben!2@irc.test PRIVMSG #lobby :now?"
+
+    def test_a_menu_owner_muting_an_irc_user(self):
+        bob, _ = self.world.menu_user("bob")
+        bob.dataReceived(b"4\r\nden\r\n")
+        self.ana.dataReceived(b"JOIN #den\r\n")
+        self.ana_wire.clear()
+        bob.dataReceived(b"/mute ana\r\n")
+        assert lines(self.ana_wire) == [":bob!3@irc.test MODE #den +q :ana!*@*"]

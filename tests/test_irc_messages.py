@@ -1,0 +1,205 @@
+"""PRIVMSG and NOTICE through the IRC gateway: room lines, mail both ways
+with menu users, echo-message, and the line rules (512 bytes, UTF-8)."""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.frontends.irc.factory import IRCProtocol
+from menuchat.net.admission import Refusal
+from tests.irc_support import World, lines
+
+
+class MessageCase(SynchronousTestCase):
+    def setUp(self):
+        self.world = World()
+        self.ana, self.ana_wire = self.world.register("ana")
+        self.ben, self.ben_wire = self.world.register("ben")
+
+
+class RoomLineTests(MessageCase):
+    def test_a_channel_message_reaches_the_others_not_the_sender(self):
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        self.ben.dataReceived(b"JOIN #r\r\n")
+        bob, bob_wire = self.world.menu_user("bob")
+        bob.dataReceived(b"5\r\nr\r\n")
+        self.ana_wire.clear()
+        bob_wire.clear()
+        self.ben_wire.clear()
+        self.ben.dataReceived(b"PRIVMSG #r :hello \x02all\x02 \xf0\x9f\x98\x83\r\n")
+        assert lines(self.ana_wire) == [":ben!2@irc.test PRIVMSG #r :hello all 😃"]
+        assert lines(self.ben_wire) == []
+        assert bob_wire.take().decode() == "ben> hello all 😃\r\n"
+
+    def test_echo_message_sends_the_senders_own_lines_back(self):
+        self.ana.dataReceived(b"CAP REQ :echo-message\r\nJOIN #r\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(b"PRIVMSG #r :me too\r\n")
+        assert lines(self.ana_wire) == [":ana!1@irc.test PRIVMSG #r :me too"]
+
+    def test_notice_to_a_channel_is_a_room_line(self):
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        self.ben.dataReceived(b"JOIN #r\r\n")
+        self.ana_wire.clear()
+        self.ben.dataReceived(b"NOTICE #r :note\r\n")
+        assert lines(self.ana_wire) == [":ben!2@irc.test PRIVMSG #r :note"]
+
+    def test_actions_go_both_ways_and_other_ctcp_is_dropped(self):
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        bob, bob_wire = self.world.menu_user("bob")
+        bob.dataReceived(b"5\r\nr\r\n")
+        self.ana_wire.clear()
+        bob_wire.clear()
+        self.ana.dataReceived(b"PRIVMSG #r :\x01ACTION waves\x01\r\n")
+        self.ana.dataReceived(b"PRIVMSG #r :\x01VERSION\x01\r\n")
+        assert bob_wire.take() == b"ana> /me waves\r\n"
+        bob.dataReceived(b"//me nods\r\n")
+        assert lines(self.ana_wire) == [
+            ":bob!3@irc.test PRIVMSG #r :\x01ACTION nods\x01"
+        ]
+
+    def test_cannot_send_to_a_channel_one_is_not_in(self):
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        self.ben.dataReceived(b"PRIVMSG #r :x\r\nPRIVMSG #none :x\r\nNOTICE #r :x\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 404 ben #r :Cannot send to channel",
+            ":irc.test 403 ben #none :No such channel",
+        ]
+
+    def test_missing_recipient_or_text(self):
+        self.ana.dataReceived(b"PRIVMSG\r\nPRIVMSG ben\r\nPRIVMSG ben :\r\nNOTICE\r\n")
+        assert [line.split()[1] for line in lines(self.ana_wire)] == [
+            "411",
+            "412",
+            "412",
+        ]
+
+
+class MailTests(MessageCase):
+    def test_a_private_message_to_an_irc_user_arrives_at_once_and_is_read(self):
+        self.ana.dataReceived(b"PRIVMSG ben :psst\r\n")
+        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :psst"]
+        assert lines(self.ana_wire) == []
+        assert self.world.hub.unread(self.world.hub.user(2)).result == 0
+        assert self.world.hub.private_messages == 1
+
+    def test_irc_to_menu_waits_in_the_mailbox(self):
+        bob, bob_wire = self.world.menu_user("bob")
+        self.ana.dataReceived(b"PRIVMSG Bob :read me with option 3\r\n")
+        assert b"New message from ana:1" in bob_wire.take()
+        bob.dataReceived(b"3\r\n")
+        assert b"read me with option 3 (from: ana)" in bob_wire.take()
+
+    def test_menu_to_irc_is_a_privmsg(self):
+        bob, bob_wire = self.world.menu_user("bob")
+        bob.dataReceived(b"2\r\nhi ana\r\nana\r\n")
+        assert b"Message sent!" in bob_wire.take()
+        assert lines(self.ana_wire) == [":bob!3@irc.test PRIVMSG ana :hi ana"]
+
+    def test_echo_message_for_private_messages(self):
+        self.ana.dataReceived(b"CAP REQ echo-message\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(b"PRIVMSG ben :mirrored\r\n")
+        assert lines(self.ana_wire) == [":ana!1@irc.test PRIVMSG ben :mirrored"]
+
+    def test_no_such_nick(self):
+        self.ana.dataReceived(b"PRIVMSG nobody :x\r\nNOTICE nobody :x\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 401 ana nobody :No such nick/channel"
+        ]
+
+    def test_a_registered_user_offline_gets_it_later(self):
+        self.world.account("Reg", "password1")
+        self.ana.dataReceived(b"PRIVMSG reg :later\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 301 ana Reg :is offline: your message waits in their mailbox"
+        ]
+
+    def test_a_full_mailbox(self):
+        world = World(mailbox_size=1)
+        ana, ana_wire = world.register("ana")
+        world.menu_user("bob")
+        ana.dataReceived(b"PRIVMSG bob :one\r\nPRIVMSG bob :two\r\n")
+        assert lines(ana_wire) == [
+            ":irc.test FAIL PRIVMSG MAILBOX_FULL :bob's mailbox is full"
+        ]
+
+    def test_unread_mail_of_a_leaver_is_told_to_the_sender(self):
+        _bob, bob_wire = self.world.menu_user("bob")
+        self.ana.dataReceived(b"PRIVMSG bob :unread\r\n")
+        bob_wire.loseConnection()
+        assert lines(self.ana_wire) == [
+            ":irc.test NOTICE ana :Your message to bob was not read, they left: unread"
+        ]
+
+    def test_userhost_and_ison(self):
+        self.world.menu_user("bob")
+        self.ana.dataReceived(b"USERHOST ben bob x\r\nISON ben nobody bob\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 302 ana :ben=+2@irc.test bob=+3@irc.test",
+            ":irc.test 303 ana :ben bob",
+        ]
+
+
+class LineRuleTests(MessageCase):
+    def test_a_line_of_512_bytes_is_taken(self):
+        head = b"PRIVMSG ben :"
+        body = b"a" * (510 - len(head))
+        self.ana.dataReceived(head + body + b"\r\n")
+        (received,) = lines(self.ben_wire)
+        assert len(received.encode()) <= 510
+        assert body.decode().startswith(received.split(" :", 1)[1])
+
+    def test_a_longer_line_gets_417_and_the_connection_goes_on(self):
+        self.ana.dataReceived(b"PRIVMSG ben :" + b"a" * 600 + b"\r\nPING x\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 417 ana :Input line was too long",
+            ":irc.test PONG irc.test :x",
+        ]
+        assert lines(self.ben_wire) == []
+
+    def test_the_menu_keeps_its_own_line_limit(self):
+        bob, bob_wire = self.world.menu_user("bob")
+        bob.dataReceived(b"/msg ana " + b"b" * 1000 + b"\r\n")
+        assert b"Message sent!" in bob_wire.take()
+        (received,) = lines(self.ana_wire)
+        assert len(received.encode()) == 510
+
+    def test_output_is_cut_on_a_character_boundary(self):
+        bob, _ = self.world.menu_user("bob")
+        bob.dataReceived("/msg ana x{}\r\n".format("é" * 400).encode())
+        data = self.ana_wire.take()
+        assert len(data) <= 512
+        text = data.decode()  # never half a character
+        assert text.endswith("é\r\n")
+
+    def test_invalid_utf8_gets_fail_and_the_connection_goes_on(self):
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(b"PRIVMSG #r hi\xaa\r\nPING ok\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test FAIL PRIVMSG INVALID_UTF8 :Message rejected, your IRC software"
+            " MUST use UTF-8 encoding",
+            ":irc.test PONG irc.test :ok",
+        ]
+
+    def test_a_character_split_across_reads_is_whole(self):
+        data = "PRIVMSG ben :€uro\r\n".encode()
+        split = data.index(b"\xe2") + 1
+        self.ana.dataReceived(data[:split])
+        self.ana.dataReceived(data[split:])
+        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :€uro"]
+
+    def test_refusals_are_error_lines(self):
+        protocol = IRCProtocol()
+        for refusal in Refusal:
+            text = protocol.refusal_text(refusal)
+            assert text.startswith("ERROR :Closing Link: (") and text.endswith("\r\n")
+        assert protocol.not_tls_text().startswith("ERROR :")
+
+    def test_a_refused_connection_gets_its_error(self):
+        world = World(max_per_address=1)
+        world.connect()
+        _, transport = world.connect()
+        assert (
+            transport.value() == b"ERROR :Closing Link: (too many connections"
+            b" from your address)\r\n"
+        )

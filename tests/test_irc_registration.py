@@ -1,0 +1,322 @@
+"""IRC registration through in-memory transports: NICK/USER and the welcome
+burst, CAP, SASL PLAIN, PASS, nick collisions, PING/PONG, QUIT, timeouts."""
+
+import base64
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.frontends.irc.base import Gateway
+from tests.irc_support import World, lines
+
+
+def commands(received):
+    return [line.split()[1] for line in received]
+
+
+class WelcomeTests(SynchronousTestCase):
+    def setUp(self):
+        self.world = World()
+
+    def test_nick_and_user_get_the_whole_welcome_burst(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK nina\r\nUSER nina 0 * :Nina N\r\n")
+        received = lines(transport)
+        assert commands(received) == [
+            "001", "002", "003", "004", "005",
+            "251", "252", "254", "255",
+            "375", "372", "372", "372", "372", "376",
+        ]  # fmt: skip
+        assert received[0].startswith(":irc.test 001 nina :Welcome")
+        assert "nina!1@irc.test" in received[0]
+        isupport = received[4].split()
+        for token in [
+            "CASEMAPPING=rfc7613",
+            "CHANTYPES=#",
+            "NICKLEN=32",
+            "CHANNELLEN=33",
+            "UTF8ONLY",
+            "CHANLIMIT=#:1",
+            "PREFIX=(o)@",
+        ]:
+            assert token in isupport
+        assert received[4].endswith(":are supported by this server")
+        assert [u.name for u in self.world.hub.users()] == ["nina"]
+
+    def test_user_before_nick_registers_too(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"USER x 0 * :X\r\nNICK nina\r\n")
+        assert " 001 nina " in transport.take().decode()
+
+    def test_pipelined_registration_and_join_in_one_packet(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(
+            b"CAP LS 302\r\nNICK pipe\r\nUSER p 0 * :P\r\nCAP END\r\n"
+            b"JOIN #lobby\r\nPRIVMSG #lobby :hi\r\nQUIT :done\r\n"
+        )
+        received = lines(transport)
+        assert received[0].startswith(":irc.test CAP * LS :")
+        assert ":pipe!1@irc.test JOIN :#lobby" in received
+        assert received[-1] == "ERROR :Closing Link: pipe (Quit: done)"
+        assert not transport.connected
+
+    def test_byte_by_byte_input(self):
+        protocol, transport = self.world.connect()
+        for byte in "NICK zoë\r\nUSER z 0 * :Zoë 😃\r\nWHOIS zoë\r\n".encode():
+            protocol.dataReceived(bytes([byte]))
+        text = transport.take().decode()
+        assert " 001 zoë " in text
+        assert ":irc.test 311 zoë zoë 1 irc.test * :Zoë 😃" in text
+
+    def test_commands_before_registration_get_451(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"JOIN #lobby\r\nPRIVMSG x :y\r\n")
+        assert lines(transport) == [
+            ":irc.test 451 * :You have not registered",
+            ":irc.test 451 * :You have not registered",
+        ]
+
+    def test_unknown_command_gets_421(self):
+        protocol, transport = self.world.register("nina")
+        protocol.dataReceived(b"FROBNICATE now\r\n")
+        assert lines(transport) == [":irc.test 421 nina FROBNICATE :Unknown command"]
+
+    def test_user_needs_four_parameters_and_a_username(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK n\r\nUSER u 0 *\r\nUSER u 0 * :\r\n")
+        assert lines(transport) == [
+            ":irc.test 461 n USER :Not enough parameters",
+            ":irc.test 461 n USER :Not enough parameters",
+        ]
+
+    def test_user_and_pass_after_registration_get_462(self):
+        protocol, transport = self.world.register("nina")
+        protocol.dataReceived(b"USER a 0 * :b\r\nPASS x\r\n")
+        assert commands(lines(transport)) == ["462", "462"]
+
+    def test_empty_lines_are_ignored(self):
+        protocol, transport = self.world.register("nina")
+        protocol.dataReceived(b"\r\n   \r\n\n")
+        assert lines(transport) == []
+
+
+class NickTests(SynchronousTestCase):
+    def setUp(self):
+        self.world = World()
+
+    def test_nick_without_a_name_gets_431(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK\r\n")
+        assert commands(lines(transport)) == ["431"]
+
+    def test_erroneous_nicks_get_432(self):
+        protocol, transport = self.world.connect()
+        for nick in ["#chan", "a!b", "a@b", "x" * 33, "&amp", "st*r"]:
+            protocol.dataReceived(f"NICK {nick}\r\n".encode())
+            (reply,) = lines(transport)
+            assert reply.split()[1] == "432", (nick, reply)
+
+    def test_a_nick_used_on_irc_gets_433_at_nick_time(self):
+        self.world.register("nina")
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK NINA\r\nUSER n 0 * :N\r\n")
+        assert lines(transport) == [":irc.test 433 * NINA :Nickname is already in use"]
+        protocol.dataReceived(b"NICK nina2\r\n")
+        assert " 001 nina2 " in transport.take().decode()
+
+    def test_a_menu_users_name_is_taken_for_irc(self):
+        self.world.menu_user("bob")
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK Bob\r\nUSER b 0 * :B\r\n")
+        assert commands(lines(transport)) == ["433"]
+
+    def test_an_irc_nick_is_taken_for_the_menu(self):
+        self.world.register("bob")
+        _, _wire = self.world.connect()  # keep the ports apart
+        from twisted.internet.address import IPv4Address
+
+        from tests.support import Wire
+
+        address = IPv4Address("TCP", "127.0.0.1", 1)
+        menu = self.world.menu.buildProtocol(address)
+        transport = Wire(peerAddress=address)
+        transport.clock = self.world.clock
+        menu.makeConnection(transport)
+        menu.dataReceived(b"BOB\r\n")
+        assert b"taken" in transport.take()
+
+    def test_two_registering_at_once_with_one_nick_one_wins(self):
+        first, first_wire = self.world.connect()
+        second, second_wire = self.world.connect()
+        first.dataReceived(b"NICK same\r\n")
+        second.dataReceived(b"NICK same\r\n")
+        first.dataReceived(b"USER a 0 * :A\r\n")
+        second.dataReceived(b"USER a 0 * :A\r\n")
+        assert " 001 same " in first_wire.take().decode()
+        assert commands(lines(second_wire)) == ["433"]
+
+    def test_a_nick_change_after_registration_is_refused(self):
+        protocol, transport = self.world.register("nina")
+        protocol.dataReceived(b"NICK other\r\nNICK nina\r\n")
+        assert commands(lines(transport)) == ["447"]
+
+
+class AccountTests(SynchronousTestCase):
+    def setUp(self):
+        self.world = World()
+        self.world.account("Reg", "correct horse")
+
+    def test_a_registered_nick_without_authentication_gets_433(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK reg\r\nUSER r 0 * :R\r\n")
+        (reply,) = lines(transport)
+        assert reply.startswith(":irc.test 433 * reg :Nickname is registered")
+        assert transport.connected
+
+    def test_pass_logs_a_registered_nick_in(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"PASS :correct horse\r\nNICK reg\r\nUSER r 0 * :R\r\n")
+        assert " 001 Reg " in transport.take().decode()
+        (user,) = self.world.hub.users()
+        assert (user.name, user.id, user.registered) == ("Reg", 900, True)
+
+    def test_a_wrong_pass_gets_464_and_error(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"PASS wrong\r\nNICK reg\r\nUSER r 0 * :R\r\n")
+        received = lines(transport)
+        assert commands(received[:1]) == ["464"]
+        assert received[1].startswith("ERROR :")
+        assert not transport.connected
+
+    def test_pass_for_a_guest_nick_is_ignored(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"PASS whatever\r\nNICK guest\r\nUSER g 0 * :G\r\n")
+        assert " 001 guest " in transport.take().decode()
+
+    def sasl(self, protocol, transport, password):
+        protocol.dataReceived(b"CAP LS 302\r\nNICK someone\r\nUSER r 0 * :R\r\n")
+        assert "sasl=PLAIN" in transport.take().decode()
+        protocol.dataReceived(b"CAP REQ :sasl\r\n")
+        assert lines(transport) == [":irc.test CAP someone ACK :sasl"]
+        protocol.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+        assert lines(transport) == ["AUTHENTICATE :+"]
+        token = base64.b64encode(f"\0reg\0{password}".encode()).decode()
+        protocol.dataReceived(f"AUTHENTICATE {token}\r\n".encode())
+        return lines(transport)
+
+    def test_sasl_plain_logs_in_and_the_nick_becomes_the_account(self):
+        protocol, transport = self.world.connect()
+        assert commands(self.sasl(protocol, transport, "correct horse")) == [
+            "900",
+            "903",
+        ]
+        protocol.dataReceived(b"CAP END\r\n")
+        assert ":irc.test 001 Reg :Welcome" in transport.take().decode()
+
+    def test_sasl_with_a_wrong_password_gets_904(self):
+        protocol, transport = self.world.connect()
+        assert commands(self.sasl(protocol, transport, "nope")) == ["904"]
+        protocol.dataReceived(b"CAP END\r\n")
+        assert " 001 someone " in transport.take().decode()
+
+    def test_sasl_mechanisms_abort_and_after_registration(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"AUTHENTICATE EXTERNAL\r\n")
+        assert commands(lines(transport)) == ["908", "904"]
+        protocol.dataReceived(b"AUTHENTICATE PLAIN\r\nAUTHENTICATE *\r\n")
+        assert commands(lines(transport)[1:]) == ["906"]
+        protocol.dataReceived(b"NICK n\r\nUSER n 0 * :N\r\n")
+        transport.clear()
+        protocol.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+        assert commands(lines(transport)) == ["907"]
+
+    def test_registration_waits_for_cap_end(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"CAP LS\r\nNICK n\r\nUSER n 0 * :N\r\n")
+        assert lines(transport) == [":irc.test CAP * LS :echo-message sasl"]
+        protocol.dataReceived(b"CAP LIST\r\nCAP REQ :bogus\r\nCAP END\r\n")
+        received = lines(transport)
+        assert received[:2] == [
+            ":irc.test CAP n LIST :",
+            ":irc.test CAP n NAK :bogus",
+        ]
+        assert received[2].startswith(":irc.test 001 n ")
+
+    def test_mail_waiting_for_a_registered_user_comes_at_login(self):
+        bob, _ = self.world.menu_user("bob")
+        bob.dataReceived(b"/msg Reg while you were out\r\n")
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"PASS :correct horse\r\nNICK reg\r\nUSER r 0 * :R\r\n")
+        received = lines(transport)
+        assert received[-1] == ":bob!1@irc.test PRIVMSG Reg :while you were out"
+        assert self.world.hub.unread(self.world.hub.users()[1]).result == 0
+
+
+class ConnectionTests(SynchronousTestCase):
+    def test_ping_is_answered_with_its_token(self):
+        world = World()
+        protocol, transport = world.register("nina")
+        protocol.dataReceived(b"PING abcdef\r\nPING :two words\r\nPING\r\n")
+        assert lines(transport) == [
+            ":irc.test PONG irc.test :abcdef",
+            ":irc.test PONG irc.test :two words",
+            ":irc.test 409 nina :No origin specified",
+        ]
+
+    def test_ping_before_registration(self):
+        world = World()
+        protocol, transport = world.connect()
+        protocol.dataReceived(b"PING x\r\n")
+        assert lines(transport) == [":irc.test PONG irc.test :x"]
+
+    def test_the_server_pings_a_silent_client_and_drops_it_if_unanswered(self):
+        world = World(Gateway(server="irc.test", created="t", ping_interval=30))
+        protocol, transport = world.register("nina")
+        world.clock.advance(20)
+        protocol.dataReceived(b"PONG x\r\n")
+        world.clock.advance(20)
+        assert lines(transport) == []
+        world.clock.advance(10)
+        assert lines(transport) == ["PING :irc.test"]
+        protocol.dataReceived(b"PONG :irc.test\r\n")
+        world.clock.advance(30)
+        assert lines(transport) == ["PING :irc.test"]
+        world.clock.advance(30)
+        received = lines(transport)
+        assert received[0].startswith("ERROR :Closing Link: nina (Ping timeout")
+        assert not transport.connected
+        assert world.hub.users() == []
+        assert world.clock.getDelayedCalls() == []
+
+    def test_quit_says_error_and_the_room_hears_quit(self):
+        world = World()
+        owner, owner_wire = world.register("owner")
+        leaver, leaver_wire = world.register("leaver")
+        owner.dataReceived(b"JOIN #r\r\n")
+        leaver.dataReceived(b"JOIN #r\r\n")
+        owner_wire.clear()
+        leaver_wire.clear()
+        leaver.dataReceived(b"QUIT :off to bed\r\n")
+        assert lines(leaver_wire) == ["ERROR :Closing Link: leaver (Quit: off to bed)"]
+        assert lines(owner_wire) == [":leaver!2@irc.test QUIT :Quit: off to bed"]
+        owner_wire.loseConnection()
+        assert world.clock.getDelayedCalls() == []
+
+    def test_registration_timeout(self):
+        world = World(login_timeout=5)
+        _protocol, transport = world.connect()
+        world.clock.advance(5)
+        assert lines(transport) == ["ERROR :Closing Link: * (Registration timed out)"]
+        assert not transport.connected
+
+    def test_a_dropped_connection_leaves_the_hub(self):
+        world = World()
+        _, transport = world.register("nina")
+        transport.loseConnection()
+        assert world.hub.users() == []
+        assert world.clock.getDelayedCalls() == []
+
+    def test_server_stopping_says_error(self):
+        world = World()
+        protocol, transport = world.register("nina")
+        protocol.server_stopping()
+        assert lines(transport) == ["ERROR :Closing Link: nina (Server shutting down)"]
