@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from menuchat.core import errors
-from menuchat.core.events import HistoryLine
+from menuchat.core.events import HistoryLine, RoomLine
 from menuchat.core.hub import Room, User
 from menuchat.core.names import token_key, token_problem
 from menuchat.frontends.irc import numerics as n
@@ -93,7 +93,9 @@ class Channels(SessionBase):
         except errors.TooManyRooms:
             self.numeric(n.ERR_TOOMANYCHANNELS, channel, n.TOO_MANY_ROOMS)
 
-    def _join_burst(self, room: Room, history: Iterable[HistoryLine] = ()) -> None:
+    def _join_burst(
+        self, room: Room, history: Iterable[HistoryLine | RoomLine] = ()
+    ) -> None:
         """What a joiner is told: its JOIN, the topic, the names, the history."""
         channel = "#" + room.id
         self.send(self.source(self._user), "JOIN", channel)
