@@ -29,6 +29,7 @@ from menuchat.store.memory import MemoryStore
 __all__ = ["Options", "makeService", "with_backlog"]
 
 DEFAULT_PORT = "tcp:12000"
+PASSWORD_TRANSPORTS = ("tls", "any")
 
 _DEFAULTS = Limits()
 
@@ -129,6 +130,10 @@ class Options(usage.Options):
         _limit("room-history",
          "Lines of a room shown, with their time, to those who join (0: none).",
          _whole),
+        ["password-transport", None, "any",
+         "Where registered users may type their password: 'tls' (only over "
+         "TLS, or from loopback and UNIX sockets) or 'any' (also on plain "
+         "ports, logged as a warning at start)."],
     ]  # fmt: skip
 
     def __init__(self) -> None:
@@ -176,6 +181,11 @@ class Options(usage.Options):
                     self[name] = convert(value)
                 except ValueError as e:
                     raise usage.UsageError(f"--{name} {e}") from None
+        if self["password-transport"] not in PASSWORD_TRANSPORTS:
+            raise usage.UsageError(
+                "--password-transport must be tls or any,"
+                f" not {self['password-transport']!r}"
+            )
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
         from twisted.internet import reactor
@@ -220,6 +230,7 @@ def makeService(options: Options) -> IService:
         reload_on_hangup=twistd is not None,
         metrics=options["metrics"],
         operators=options["operators"],
+        passwords_need_tls=options["password-transport"] == "tls",
     )
 
 
