@@ -40,6 +40,7 @@ from menuchat.net.listening import (
     endpoint_problem,
     with_backlog,
 )
+from menuchat.net.privacy import plain_ports
 from menuchat.net.stats import ConnectionStats
 from menuchat.net.tls import ReloadableCertificate
 from menuchat.store import Store
@@ -80,6 +81,9 @@ class ChatService(MultiService):
     @param metrics: an endpoint description to serve the metrics on, if any.
     @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
         (a process-wide handler: for the one service a process runs).
+    @param passwords_need_tls: ask for passwords only over TLS or from this
+        machine; otherwise the start is logged with a warning naming the
+        ports where passwords travel in clear, if there are any.
     """
 
     log = Logger()
@@ -98,6 +102,7 @@ class ChatService(MultiService):
         metrics: str | None = None,
         irc_ports: Sequence[str] = (),
         gateway: Gateway | None = None,
+        passwords_need_tls: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.metrics = ServerMetrics()
@@ -109,7 +114,13 @@ class ChatService(MultiService):
         self.stats = ConnectionStats()
         self.metrics.watch(self.hub, self.admission, self.stats)
         self.menu = MenuChatFactory(
-            self.hub, self.accounts, clock, limits, self.admission, self.stats
+            self.hub,
+            self.accounts,
+            clock,
+            limits,
+            self.admission,
+            self.stats,
+            passwords_need_tls=passwords_need_tls,
         )
         self.irc = IRCFactory(
             self.hub,
@@ -120,6 +131,8 @@ class ChatService(MultiService):
             self.stats,
             gateway,
         )
+        self.passwords_need_tls = passwords_need_tls
+        self.ports = list(ports)
         self._reactor = clock
         self.certificates: list[tuple[str, ReloadableCertificate]] = []
         self._reload_on_hangup = reload_on_hangup
@@ -196,10 +209,29 @@ class ChatService(MultiService):
 
         def listen(_: None) -> None:
             MultiService.startService(self)
+            self._warn_of_clear_passwords()
 
         return started.addCallback(lambda _: self.hub.restore_rooms()).addCallback(
             listen
         )
+
+    def _warn_of_clear_passwords(self) -> None:
+        """Say once where passwords would travel in clear, or that they
+        cannot."""
+        if self.passwords_need_tls:
+            self.log.info(
+                "Passwords are accepted only over TLS or from this machine"
+                " (--password-transport tls)"
+            )
+            return
+        plain = plain_ports(self.ports)
+        if plain:
+            self.log.warn(
+                "Passwords travel in clear text on {ports}; give registered"
+                " users an ssl: port, and --password-transport tls to accept"
+                " passwords only there (and from this machine)",
+                ports=", ".join(f"--port {d}" for d in plain),
+            )
 
     def stopService(self) -> Deferred[None]:
         """Stop listening, close every connection (telling each user), then

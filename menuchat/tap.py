@@ -30,6 +30,7 @@ from menuchat.store.memory import MemoryStore
 __all__ = ["Options", "makeService", "with_backlog"]
 
 DEFAULT_PORT = "tcp:12000"
+PASSWORD_TRANSPORTS = ("tls", "any")
 
 _DEFAULTS = Limits()
 
@@ -135,6 +136,10 @@ class Options(usage.Options):
         ["irc-ping-interval", None, 120.0,
          "Seconds of silence before the IRC gateway pings a client, and then "
          "before it closes the connection (0: never).", _non_negative],
+        ["password-transport", None, "any",
+         "Where registered users may type their password: 'tls' (only over "
+         "TLS, or from loopback and UNIX sockets) or 'any' (also on plain "
+         "ports, logged as a warning at start)."],
     ]  # fmt: skip
 
     def __init__(self) -> None:
@@ -189,6 +194,11 @@ class Options(usage.Options):
                     self[name] = convert(value)
                 except ValueError as e:
                     raise usage.UsageError(f"--{name} {e}") from None
+        if self["password-transport"] not in PASSWORD_TRANSPORTS:
+            raise usage.UsageError(
+                "--password-transport must be tls or any,"
+                f" not {self['password-transport']!r}"
+            )
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
         name = self["irc-name"]
@@ -241,6 +251,7 @@ def makeService(options: Options) -> IService:
         gateway=Gateway(
             server=options["irc-name"], ping_interval=options["irc-ping-interval"]
         ),
+        passwords_need_tls=options["password-transport"] == "tls",
     )
 
 

@@ -92,6 +92,8 @@ class Screen:
         self.closed = True
 
     address = "127.0.0.1"
+    # A password typed here stays private (TLS, or from this machine).
+    secure = True
 
     def logged_in(self, name: str, user_id: int) -> None:
         self.admitted = (name, user_id)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.client.arguments import endpoint_for, parse_arguments, parse_port
+from tests.test_client_tls import Authority
 
 
 class ArgumentsTests(SynchronousTestCase):
@@ -48,6 +52,8 @@ class ArgumentsTests(SynchronousTestCase):
             (["--bogus"], "unrecognized arguments: --bogus"),
             (["--linger", "-1"], "bad number of seconds"),
             (["a", "1", "extra"], "unrecognized arguments: extra"),
+            (["--cafile", "ca.pem"], "--cafile needs --connect tls:HOST:PORT"),
+            (["a", "1", "--cafile", "ca.pem"], "--cafile needs --connect"),
         ]
         for argv, complaint in cases:
             err = io.StringIO()
@@ -67,6 +73,29 @@ class ArgumentsTests(SynchronousTestCase):
         self.assertEqual(err.getvalue().count("\n"), 1)
         self.assertIn("bad endpoint 'nonsense:whatever'", err.getvalue())
 
+    def test_a_bad_cafile_is_a_one_line_usage_error(self) -> None:
+        directory = Path(tempfile.mkdtemp(prefix="menuchat-cafile-"))
+        self.addCleanup(shutil.rmtree, directory)
+        empty = directory / "empty.pem"
+        empty.write_text("no certificate here")
+        missing = directory / "missing.pem"
+        _, ca = Authority.make(directory, "ca")
+        cases = [
+            (["--connect", "tls:h:1", "--cafile", str(missing)], "cannot read"),
+            (["--connect", "tls:h:1", "--cafile", str(empty)], "no PEM certificate"),
+            (
+                ["--connect", "tcp:h:1", "--cafile", str(ca)],
+                "--cafile needs --connect tls:HOST:PORT",
+            ),
+        ]
+        for argv, complaint in cases:
+            err = io.StringIO()
+            with redirect_stderr(err), self.assertRaises(SystemExit) as exit:
+                endpoint_for(self.reactor, parse_arguments(argv))
+            self.assertEqual(exit.exception.code, 2, argv)
+            self.assertEqual(err.getvalue().count("\n"), 1, argv)
+            self.assertIn(complaint, err.getvalue())
+
     def test_help(self) -> None:
         out = io.StringIO()
         with redirect_stdout(out), self.assertRaises(SystemExit) as exit:
@@ -74,6 +103,7 @@ class ArgumentsTests(SynchronousTestCase):
         self.assertEqual(exit.exception.code, 0)
         self.assertTrue(out.getvalue().startswith("usage: menuchat-client"))
         self.assertIn("--connect ENDPOINT", out.getvalue())
+        self.assertIn("--cafile FILE", out.getvalue())
 
 
 class ParsePortTests(SynchronousTestCase):

@@ -1,6 +1,6 @@
 """The menuchat terminal client.
 
-``menuchat-client [HOST PORT | --connect ENDPOINT]``, or ``python -m
+``menuchat-client [HOST PORT | --connect ENDPOINT [--cafile FILE]]``, or ``python -m
 menuchat.client``. Of the server's code it imports only
 L{menuchat.frontends.menu.texts}, the dialogue's phrases.
 """

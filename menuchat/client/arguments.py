@@ -10,6 +10,8 @@ import attrs
 from twisted.internet.endpoints import HostnameEndpoint, clientFromString
 from twisted.internet.interfaces import IStreamClientEndpoint
 
+from menuchat.client.tls import load_trust_root, tls_endpoint
+
 __all__ = [
     "DEFAULT_LINGER",
     "MAX_LINGER",
@@ -46,6 +48,7 @@ class Arguments:
     port: int | None = None
     connect: str | None = None
     linger: float = DEFAULT_LINGER
+    cafile: str | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Examples: menuchat-client 127.0.0.1 12000;"
-            " menuchat-client --connect tls:chat.example.org:12001."
+            " menuchat-client --connect tls:chat.example.org:12001;"
+            " menuchat-client --connect tls:chat.lan:12001 --cafile ca.pem."
             " In a terminal, Ctrl-D on an empty line leaves, Ctrl-C"
             " interrupts and Ctrl-Z suspends. With piped input the client"
             " sends every line, and at the end of input waits for the server"
@@ -108,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
         help=(
             "any Twisted client endpoint, e.g. tcp:host=127.0.0.1:port=12000"
             " or tls:HOST:PORT"
+        ),
+    )
+    parser.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help=(
+            "with --connect tls:HOST:PORT, trust the certificate authorities in"
+            " this PEM file instead of the system's"
         ),
     )
     parser.add_argument(
@@ -131,11 +143,14 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
         parser.error("give both HOST and PORT")
     if namespace.connect is not None and namespace.host is not None:
         parser.error("give HOST PORT or --connect, not both")
+    if namespace.cafile is not None and namespace.connect is None:
+        parser.error("--cafile needs --connect tls:HOST:PORT")
     return Arguments(
         host=namespace.host,
         port=namespace.port,
         connect=namespace.connect,
         linger=namespace.linger,
+        cafile=namespace.cafile,
     )
 
 
@@ -143,6 +158,16 @@ def endpoint_for(
     reactor: Any, arguments: Arguments
 ) -> tuple[IStreamClientEndpoint | None, str]:
     """The endpoint the command line names and how to name it in messages."""
+    if arguments.connect is not None and arguments.cafile is not None:
+        try:
+            trust_root = load_trust_root(arguments.cafile)
+        except ValueError as e:
+            _parser().error(f"bad --cafile: {e}")
+        try:
+            endpoint = tls_endpoint(reactor, arguments.connect, trust_root)
+        except ValueError as e:
+            _parser().error(f"bad endpoint {arguments.connect!r}: {e}")
+        return endpoint, arguments.connect
     if arguments.connect is not None:
         try:
             endpoint = _client_from_string(reactor, arguments.connect)

@@ -37,6 +37,7 @@ from menuchat.client.arguments import (
     parse_port,
 )
 from menuchat.client.stream import ServerStream, encode_line
+from menuchat.client.tls import CertificateRejected, certificate_problem
 
 __all__ = [
     "ChatClient",
@@ -103,7 +104,8 @@ class MenuChatClientProtocol(protocol.Protocol):
     @param show: called after each read that changes what the user sees,
         with the lines it completed and the prompt after them.
     @ivar closed: fires when the connection is lost, with the exception
-        that says why (L{ConnectionDone} for a clean close).
+        that says why (L{ConnectionDone} for a clean close, a
+        L{CertificateRejected} when TLS failed).
     """
 
     def __init__(self, show: Callable[[Sequence[str], str], None]) -> None:
@@ -130,8 +132,8 @@ class MenuChatClientProtocol(protocol.Protocol):
         lines = self.stream.finish()
         if lines:
             self._show(lines, "")
-        why = reason.value
-        self.closed.callback(why if why is not None else ConnectionDone())
+        why = reason.value if reason.value is not None else ConnectionDone()
+        self.closed.callback(certificate_problem(why, self.transport) or why)
 
     def _wire(self) -> Wire:
         if self.transport is None:
@@ -170,12 +172,21 @@ class Ending:
     message: str
 
 
-def ending_for(reason: BaseException, said_goodbye: bool, user_quit: bool) -> Ending:
+def ending_for(
+    reason: BaseException,
+    said_goodbye: bool,
+    user_quit: bool,
+    cafile: str | None = None,
+) -> Ending:
     """How a conversation ended, from why its connection closed.
 
     Status 0 when the user left or the server closed after its C{Goodbye};
-    1 when the server closed otherwise or the connection was lost.
+    1 when the server closed otherwise, the connection was lost or TLS
+    failed (C{cafile} is the C{--cafile} given, named when it did not hold
+    the server's certificate authority).
     """
+    if isinstance(reason, CertificateRejected):
+        return Ending(1, f"{PROGRAM}: {reason.describe(cafile)}.")
     if not isinstance(reason, ConnectionDone):
         return Ending(
             1, f"{PROGRAM}: connection to the server lost: {describe_error(reason)}"
@@ -207,6 +218,7 @@ class ChatClient:
     @param endpoint: where the server is, or L{None} to ask the user.
     @param address: how messages name C{endpoint}.
     @param make_endpoint: the endpoint for a host and port the user gave.
+    @param cafile: the C{--cafile} C{endpoint} trusts, for messages.
     """
 
     max_linger = MAX_LINGER
@@ -219,6 +231,7 @@ class ChatClient:
         *,
         make_endpoint: Callable[[str, int], IStreamClientEndpoint] | None = None,
         linger: float = DEFAULT_LINGER,
+        cafile: str | None = None,
     ) -> None:
         if endpoint is None and make_endpoint is None:
             raise ValueError("give an endpoint or a way to make one")
@@ -227,6 +240,7 @@ class ChatClient:
         self._address = address
         self._make_endpoint = make_endpoint
         self._linger = linger
+        self._cafile = cafile
         self._stage = _Stage.NEW
         self._console: Console | None = None
         self._answer: Deferred[str | None] | None = None
@@ -306,7 +320,9 @@ class ChatClient:
         self._stop_lingering()
         if self._interrupted:
             return Ending(INTERRUPTED, "Interrupted.")
-        return ending_for(reason, connection.stream.said_goodbye, self._user_quit)
+        return ending_for(
+            reason, connection.stream.said_goodbye, self._user_quit, self._cafile
+        )
 
     async def _ask_address(self) -> tuple[str, int] | None:
         """Ask for the host and the port until both are valid, or input ends."""
@@ -401,6 +417,7 @@ async def main(reactor: Any, *argv: str) -> None:
         address,
         make_endpoint=lambda host, port: hostname_endpoint(reactor, host, port),
         linger=arguments.linger,
+        cafile=arguments.cafile,
     )
     ending = await stdio.converse(reactor, client)
     sys.stderr.write(ending.message + "\n")

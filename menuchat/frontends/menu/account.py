@@ -4,7 +4,8 @@ A mixin of L{menuchat.frontends.menu.dialogue.Session}, kept apart because
 it is a dialogue of its own: a registered name's password at log-in, and
 the guest's registration or the registered user's password change and
 deletion behind option 8. Passwords are never echoed by telnet: input is
-hidden while one is typed.
+hidden while one is typed. A server told to take passwords only over TLS
+asks for none on a connection that is neither TLS nor from this machine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,25 @@ class AccountDialogue(SessionBase):
 
     __slots__ = ()
 
+    def _passwords_refused(self) -> bool:
+        """Whether no password may be typed on this connection."""
+        return self._passwords_need_tls and not self._output.secure
+
     # At log-in
+
+    def _ask_login_password(self, name: str) -> None:
+        """C{name} is registered: ask its password, if it may be typed here."""
+        if self._passwords_refused():
+            self.log.info(
+                "{address}: no password asked for {name} without TLS",
+                address=self._output.address,
+                name=name,
+            )
+            self._error(texts.PASSWORD_NEEDS_TLS.format(name=name))
+            return
+        self._pending_name = name
+        self._output.hide_input(True)
+        self._ask(State.PASSWORD)
 
     def _on_password(self, line: str) -> Deferred[None] | None:
         self._output.hide_input(False)
@@ -59,7 +78,9 @@ class AccountDialogue(SessionBase):
 
     def _open_account(self) -> None:
         user = self._user
-        if user.registered:
+        if not user.registered and self._passwords_refused():
+            self._fail(texts.ACCOUNT_NEEDS_TLS)
+        elif user.registered:
             self._output.write(texts.ACCOUNT_MENU.format(name=user.name, id=user.id))
             self._ask(State.ACCOUNT)
         else:
@@ -74,7 +95,9 @@ class AccountDialogue(SessionBase):
 
     def _on_account_choice(self, line: str) -> None:
         choice = line.strip()
-        if choice == "1":
+        if choice == "1" and self._passwords_refused():
+            self._fail(texts.ACCOUNT_NEEDS_TLS)
+        elif choice == "1":
             self._ask_password(State.NEW_PASSWORD)
         elif choice == "2":
             self._ask(State.CONFIRM_DELETE)

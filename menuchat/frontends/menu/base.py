@@ -140,6 +140,11 @@ class Output(Protocol):
     def address(self) -> str:
         """Where the connection comes from, for throttling password guesses."""
 
+    @property
+    def secure(self) -> bool:
+        """Whether a password typed here stays off the network in clear: the
+        connection is TLS, or comes from this machine (loopback, UNIX socket)."""
+
 
 # Terminal escape sequences: CSI (ESC [ or the C1 byte, parameters, a final
 # byte), OSC and other strings (ended by BEL or ESC \\), and two-byte escapes.
@@ -185,6 +190,7 @@ class SessionBase:
         "_hub",
         "_mail_notice",
         "_output",
+        "_passwords_need_tls",
         "_pending_name",
         "_pending_text",
         "state",
@@ -193,10 +199,18 @@ class SessionBase:
 
     log = Logger()
 
-    def __init__(self, hub: Hub, output: Output, accounts: Accounts) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        output: Output,
+        accounts: Accounts,
+        *,
+        passwords_need_tls: bool = False,
+    ) -> None:
         self._hub = hub
         self._output = output
         self._accounts = accounts
+        self._passwords_need_tls = passwords_need_tls
         self._pending_text = ""
         self._pending_name = ""
         self._mail_notice: MessageWaiting | None = None

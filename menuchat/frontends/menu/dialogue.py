@@ -120,9 +120,7 @@ class Session(AccountDialogue, Commands, EventView):
             elif isinstance(error, errors.NameTaken):
                 self._error(texts.NAME_TAKEN.format(name=name))
             elif isinstance(error, errors.PasswordRequired):
-                self._pending_name = error.name
-                self._output.hide_input(True)
-                self._ask(State.PASSWORD)
+                self._ask_login_password(error.name)
             else:
                 raise error
 

@@ -17,6 +17,7 @@ from menuchat.frontends.menu.dialogue import Session
 from menuchat.frontends.menu.telnet import TelnetFilter
 from menuchat.net.admission import Admission, Refusal
 from menuchat.net.connection import LineConnection, LineFactory, LineHandler
+from menuchat.net.privacy import is_private
 from menuchat.net.stats import ConnectionStats
 
 __all__ = ["MenuChatFactory", "MenuChatProtocol"]
@@ -45,12 +46,24 @@ class MenuChatProtocol(LineConnection):
         return handler
 
     def make_handler(self) -> LineHandler:
-        return Session(self.factory.hub, self, self.factory.accounts)
+        factory = self.factory
+        return Session(
+            factory.hub,
+            self,
+            factory.accounts,
+            passwords_need_tls=factory.passwords_need_tls,
+        )
 
     @property
     def address(self) -> str:
         """The peer's host (or its whole address when it has none)."""
         return self._host if self._host is not None else self.peer()
+
+    @property
+    def secure(self) -> bool:
+        """Whether a password typed here stays off the network in clear: the
+        connection is TLS, or comes from loopback or a UNIX socket."""
+        return is_private(self.transport)
 
     def refusal_text(self, refusal: Refusal) -> str:
         return REFUSALS[refusal]
@@ -87,7 +100,11 @@ class MenuChatProtocol(LineConnection):
 
 
 class MenuChatFactory(LineFactory):
-    """Builds a L{MenuChatProtocol} per connection around one shared L{Hub}."""
+    """Builds a L{MenuChatProtocol} per connection around one shared L{Hub}.
+
+    @param passwords_need_tls: ask for passwords only on connections that are
+        TLS or from this machine (C{--password-transport tls}).
+    """
 
     protocol = MenuChatProtocol
 
@@ -99,7 +116,10 @@ class MenuChatFactory(LineFactory):
         limits: Limits | None = None,
         admission: Admission | None = None,
         stats: ConnectionStats | None = None,
+        *,
+        passwords_need_tls: bool = False,
     ) -> None:
         super().__init__(clock, limits or Limits(), admission, stats)
         self.hub = hub
         self.accounts = accounts
+        self.passwords_need_tls = passwords_need_tls

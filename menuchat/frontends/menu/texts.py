@@ -144,6 +144,14 @@ WRONG_PASSWORD = "wrong password for {name}. Enter your name again."
 PASSWORD_TOO_SHORT = "a password has at least {length} characters; nothing was changed."
 PASSWORDS_DIFFER = "the two passwords differ; nothing was changed."
 NOT_DELETED = "the account was not deleted."
+PASSWORD_NEEDS_TLS = (
+    "{name} is a registered name, and passwords are accepted only over TLS"
+    " here: connect with TLS to log in as {name}, or choose another name."
+)
+ACCOUNT_NEEDS_TLS = (
+    "passwords are accepted only over TLS here: connect with TLS to register"
+    " or change a password."
+)
 NAME_REGISTERED = "the name {name!r} was registered meanwhile; nothing was changed."
 NAME_EMPTY = "a name cannot be empty."
 NAME_TOO_LONG = "a name has at most {limit} characters."
