@@ -132,7 +132,7 @@ class ChatService(MultiService):
             gateway,
         )
         self.passwords_need_tls = passwords_need_tls
-        self.ports = list(ports)
+        self.ports = [*ports, *irc_ports]
         self._reactor = clock
         self.certificates: list[tuple[str, ReloadableCertificate]] = []
         self._reload_on_hangup = reload_on_hangup

@@ -249,7 +249,9 @@ def makeService(options: Options) -> IService:
         operators=options["operators"],
         irc_ports=options["irc_ports"],
         gateway=Gateway(
-            server=options["irc-name"], ping_interval=options["irc-ping-interval"]
+            server=options["irc-name"],
+            ping_interval=options["irc-ping-interval"],
+            passwords_need_tls=options["password-transport"] == "tls",
         ),
         passwords_need_tls=options["password-transport"] == "tls",
     )

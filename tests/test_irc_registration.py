@@ -3,6 +3,7 @@ burst, CAP, SASL PLAIN, PASS, nick collisions, PING/PONG, QUIT, timeouts."""
 
 import base64
 
+from twisted.internet.address import IPv4Address
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.irc.base import Gateway
@@ -320,3 +321,42 @@ class ConnectionTests(SynchronousTestCase):
         protocol, transport = world.register("nina")
         protocol.server_stopping()
         assert lines(transport) == ["ERROR :Closing Link: nina (Server shutting down)"]
+
+
+class PasswordTransportTests(SynchronousTestCase):
+    """--password-transport tls: no password from a plain, remote connection."""
+
+    def setUp(self):
+        self.world = World(
+            gateway=Gateway(server="irc.test", created="today", passwords_need_tls=True)
+        )
+        self.world.account("Reg", "correct horse")
+
+    def remote(self):
+        protocol, transport = self.world.connect()
+        transport.peerAddr = IPv4Address("TCP", "203.0.113.9", 4000)
+        return protocol, transport
+
+    def test_pass_from_afar_is_refused_and_told_why(self):
+        protocol, transport = self.remote()
+        protocol.dataReceived(b"PASS :correct horse\r\nNICK reg\r\nUSER r 0 * :R\r\n")
+        received = lines(transport)
+        assert "only over TLS" in received[0], received
+        assert commands(received[1:2]) == ["464"]
+        assert self.world.hub.users() == []
+
+    def test_sasl_from_afar_is_refused(self):
+        protocol, transport = self.remote()
+        protocol.dataReceived(b"CAP LS 302\r\nNICK someone\r\nUSER r 0 * :R\r\n")
+        protocol.dataReceived(b"CAP REQ :sasl\r\nAUTHENTICATE PLAIN\r\n")
+        transport.take()
+        token = base64.b64encode(b"\0reg\0correct horse").decode()
+        protocol.dataReceived(f"AUTHENTICATE {token}\r\n".encode())
+        received = lines(transport)
+        assert "only over TLS" in received[0], received
+        assert commands(received[1:]) == ["904"]
+
+    def test_from_this_machine_a_password_is_taken(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"PASS :correct horse\r\nNICK reg\r\nUSER r 0 * :R\r\n")
+        assert " 001 Reg " in transport.take().decode()

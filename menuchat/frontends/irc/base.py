@@ -49,12 +49,15 @@ class Gateway:
     @param server: the server's name, the source of its numerics.
     @param ping_interval: seconds of silence before the server pings a
         client, and then before it gives up on one (0: never).
+    @param passwords_need_tls: take passwords (PASS, SASL) only on
+        connections that are TLS or from this machine.
     """
 
     server: str = "menuchat"
     version: str = "menuchat-0.1"
     created: str = ""
     ping_interval: float = 120.0
+    passwords_need_tls: bool = False
 
 
 class Output(Protocol):
@@ -75,6 +78,10 @@ class Output(Protocol):
     @property
     def address(self) -> str:
         """Where the connection comes from, for throttling password guesses."""
+
+    @property
+    def secure(self) -> bool:
+        """Whether a password sent here stays off the network in clear."""
 
 
 class SessionBase:

@@ -220,6 +220,10 @@ MAIL_FROM_BEFORE = "[{time}] {text}"
 LOGGED_IN = "You are now logged in as {account}"
 SASL_SUCCESS = "SASL authentication successful"
 SASL_FAIL = "SASL authentication failed"
+PASSWORDS_NEED_TLS = (
+    "This server takes passwords only over TLS or from its own machine;"
+    " connect to its TLS port to log in to your account."
+)
 SASL_TOO_LONG = "SASL message too long"
 SASL_ABORTED = "SASL authentication aborted"
 SASL_ALREADY = "You have already authenticated using SASL"

@@ -109,6 +109,15 @@ class Registration(SessionBase):
         chunks, self._sasl = self._sasl, None
         return self._sasl_plain("".join(chunks))
 
+    def _password_refused(self) -> bool:
+        """Whether passwords are refused on this connection (plain, from
+        another machine, on a server that takes them only over TLS); the
+        client is told why in a NOTICE."""
+        if not self.gateway.passwords_need_tls or self._output.secure:
+            return False
+        self.notice(n.PASSWORDS_NEED_TLS)
+        return True
+
     def _sasl_plain(self, encoded: str) -> Deferred[None] | None:
         try:
             fields = base64.b64decode(encoded, validate=True).decode().split("\0")
@@ -118,6 +127,9 @@ class Registration(SessionBase):
             self.numeric(n.ERR_SASLFAIL, n.SASL_FAIL)
             return None
         _, name, password = fields
+        if self._password_refused():
+            self.numeric(n.ERR_SASLFAIL, n.SASL_FAIL)
+            return None
         attempt = self._accounts.authenticate(name, password, self._output.address)
 
         def passed(account: Account) -> None:
@@ -222,6 +234,8 @@ class Registration(SessionBase):
         """A registered nick with a PASS: the password must unlock it."""
         reason.trap(errors.PasswordRequired)
         name = reason.value.name  # type: ignore[union-attr]
+        if self._password_refused():
+            raise errors.WrongPassword(name)
         checked = self._accounts.authenticate(name, password, self._output.address)
 
         def unlocked(account: Account) -> Deferred[User]:
