@@ -17,10 +17,7 @@ from typing import Any, Protocol
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
-    IAddress,
     IDelayedCall,
-    IPullProducer,
-    IPushProducer,
     IReactorTime,
     ITCPTransport,
 )
@@ -29,37 +26,21 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from menuchat.config import Limits
 from menuchat.net.admission import Admission, Refusal, host_of
+from menuchat.net.output import (
+    OUTPUT_PAUSE,
+    OutputFlusher,
+    OutputValve,
+    QueuedOutput,
+    Transport,
+)
 from menuchat.net.ratelimit import TokenBucket
 from menuchat.net.refusals import RefusalLog
 from menuchat.net.stats import ConnectionStats
 
-
-class _Transport(Protocol):
-    """What a connection uses of its transport (TCP, UNIX, TLS or a test's)."""
-
-    TLS: bool
-
-    def write(self, data: bytes) -> None: ...
-    def loseConnection(self) -> None: ...
-    def abortConnection(self) -> None: ...
-    def getPeer(self) -> IAddress: ...
-    def getHandle(self) -> socket.socket: ...
-    def registerProducer(self, producer: object, streaming: bool) -> None: ...
-    def unregisterProducer(self) -> None: ...
-    def pauseProducing(self) -> None: ...
-    def resumeProducing(self) -> None: ...
-    def setTcpNoDelay(self, enabled: bool) -> None: ...
-
-
 __all__ = ["OUTPUT_PAUSE", "LineConnection", "LineFactory", "LineHandler"]
-
-# Queued output past which a connection's own lines wait: a client that
-# asks for more than it reads is served as fast as it reads, no faster.
-OUTPUT_PAUSE = 64 * 1024
 
 
 def looks_like_tls(data: bytes) -> bool:
@@ -98,67 +79,6 @@ class LineHandler(Protocol):
         """The connection is gone, however it ended."""
 
 
-class OutputFlusher:
-    """Writes the queued output of every connection once per reactor turn.
-
-    Everything said to a connection during one turn (a read's worth of lines,
-    from any number of senders) then leaves in one write: in a room of R
-    members, K lines cost R writes instead of K times R.
-    """
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-        self._dirty: list[LineConnection] = []
-        self._late: list[Callable[[], None]] = []
-        self._call: IDelayedCall | None = None
-
-    def at_turn_end(self, call: Callable[[], None]) -> None:
-        """Have C{call} run at the end of this turn, before output is written."""
-        self._late.append(call)
-        if self._call is None:
-            self._call = self._clock.callLater(0, self._flush)
-
-    def flush_soon(self, connection: LineConnection) -> None:
-        """Have C{connection}'s queued output written at the next turn."""
-        self._dirty.append(connection)
-        if self._call is None:
-            self._call = self._clock.callLater(0, self._flush)
-
-    def _flush(self) -> None:
-        self._call = None
-        late, self._late = self._late, []
-        for call in late:
-            call()
-        dirty, self._dirty = self._dirty, []
-        for connection in dirty:
-            connection.flush()
-
-
-@implementer(IPushProducer, IPullProducer)
-class _OutputValve:
-    """Told by the transport when its send buffer fills and drains.
-
-    Registered as a push producer, the transport pauses it past 64 KiB and
-    resumes it when drained; registered as a pull producer (for sockets
-    written to directly), it is resumed each time the transport's buffer
-    drains.
-    """
-
-    __slots__ = ("_connection",)
-
-    def __init__(self, connection: LineConnection) -> None:
-        self._connection = connection
-
-    def pauseProducing(self) -> None:
-        self._connection.hold_output()
-
-    def resumeProducing(self) -> None:
-        self._connection.release_output()
-
-    def stopProducing(self) -> None:
-        """The transport is closing; connectionLost does the rest."""
-
-
 class LineFactory(ServerFactory):
     """What every connection of one front-end shares: limits, clock, caps, flush.
 
@@ -191,7 +111,7 @@ class LineFactory(ServerFactory):
         return self.limits.max_line_length
 
 
-class LineConnection(LineReceiver, TimeoutMixin):
+class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     """One connection of a line-based front-end: framing, limits, output queue.
 
     A C{LineReceiver} whose inherited names keep their meaning:
@@ -216,7 +136,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
     delimiter = b"\r\n"
     log = Logger()
     factory: LineFactory
-    transport: _Transport  # type: ignore[assignment]
+    transport: Transport  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self.handler: LineHandler | None = None
@@ -300,7 +220,7 @@ class LineConnection(LineReceiver, TimeoutMixin):
         transport = self.transport
         if isinstance(transport, tcp.Connection) and not transport.TLS:
             self._socket = transport.getHandle()
-        transport.registerProducer(_OutputValve(self), self._socket is None)
+        transport.registerProducer(OutputValve(self), self._socket is None)
         if limits.line_rate:
             self._bucket = TokenBucket(
                 limits.line_rate, limits.line_burst, factory.clock.seconds
@@ -492,40 +412,6 @@ class LineConnection(LineReceiver, TimeoutMixin):
             if self._queue and not self._held and not self._closed:
                 self.flush()
 
-    # Output (the handler's Output)
-
-    def write(self, text: str) -> None:
-        """Queue C{text}, which carries its own line ends."""
-        self._enqueue(text.encode())
-
-    def sendLine(self, line: bytes) -> None:
-        """Queue one line, adding the line end; through the queue like all else."""
-        self._enqueue(line + self.delimiter)
-
-    def _enqueue(self, data: bytes) -> None:
-        """Queue C{data} for the next flush; drop a peer that lags too far.
-
-        A peer lags while the transport holds a full send buffer for it;
-        what is queued for it then may not pass C{max_output} bytes.
-        """
-        if self._closed:
-            return
-        queue = self._queue
-        if not queue and not self._held:
-            self.factory.flusher.flush_soon(self)
-        queue.append(data)
-        self._queued += len(data)
-        if self._held and self._queued > self.factory.limits.max_output:
-            self._drop_slow_reader()
-
-    #: Queue bytes already encoded (an event's cached rendering). The queue
-    #: itself, not a wrapper: it is called once per member per room line.
-    write_bytes = _enqueue
-
-    def at_turn_end(self, call: Callable[[], None]) -> None:
-        """Have C{call} run once this reactor turn is over."""
-        self.factory.flusher.at_turn_end(call)
-
     def logged_in(self, name: str, user_id: int) -> None:
         """Log the login; from now on the idle timeout applies."""
         self.name = name
@@ -554,66 +440,6 @@ class LineConnection(LineReceiver, TimeoutMixin):
             self._cutoff = self.callLater(timeout, self.transport.abortConnection)
         self.transport.unregisterProducer()
         self.transport.loseConnection()
-
-    def flush(self) -> None:
-        """Write the queued output, unless the transport asked us to wait."""
-        if not self._held and not self._closed:
-            self._send_queue()
-            self._output_sent()
-
-    def hold_output(self) -> None:
-        """The transport's buffer is full: keep further output here."""
-        self._held = True
-
-    def release_output(self) -> None:
-        """The transport's buffer drained: send what was kept."""
-        self._held = False
-        if not self._closed:
-            self._send_queue()
-            self._output_sent()
-
-    def _output_sent(self) -> None:
-        if self._output_wait and not self._held:
-            self._output_wait = False
-            self._resume_input()
-
-    def _send_queue(self) -> None:
-        queue = self._queue
-        if not queue:
-            return
-        self.factory.stats.queued(self._queued)
-        self._queue = []
-        self._queued = 0
-        data = queue[0] if len(queue) == 1 else b"".join(queue)
-        sock = self._socket
-        if sock is None or self._held:
-            # Behind what the transport still holds, never past it.
-            self.transport.write(data)
-            return
-        try:
-            sent = sock.send(data)
-        except OSError:
-            sent = 0  # full, or broken: the transport finds out which
-        if sent < len(data):
-            # The transport sends the rest and, as our pull producer's
-            # consumer, says when it is done: until then all else waits here.
-            self._held = True
-            self.transport.write(data[sent:])
-
-    def _drop_slow_reader(self) -> None:
-        self.log.warn(
-            "{peer} dropped: {queued} bytes of output unread, over the limit of"
-            " {limit}",
-            peer=self.peer(),
-            queued=self._queued,
-            limit=self.factory.limits.max_output,
-        )
-        stats = self.factory.stats
-        stats.queued(self._queued)
-        stats.drops["slow_reader"] += 1
-        self._closed = True
-        self._queue = []
-        self.transport.abortConnection()
 
     def peer(self) -> str:
         """The peer's address, as logs show it."""

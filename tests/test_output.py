@@ -1,0 +1,294 @@
+"""The output side of the line connection (net/output.py): the queue, its
+flush once a turn, back-pressure, the direct socket send and slow readers."""
+
+from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs
+
+from menuchat.frontends.menu import texts
+from menuchat.net.output import OUTPUT_PAUSE
+from tests.support import (
+    Wire,
+    clocked_factory,
+    connect,
+    login,
+    make_factory,
+    room,
+)
+from tests.test_connection import ConnectionCase
+
+
+class FullWire(Wire):
+    """A transport that, like TCP's, says its send buffer is full past 64 KiB."""
+
+    def write(self, data):
+        super().write(data)
+        if len(self.io.getvalue()) > 65536 and not self.full:
+            self.full = True
+            self.producer.pauseProducing()
+
+    full = False
+
+    def drain(self):
+        """The peer read everything: empty the buffer and say so."""
+        self.io.seek(0)
+        self.io.truncate()
+        self.full = False
+        self.producer.resumeProducing()
+
+
+class FakeSocket:
+    """A non-blocking socket whose send buffer has C{room} bytes free."""
+
+    def __init__(self, room):
+        self.room = room
+        self.received = bytearray()
+
+    def send(self, data):
+        if not self.room:
+            raise BlockingIOError()
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        self.received += taken
+        return len(taken)
+
+    def setblocking(self, flag):
+        pass
+
+    def setsockopt(self, *option):
+        pass
+
+    def fileno(self):
+        return 99
+
+
+class BrokenSocket(FakeSocket):
+    """A socket whose send() fails outright while C{broken}."""
+
+    broken = False
+
+    def send(self, data):
+        if self.broken:
+            raise ConnectionResetError()
+        return super().send(data)
+
+
+class SocketConnection(tcp.Connection):
+    def getPeer(self):
+        return IPv4Address("TCP", "127.0.0.1", 50000)
+
+    def getHost(self):
+        return IPv4Address("TCP", "127.0.0.1", 12000)
+
+
+class OutputTests(ConnectionCase):
+    """Text out: the queue, its flush, back-pressure and slow readers."""
+
+    def test_a_read_of_many_room_lines_is_one_write_per_member(self):
+        factory, _ = clocked_factory(line_rate=0)
+        members = room(factory, 5)
+        sender = members[1][0]
+        sender.dataReceived(b"".join(b"line %d\n" % n for n in range(50)))
+        for _, transport in members:
+            assert transport.value().count(b"m1> line ") == 50
+            assert transport.value().endswith(b"m1> line 49\r\n")
+            assert transport.writes == 1
+
+    def test_slow_reader_output_is_held_then_sent_when_the_buffer_drains(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=10_000)
+        (owner, owner_wire), (_, slow_wire) = room(factory, 2)
+        slow_wire.producer.pauseProducing()  # the transport's buffer is full
+        owner.dataReceived(b"hello\n")
+        assert slow_wire.value() == b""
+        assert owner_wire.value() == b"m0> hello\r\n"
+        slow_wire.producer.resumeProducing()
+        assert slow_wire.value() == b"m0> hello\r\n"
+
+    def test_slow_reader_past_max_output_is_dropped_and_cleaned_up(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=1000)
+        (owner, _owner_wire), (_, slow_wire), (_, third_wire) = room(factory, 3)
+        slow_wire.producer.pauseProducing()
+        with capturedLogs() as events:
+            owner.dataReceived(b"".join(b"message %03d\n" % n for n in range(100)))
+        assert slow_wire.aborted
+        assert not slow_wire.connected
+        assert [u.name for u in factory.hub.users()] == ["m0", "m2"]
+        received = third_wire.value()
+        assert received.count(b"m0> message ") == 100
+        assert b"m1 disconnected from the chat." in received
+        assert any("unread" in e.get("log_format", "") for e in events)
+
+    def test_sets_tcp_nodelay_on_tcp_transports(self):
+        from twisted.internet.interfaces import ITCPTransport
+        from zope.interface import directlyProvides
+
+        protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = Wire()
+        directlyProvides(transport, ITCPTransport)
+        calls = []
+        transport.setTcpNoDelay = calls.append
+        protocol.makeConnection(transport)
+        assert calls == [True]
+
+    def test_a_client_that_does_not_read_its_replies_is_not_read_either(self):
+        factory, clock = clocked_factory(line_rate=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = FullWire()
+        transport.protocol = protocol
+        transport.clock = clock
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n")
+        flood = b"\n" * 65536  # every empty line asks for the whole menu again
+        protocol.dataReceived(flood)
+        clock.advance(0)
+        assert transport.full
+        assert transport.producerState == "paused"
+        answered = transport.io.getvalue().count(texts.MENU.encode())
+        assert answered < 400
+        # Nothing beyond about one buffer's worth is held for it anywhere.
+        assert protocol._queued < 2 * 65536
+        assert len(protocol._buffer) <= len(flood) - answered + 1
+        # Reading on, it is served in full, in order, losing nothing.
+        total = answered
+        for _ in range(1000):
+            if transport.producerState == "producing" and not protocol._buffer:
+                break
+            transport.drain()
+            clock.advance(0)
+            total += transport.io.getvalue().count(texts.MENU.encode())
+        assert total == 1 + 65536
+        assert transport.producerState == "producing"
+
+    def test_lines_of_a_client_with_a_full_buffer_wait_for_it_to_drain(self):
+        factory, _ = clocked_factory(line_rate=0)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        protocol.dataReceived(b"1\n1\n")
+        assert transport.value() == b""
+        assert transport.producerState == "paused"
+        transport.producer.resumeProducing()
+        assert transport.value().count(b"Users in server: Nina:1") == 2
+        assert transport.producerState == "producing"
+
+    def test_lines_from_several_senders_in_one_turn_are_one_write_per_member(self):
+        factory, clock = clocked_factory(line_rate=0)
+        members = room(factory, 4)
+        for protocol, _ in members[1:]:
+            protocol.dataReceived(b"hi\n")
+        clock.advance(0)
+        # A listener gets the turn's lines in one write; a sender gets its own
+        # echo at once, as a reply, and the lines said after it at the flush.
+        assert [transport.writes for _, transport in members] == [1, 2, 2, 1]
+        for _, transport in members:
+            assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
+
+    def test_a_reply_leaves_in_the_read_that_asked_for_it(self):
+        factory, _clock = clocked_factory(line_rate=0)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"1\n")
+        assert transport.io.getvalue() == (
+            b"Users in server: Nina:1\r\nYour option <enter a number>: "
+        )
+
+    def test_direct_sends_never_overtake_what_the_transport_holds(self):
+        factory, clock = clocked_factory(line_rate=0)
+        reactor = MemoryReactorClock()
+        sock = FakeSocket(room=10_000)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, reactor)
+        transport.connected = True
+        protocol.makeConnection(transport)
+        clock.advance(0)  # the greeting goes straight to the socket
+        assert bytes(sock.received).endswith(b"Your id key (i.e your name): ")
+        sock.room = 10
+        protocol.write("A" * 100)
+        clock.advance(0)  # ten bytes fit; the transport keeps the other ninety
+        sock.room = 1000  # the peer reads, before the transport tries again
+        protocol.write("B")
+        protocol.close()
+        transport.doWrite()
+        assert bytes(sock.received).endswith(b"A" * 100 + b"B")
+
+    def test_output_goes_out_once_a_turn_in_one_write(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = connect(factory)
+        transport.clear()
+        writes = []
+        transport.write = writes.append
+        protocol.write("one\r\n")
+        protocol.write("two\r\n")
+        assert writes == []
+        assert len(clock.getDelayedCalls()) == 2  # the login timeout and the flush
+        clock.advance(0)
+        assert writes == [b"one\r\ntwo\r\n"]
+        assert len(clock.getDelayedCalls()) == 1
+
+    def queue_then_read_a_line(self, queued):
+        """Queue C{queued} bytes, then read one line in the same turn; the
+        transport's writes."""
+        protocol, transport = login(self.factory, "Nina")
+        transport.writes = 0
+        protocol.write("x" * queued)
+        protocol.dataReceived(b"1\n")
+        transport.value()
+        return transport.writes
+
+    def test_input_goes_on_below_output_pause(self):
+        # The line is answered at once: its reply leaves with the rest.
+        assert self.queue_then_read_a_line(OUTPUT_PAUSE - 1) == 1
+
+    def test_input_waits_at_output_pause(self):
+        # The line waits for the queue to go out, then is answered.
+        assert OUTPUT_PAUSE == 64 * 1024
+        assert self.queue_then_read_a_line(OUTPUT_PAUSE) == 2
+
+    def test_a_slow_reader_is_dropped_one_byte_past_max_output(self):
+        factory, _ = clocked_factory(max_output=100)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        protocol.write("x" * 100)
+        assert transport.connected
+        protocol.write("x")
+        assert transport.aborted
+        assert not transport.connected
+
+    def test_output_is_never_capped_while_the_transport_takes_it(self):
+        factory, _ = clocked_factory(max_output=100)
+        protocol, transport = login(factory, "Nina")
+        protocol.write("x" * 1000)
+        assert transport.value() == b"x" * 1000
+        assert transport.connected
+
+    def test_the_valve_is_a_push_producer_on_other_transports(self):
+        _, transport = connect(self.factory)
+        assert transport.producer is not None
+        assert transport.streaming is True
+
+    def direct_socket_connection(self, sock):
+        factory, clock = clocked_factory(line_rate=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, MemoryReactorClock())
+        transport.connected = True
+        protocol.makeConnection(transport)
+        return protocol, transport, clock
+
+    def test_the_valve_is_a_pull_producer_on_a_socket(self):
+        _, transport, _ = self.direct_socket_connection(FakeSocket(room=10_000))
+        assert transport.producer is not None
+        assert transport.streamingProducer is False
+
+    def test_a_send_raising_oserror_leaves_the_data_to_the_transport(self):
+        sock = BrokenSocket(room=10_000)
+        protocol, transport, clock = self.direct_socket_connection(sock)
+        clock.advance(0)
+        sock.broken = True
+        protocol.write("after the error\r\n")
+        clock.advance(0)  # send() raises: nothing is lost, nothing raised
+        assert b"after the error" not in sock.received
+        assert transport.connected
+        sock.broken = False
+        transport.doWrite()
+        assert bytes(sock.received).endswith(b"after the error\r\n")
