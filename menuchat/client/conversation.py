@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, NoReturn, Protocol, cast
+from typing import Any, NoReturn, cast
 
 import attrs
 from twisted.internet import protocol, task
@@ -35,6 +35,13 @@ from menuchat.client.arguments import (
     hostname_endpoint,
     parse_arguments,
     parse_port,
+)
+from menuchat.client.interfaces import (
+    Console,
+    ConsoleHandler,
+    PendingCall,
+    Timer,
+    Wire,
 )
 from menuchat.client.stream import ServerStream, encode_line
 from menuchat.client.tls import CertificateRejected, certificate_problem
@@ -66,36 +73,6 @@ _connect: Callable[
     [IStreamClientEndpoint, MenuChatClientProtocol],
     Deferred[MenuChatClientProtocol],
 ] = connectProtocol
-
-
-class Wire(Protocol):
-    """The part of a transport the client uses.
-
-    Twisted types a protocol's transport as an optional zope interface,
-    whose methods mypy cannot call without a plugin; this says what they are.
-    """
-
-    def write(self, data: bytes) -> None: ...
-
-    def loseConnection(self) -> None: ...
-
-
-class PendingCall(Protocol):
-    """A call the clock will make: L{twisted.internet.base.DelayedCall}."""
-
-    def active(self) -> bool: ...
-
-    def cancel(self) -> None: ...
-
-    def reset(self, secondsLater: float) -> None: ...
-
-
-class Timer(Protocol):
-    """What the conversation needs of a clock: a reactor or C{task.Clock}."""
-
-    def callLater(
-        self, delay: float, callable: Callable[..., object], *args: object
-    ) -> PendingCall: ...
 
 
 class MenuChatClientProtocol(protocol.Protocol):
@@ -139,29 +116,6 @@ class MenuChatClientProtocol(protocol.Protocol):
         if self.transport is None:
             raise RuntimeError("not connected")
         return cast(Wire, self.transport)
-
-
-class Console(Protocol):
-    """A front end: where the user reads the server and types lines."""
-
-    def display(self, lines: Sequence[str], prompt: str) -> None:
-        """Show C{lines} above the input line, then C{prompt} before it."""
-
-
-class ConsoleHandler(Protocol):
-    """What a console reports the user doing; L{ChatClient} implements it."""
-
-    def line_entered(self, text: str) -> None:
-        """The user typed a line."""
-
-    def input_ended(self) -> None:
-        """Input reached its end (a pipe was closed): finish gracefully."""
-
-    def quit(self) -> None:
-        """The user asked to leave now (Ctrl-D on an empty line)."""
-
-    def interrupt(self) -> None:
-        """The user pressed Ctrl-C."""
 
 
 @attrs.frozen
