@@ -71,6 +71,10 @@ class _Ids:
         self._free: Iterator[int] = iter(())
         self._waiting: list[Deferred[int]] = []
 
+    def take(self) -> int | None:
+        """The next id if the reserved block has one and no one waits."""
+        return None if self._waiting else next(self._free, None)
+
     def next(self) -> Deferred[int]:
         """The next id; from memory, unless a new block must be reserved."""
         if not self._waiting:
@@ -165,29 +169,23 @@ class Hub(RoomRules):
         if key in self._names:
             self.login_failures["name_taken"] += 1
             return fail(NameTaken(name))
-        self._names[key] = None
+        if account is not None:
+            return succeed(self._admit(key, name, client, account.user_id, True))
+        found = self._store.find_account(key)
+        if ready(found) and result(found) is None:
+            # The memory store, and ids left in the block: a guest's login
+            # asks nothing more of Deferreds than this one answer.
+            user_id = self._ids.take()
+            if user_id is not None:
+                return succeed(self._admit(key, name, client, user_id, False))
+        self._names[key] = None  # claimed while the store answers
 
         def admit(user_id: int) -> User:
-            user = User(user_id, name, client, registered=account is not None)
-            self._users[user_id] = user
-            self._names[key] = user
-            return user
+            return self._admit(key, name, client, user_id, False)
 
         def release(reason: Failure) -> Failure:
             del self._names[key]
             return reason
-
-        if account is not None:
-            return succeed(admit(account.user_id))
-
-        found = self._store.find_account(key)
-        if ready(found):  # the memory store: no callbacks for a guest's login
-            registered = result(found)
-            if registered is None:
-                user_id = self._ids.next()
-                if ready(user_id):
-                    return succeed(admit(result(user_id)))
-                return user_id.addCallbacks(admit, release)
 
         def guest(registered: Account | None) -> Deferred[int]:
             if registered is not None:
@@ -195,6 +193,14 @@ class Hub(RoomRules):
             return self._ids.next()
 
         return found.addCallback(guest).addCallbacks(admit, release)
+
+    def _admit(
+        self, key: str, name: str, client: Member, user_id: int, registered: bool
+    ) -> User:
+        user = User(user_id, name, client, registered=registered)
+        self._users[user_id] = user
+        self._names[key] = user
+        return user
 
     def unread(self, user: User) -> Deferred[int]:
         """How many messages wait in C{user}'s mailbox."""

