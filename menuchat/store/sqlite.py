@@ -446,4 +446,3 @@ class SQLiteStore:
             cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
 
         return self._call(delete)
-
