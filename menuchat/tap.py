@@ -1,7 +1,9 @@
 """The twistd plugin: command-line options and the service they build.
 
 ``twistd -n menuchat`` listens on tcp:12000; ``--port`` takes any Twisted
-server endpoint description and may be given more than once.
+server endpoint description and may be given more than once. What lasts is
+kept in the SQLite file ``--db`` (menuchat.sqlite3 in the working directory);
+``--db :memory:`` keeps nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from twisted.python import usage
 
 from menuchat.config import Limits
 from menuchat.service import ChatService
+from menuchat.store import Store
 from menuchat.store.memory import MemoryStore
+from menuchat.store.sqlite import MEMORY, SQLiteStore, StoreError, check
 
-__all__ = ["Options", "makeService", "with_backlog"]
+__all__ = ["Options", "makeService", "make_store", "with_backlog"]
 
 DEFAULT_PORT = "tcp:12000"
+DEFAULT_DB = "menuchat.sqlite3"
 
 # Twisted listens with a backlog of 50; a login storm of hundreds overflows
 # it, and a connection whose handshake the kernel then drops hangs. TCP ports
@@ -52,7 +57,7 @@ _non_negative.coerceDoc = "0 or more."  # type: ignore[attr-defined]
 class Options(usage.Options):
     """Options of ``twistd menuchat``; every limit of the server is one."""
 
-    synopsis = "[--port ENDPOINT ...] [limits]"
+    synopsis = "[--port ENDPOINT ...] [--db PATH] [limits]"
     longdesc = (
         "A menu-driven chat server for telnet, nc and the menuchat client. "
         f"Listens on {DEFAULT_PORT} unless --port is given; --port takes any "
@@ -63,6 +68,9 @@ class Options(usage.Options):
     )
 
     optParameters = [
+        ["db", None, DEFAULT_DB,
+         "SQLite file for ids, accounts and mail, created if missing "
+         f"({MEMORY}: keep nothing, in memory)."],
         ["max-line-length", None, _DEFAULTS.max_line_length,
          "Longest line in bytes; longer ones are discarded with an error.", _count],
         ["line-rate", None, _DEFAULTS.line_rate,
@@ -107,6 +115,20 @@ class Options(usage.Options):
     opt_p = opt_port
 
     def postOptions(self) -> None:
+        try:
+            self._check()
+        except usage.UsageError:
+            self.refused = True
+            raise
+
+    def getUsage(self, width: int | None = None) -> str:
+        """The full help; only the synopsis after a refused command line,
+        which twistd prints above the one line saying what is wrong."""
+        if getattr(self, "refused", False):
+            return f"       menuchat {self.synopsis} (--help: every option)"
+        return super().getUsage(width)
+
+    def _check(self) -> None:
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
         from twisted.internet import reactor
@@ -116,6 +138,10 @@ class Options(usage.Options):
                 serverFromString(reactor, with_backlog(description))
             except Exception as e:
                 raise usage.UsageError(f"--port {description}: {e}") from e
+        try:
+            check(self["db"])
+        except StoreError as e:
+            raise usage.UsageError(f"--db {e}") from e
 
     def limits(self) -> Limits:
         """The server's limits as given on the command line."""
@@ -135,12 +161,23 @@ def with_backlog(description: str) -> str:
     return description
 
 
+def make_store(path: str, reactor: object) -> Store:
+    """The store of C{--db path}.
+
+    C{:memory:} is the memory store: it keeps nothing either way, and
+    answers without a trip through the SQLite thread.
+    """
+    if path == MEMORY:
+        return MemoryStore()
+    return SQLiteStore(path, reactor)
+
+
 def makeService(options: Options) -> IService:
     """The server: one hub, listening on every ``--port``."""
     from twisted.internet import reactor
 
     return ChatService(
-        MemoryStore(),
+        make_store(options["db"], reactor),
         reactor,
         options.limits(),
         [with_backlog(description) for description in options["ports"]],

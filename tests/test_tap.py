@@ -9,6 +9,8 @@ from twisted.python import usage
 
 from menuchat import tap
 from menuchat.config import Limits
+from menuchat.store.memory import MemoryStore
+from menuchat.store.sqlite import SQLiteStore
 
 
 def parse(*argv):
@@ -93,3 +95,32 @@ def test_make_service_listens_on_every_port_with_one_factory():
     assert len(ports) == 2
     assert ports[0].factory is ports[1].factory
     assert ports[0].factory.limits == Limits()
+
+
+def test_the_store_is_sqlite_in_the_working_directory_by_default(tmp_path):
+    options = parse()
+    assert options["db"] == "menuchat.sqlite3"
+    store = tap.make_store(str(tmp_path / "x.sqlite3"), object())
+    assert isinstance(store, SQLiteStore)
+    assert isinstance(tap.make_store(":memory:", object()), MemoryStore)
+    assert not (tmp_path / "x.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("missing/x.sqlite3", None, "does not exist"),
+        ("random.sqlite3", b"\x00not sqlite" * 100, "not an SQLite database"),
+    ],
+)
+def test_a_bad_db_is_a_usage_error_naming_it(tmp_path, name, content, reason):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(usage.UsageError, match=f"^--db {path}: .*{reason}"):
+        parse("--db", str(path))
+    assert content is None or path.read_bytes() == content
+    options = tap.Options()
+    with pytest.raises(usage.UsageError):
+        options.parseOptions(["--db", str(path)])
+    assert "\n" not in options.getUsage()
