@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from twisted.application import strports
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -61,6 +61,15 @@ class ChatService(MultiService):
         self.menu = MenuChatFactory(self.hub, clock, limits, self.admission)
         for description in ports:
             strports.service(description, self.menu).setServiceParent(self)
+
+    def privilegedStartService(self) -> None:
+        """Do not listen yet: twistd calls this before L{startService}, and
+        the ports would take connections before the store is open.
+
+        The ports listen in L{startService}, once the store has started, so
+        a port below 1024 needs twistd to run without --uid.
+        """
+        Service.privilegedStartService(self)
 
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""

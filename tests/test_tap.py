@@ -2,13 +2,16 @@
 
 import attrs
 import pytest
+import pytest_twisted
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
+from twisted.internet.defer import Deferred
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
 from menuchat import tap
 from menuchat.config import Limits
+from menuchat.service import ChatService
 from menuchat.store.memory import MemoryStore
 from menuchat.store.sqlite import SQLiteStore
 
@@ -124,3 +127,27 @@ def test_a_bad_db_is_a_usage_error_naming_it(tmp_path, name, content, reason):
     with pytest.raises(usage.UsageError):
         options.parseOptions(["--db", str(path)])
     assert "\n" not in options.getUsage()
+
+
+@pytest_twisted.ensureDeferred
+async def test_ports_listen_only_once_the_store_is_open():
+    from twisted.internet import reactor
+
+    class LateStore(MemoryStore):
+        def __init__(self):
+            super().__init__()
+            self.opened = Deferred()
+
+        def start(self):
+            return self.opened
+
+    store = LateStore()
+    service = ChatService(store, reactor, Limits(), ["tcp:0:interface=127.0.0.1"])
+    (port,) = list(service)
+    service.privilegedStartService()
+    started = service.startService()
+    assert not port.running and port._waitingForPort is None
+    store.opened.callback(None)
+    await started
+    assert port.running and port._waitingForPort is not None
+    await service.stopService()
