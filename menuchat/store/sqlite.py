@@ -273,7 +273,9 @@ class SQLiteStore:
     def _flush(self) -> None:
         """Run every queued call in one transaction in the store's thread."""
         self._scheduled = None
-        if not self._pending or self._conn is None:
+        if not self._pending or self._conn is None or self._running is not None:
+            # Calls queued while a transaction runs go in the next one,
+            # started as soon as it is committed.
             return
         batch, self._pending = self._pending, []
         ops = [op for op, _ in batch]
