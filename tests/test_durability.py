@@ -5,16 +5,18 @@ Also: a bad --db ends twistd at once, with one line saying why and status 1.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from menuchat.store.sqlite import SQLiteStore
+from menuchat.core.events import Message
 from tests.realserver import (
     MESSAGE_PROMPT,
     RECIPIENT_PROMPT,
@@ -26,6 +28,25 @@ from tests.realserver import (
 )
 
 pytestmark = pytest.mark.timeout(120)
+
+#: Print the mail of user argv[2] in the SQLite store argv[1] as JSON.
+TAKE_MAIL = """
+import json, sys
+import attrs
+from twisted.internet import task
+from menuchat.store.sqlite import SQLiteStore
+
+async def main(reactor):
+    store = SQLiteStore(sys.argv[1], reactor)
+    await store.start()
+    try:
+        mail = await store.take_mail(int(sys.argv[2]))
+    finally:
+        await store.stop()
+    print(json.dumps([attrs.astuple(m) for m in mail]))
+
+task.react(lambda reactor: task.Deferred.fromCoroutine(main(reactor)))
+"""
 
 
 @pytest_twisted.ensureDeferred
@@ -56,12 +77,17 @@ async def test_an_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
         again.terminate()
         assert "Traceback" not in again.log()
 
-    store = SQLiteStore(str(db), reactor)
-    await store.start()
-    try:
-        (kept,) = await store.take_mail(nina_id)
-    finally:
-        await store.stop()
+    # The store is read in a process of its own: its thread's answers would
+    # come back through this test's reactor, shared with trial's tests.
+    read = subprocess.run(
+        [sys.executable, "-c", TAKE_MAIL, str(db), str(nina_id)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (kept,) = [Message(*m) for m in json.loads(read.stdout)]
     assert (kept.text, kept.sender_id, kept.sender_name) == (
         "kept through a kill",
         jose_id,
