@@ -25,6 +25,19 @@ RAISED: dict[str, list[str]] = {
 }
 
 
+#: Scenarios that reach the store (private mail): these run menuchat on the
+#: SQLite store too ("menuchat-sqlite"), beside the memory store ("menuchat").
+STORE_SCENARIOS = {"private", "paced"}
+
+#: Every kind of server, and the ones a case runs.
+KINDS = ("menuchat", "menuchat-sqlite", "floor")
+
+
+def kinds_for(scenario: str, wanted: list[str]) -> list[str]:
+    """The kinds of C{wanted} that run C{scenario}."""
+    return [k for k in wanted if k != "menuchat-sqlite" or scenario in STORE_SCENARIOS]
+
+
 @dataclass(frozen=True)
 class Figure:
     """One reported figure: the loadgen's key, its label and number format."""

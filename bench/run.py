@@ -1,12 +1,16 @@
 """Run menuchat and the floor side by side under the same load; print the table.
 
     python -m bench [--quick] [--repeat N] [--json] [--only fanout,hold]
-                    [--servers menuchat,floor] [--quiet-wait S] [--keep-logs]
+                    [--servers menuchat,menuchat-sqlite,floor] [--quiet-wait S]
+                    [--keep-logs]
 
 Each case starts a fresh server (``twistd -n menuchat`` or bench/floor.py) on a
 free loopback port, runs the load generator (bench/loadgen.py) as a separate
 process against it, and stops the server. Figures are medians over repeats;
-every menuchat figure is also shown as a ratio to the floor's. Exit status 1
+every menuchat figure is also shown as a ratio to the floor's. menuchat runs
+on its memory store (``--db :memory:``); the scenarios that store mail
+(private, paced) also run it on a fresh SQLite file ("menuchat-sqlite", shown
+as a ratio to the memory store's figure). Exit status 1
 if any case lost a line, hung or failed, 2 on bad usage.
 """
 
@@ -31,7 +35,16 @@ if __package__ in (None, ""):
     # ``python bench/run.py``: make the checkout importable as with ``-m``.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.plan import FIGURES, RAISED, TITLES, Case, full_plan, quick_plan
+from bench.plan import (
+    FIGURES,
+    KINDS,
+    RAISED,
+    TITLES,
+    Case,
+    full_plan,
+    kinds_for,
+    quick_plan,
+)
 from bench.procstat import machine_busy_seconds
 from bench.servers import (
     ROOT,
@@ -122,11 +135,14 @@ def run_case(case: Case, kind: str, logdir: Path) -> dict:
     try:
         if kind == "menuchat":
             server = start_menuchat(RAISED[case.scenario], logdir)
+        elif kind == "menuchat-sqlite":
+            db = logdir / f"store-{case.scenario}-{time.monotonic_ns()}.sqlite3"
+            server = start_menuchat(RAISED[case.scenario], logdir, str(db))
         else:
             server = start_floor(logdir)
         args = [
             "--driver",
-            kind,
+            "floor" if kind == "floor" else "menuchat",
             "--port",
             str(server.port),
             "--pid",
@@ -183,6 +199,7 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
     for fig in FIGURES[case.scenario]:
         values = {kind: _median(res, fig.key) for kind, res in runs.items()}
         mc, fl = values.get("menuchat"), values.get("floor")
+        sq = values.get("menuchat-sqlite")
         row["figures"].append(
             {
                 "key": fig.key,
@@ -190,6 +207,8 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
                 "menuchat": mc,
                 "floor": fl,
                 "ratio": mc / fl if mc is not None and fl else None,
+                "sqlite": sq,
+                "sqlite_ratio": sq / mc if sq is not None and mc else None,
             }
         )
     return row
@@ -235,9 +254,10 @@ def render(report: dict) -> str:
         f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, "
         f"Twisted {m['twisted']}; repeats: {report['repeat']} (medians)"
         f"{'; QUICK' if report['quick'] else ''}",
-        "ratio = menuchat / floor (same run); saturated = CPU time / wall "
-        f">= {SATURATED} over the measured interval (srv: server, lg: load "
-        "generator, oth: all other processes, in cores)",
+        "ratio = menuchat / floor (same run); sqlite = menuchat on its SQLite "
+        "store (memory store otherwise), sq/mem = sqlite / menuchat",
+        f"saturated = CPU time / wall >= {SATURATED} over the measured interval "
+        "(srv: server, lg: load generator, oth: all other processes, in cores)",
         "",
     ]
     header = (
@@ -247,17 +267,21 @@ def render(report: dict) -> str:
         "menuchat",
         "floor",
         "ratio",
-        "loss mc/fl",
+        "sqlite",
+        "sq/mem",
+        "loss mc/fl/sq",
         "saturated: menuchat",
         "saturated: floor",
+        "saturated: sqlite",
     )
     rows = [header]
     for row in report["rows"]:
         fmts = {f.key: f.fmt for f in FIGURES[row["scenario"]]}
         mc, fl = row["servers"].get("menuchat"), row["servers"].get("floor")
+        sq = row["servers"].get("menuchat-sqlite")
         for i, fig in enumerate(row["figures"]):
             first = i == 0
-            loss = f"{_loss(mc)}/{_loss(fl)}" if first else ""
+            loss = f"{_loss(mc)}/{_loss(fl)}/{_loss(sq)}" if first else ""
             rows.append(
                 (
                     TITLES[row["scenario"]] if first else "",
@@ -266,9 +290,12 @@ def render(report: dict) -> str:
                     _fmt(fmts[fig["key"]], fig["menuchat"]),
                     _fmt(fmts[fig["key"]], fig["floor"]),
                     _fmt("{:.2f}x", fig["ratio"]),
+                    _fmt(fmts[fig["key"]], fig["sqlite"]) if sq else "",
+                    _fmt("{:.2f}x", fig["sqlite_ratio"]) if sq else "",
                     loss,
                     saturation(mc) if first else "",
                     saturation(fl) if first else "",
+                    saturation(sq) if first and sq else "",
                 )
             )
     widths = [max(len(str(r[c])) for r in rows) for c in range(len(header))]
@@ -342,7 +369,9 @@ def _parser() -> argparse.ArgumentParser:
         "--only", default="", help="comma-separated scenarios: " + ",".join(TITLES)
     )
     p.add_argument(
-        "--servers", default="menuchat,floor", help="comma-separated: menuchat,floor"
+        "--servers",
+        default=",".join(KINDS),
+        help="comma-separated: " + ",".join(KINDS),
     )
     p.add_argument(
         "--quiet-wait",
@@ -377,9 +406,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         cases = [c for c in cases if c.scenario in wanted]
     kinds = [k for k in args.servers.split(",") if k]
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        print(f"unknown server(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     notes = []
-    if "menuchat" in kinds and not menuchat_available():
-        kinds.remove("menuchat")
+    if not menuchat_available() and any(k.startswith("menuchat") for k in kinds):
+        kinds = [k for k in kinds if not k.startswith("menuchat")]
         notes.append("menuchat/tap.py not found: floor only")
     if not kinds:
         print("no server to run", file=sys.stderr)
@@ -398,9 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         for case in cases:
-            runs: dict[str, list[dict]] = {k: [] for k in kinds}
+            case_kinds = kinds_for(case.scenario, kinds)
+            runs: dict[str, list[dict]] = {k: [] for k in case_kinds}
             for rep in range(args.repeat):
-                order = kinds if rep % 2 == 0 else kinds[::-1]
+                order = case_kinds if rep % 2 == 0 else case_kinds[::-1]
                 for kind in order:
                     if quiet_wait > 0:
                         wait_quiet(quiet_wait)

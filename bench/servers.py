@@ -155,8 +155,14 @@ def twistd_argv() -> list[str]:
     return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
-def start_menuchat(options: list[str], logdir: Path) -> ServerProcess:
-    """Start ``twistd -n menuchat`` on a free loopback port with ``options``."""
+def start_menuchat(
+    options: list[str], logdir: Path, db: str = ":memory:"
+) -> ServerProcess:
+    """Start ``twistd -n menuchat`` on a free loopback port with ``options``.
+
+    ``db`` is its ``--db``: the memory store unless a file is named (in
+    ``logdir``, so the checkout never gets one).
+    """
     port = free_port()
     logfile = logdir / f"menuchat-{port}.log"
     argv = [
@@ -167,6 +173,8 @@ def start_menuchat(options: list[str], logdir: Path) -> ServerProcess:
         "menuchat",
         "--port",
         f"tcp:{port}:interface=127.0.0.1",
+        "--db",
+        db,
         *options,
     ]
     server = ServerProcess("menuchat", argv, port, logfile, options)

@@ -25,12 +25,15 @@ from menuchat.net.listening import (
     with_backlog,
 )
 from menuchat.service import ChatService
+from menuchat.store import Store
 from menuchat.store.memory import MemoryStore
+from menuchat.store.sqlite import MEMORY, SQLiteStore, StoreError, check
 
-__all__ = ["Options", "makeService", "with_backlog"]
+__all__ = ["Options", "makeService", "make_store", "with_backlog"]
 
 DEFAULT_PORT = "tcp:12000"
 PASSWORD_TRANSPORTS = ("tls", "any")
+DEFAULT_DB = "menuchat.sqlite3"
 
 _DEFAULTS = Limits()
 
@@ -97,6 +100,9 @@ class Options(usage.Options):
     )
 
     optParameters = [
+        ["db", None, DEFAULT_DB,
+         "SQLite file for ids, accounts, mail and kept rooms, created if "
+         f"missing ({MEMORY}: keep nothing, in memory)."],
         _limit("max-line-length",
          "Longest line in bytes; longer ones are discarded with an error.", _count),
         _limit("line-rate",
@@ -217,6 +223,10 @@ class Options(usage.Options):
                 raise usage.UsageError(
                     f"{option} {description}: {endpoint_problem(e)}"
                 ) from e
+        try:
+            check(self["db"])
+        except StoreError as e:
+            raise usage.UsageError(f"--db {e}") from e
 
     def limits(self) -> Limits:
         """The server's limits as given on the command line."""
@@ -226,6 +236,17 @@ class Options(usage.Options):
                 for field in attrs.fields(Limits)
             }
         )
+
+
+def make_store(path: str, reactor: object) -> Store:
+    """The store of C{--db path}.
+
+    C{:memory:} is the memory store: it keeps nothing either way, and
+    answers without a trip through the SQLite thread.
+    """
+    if path == MEMORY:
+        return MemoryStore()
+    return SQLiteStore(path, reactor)
 
 
 def makeService(options: Options) -> IService:
@@ -239,7 +260,7 @@ def makeService(options: Options) -> IService:
     twistd = options.parent
     foreground = twistd is not None and bool(twistd["nodaemon"])
     return ChatService(
-        MemoryStore(),
+        make_store(options["db"], reactor),
         reactor,
         options.limits(),
         options["ports"],

@@ -75,7 +75,9 @@ class ServerProcess:
     """``twistd -n menuchat`` on a free loopback port, logging to C{logfile}.
 
     Use it as a context manager: the process is killed on the way out if it
-    is still running. C{options} are extra menuchat options (limits).
+    is still running. C{options} are extra menuchat options (limits); unless
+    they name a C{--db}, the store is C{menuchat.sqlite3} beside the log
+    file, so that the checkout stays clean and a restart finds its data.
     """
 
     def __init__(self, logfile: Path, options: Sequence[str] = ()) -> None:
@@ -97,6 +99,8 @@ class ServerProcess:
             "tcp:0:interface=127.0.0.1",
             *self.options,
         ]
+        if "--db" not in self.options:
+            argv += ["--db", str(self.logfile.parent / "menuchat.sqlite3")]
         path = os.environ.get("PYTHONPATH")
         env = {
             **os.environ,

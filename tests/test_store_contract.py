@@ -7,6 +7,9 @@ store. A backend that does not pass it is not done.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,6 +20,7 @@ from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import Message
 from menuchat.store import Account, HistoryLine, SavedRoom, Store
 from menuchat.store.memory import MemoryStore
+from menuchat.store.sqlite import SQLiteStore
 
 
 def inline(
@@ -268,5 +272,38 @@ class MemoryStoreTests(StoreContract, RoomContract, TestCase):
 
     async def open_store(self) -> Store:
         store = MemoryStore()
+        await store.start()
+        return store
+
+
+class SQLiteStoreTests(StoreContract, RoomContract, TestCase):
+    """The SQLite store keeps the contract in a file, across restarts too."""
+
+    async def open_store(self) -> Store:
+        from twisted.internet import reactor
+
+        directory = tempfile.mkdtemp(prefix="menuchat-store-")
+        self.addCleanup(shutil.rmtree, directory)
+        store = SQLiteStore(os.path.join(directory, "menuchat.sqlite3"), reactor)
+        await store.start()
+        return store
+
+    async def reopen_store(self, store: Store) -> Store | None:
+        from twisted.internet import reactor
+
+        assert isinstance(store, SQLiteStore)
+        await store.stop()
+        again = SQLiteStore(store.path, reactor)
+        await again.start()
+        return again
+
+
+class SQLiteMemoryStoreTests(StoreContract, RoomContract, TestCase):
+    """The SQLite store keeps the contract in memory (and nothing after)."""
+
+    async def open_store(self) -> Store:
+        from twisted.internet import reactor
+
+        store = SQLiteStore(":memory:", reactor)
         await store.start()
         return store

@@ -1,7 +1,10 @@
 """The twistd plugin: discovery, options and the service they build."""
 
+from pathlib import Path
+
 import attrs
 from twisted.application.service import IServiceMaker
+from twisted.internet.defer import Deferred
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -10,6 +13,8 @@ from menuchat import tap
 from menuchat.config import Limits
 from menuchat.net.listening import Listener
 from menuchat.service import ChatService
+from menuchat.store.memory import MemoryStore
+from menuchat.store.sqlite import SQLiteStore
 
 
 def parse(*argv):
@@ -183,3 +188,64 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(parse("-p", "tcp:0", "-p", "unix:/tmp/mc.sock"))
         ports = [s for s in service if isinstance(s, Listener)]
         assert ports[0].endpoint._backlog == 4096
+
+
+class StoreOptionTests(SynchronousTestCase):
+    """--db: an SQLite file in the working directory by default."""
+
+    def test_the_store_is_sqlite_in_the_working_directory_by_default(self):
+        options = parse()
+        assert options["db"] == "menuchat.sqlite3"
+        path = Path(self.mktemp())
+        path.mkdir()
+        store = tap.make_store(str(path / "x.sqlite3"), object())
+        assert isinstance(store, SQLiteStore)
+        assert isinstance(tap.make_store(":memory:", object()), MemoryStore)
+        assert not (path / "x.sqlite3").exists()
+
+    def check_bad_db(self, name, content, reason):
+        path = Path(self.mktemp())
+        path.mkdir()
+        path = path / name
+        if content is not None:
+            path.write_bytes(content)
+        with self.assertRaisesRegex(usage.UsageError, f"^--db {path}: .*{reason}"):
+            parse("--db", str(path))
+        assert content is None or path.read_bytes() == content
+
+    def test_a_missing_directory_is_a_usage_error_naming_db(self):
+        self.check_bad_db("missing/x.sqlite3", None, "does not exist")
+
+    def test_a_file_that_is_no_database_is_refused_untouched(self):
+        self.check_bad_db("random.sqlite3", b"\x00not sqlite" * 100, "not an SQLite")
+
+
+class ListenLateTests(SynchronousTestCase):
+    """Ports are bound at start but take connections once the store is open."""
+
+    def test_connections_wait_until_the_store_is_open(self):
+        from twisted.internet import reactor
+
+        class LateStore(MemoryStore):
+            def __init__(self):
+                super().__init__()
+                self.opened = Deferred()
+
+            def start(self):
+                return self.opened
+
+        store = LateStore()
+        service = ChatService(store, reactor, Limits(), ["tcp:0:interface=127.0.0.1"])
+        (listener,) = [s for s in service if isinstance(s, Listener)]
+        service.privilegedStartService()
+        try:
+            port = listener.port
+            assert port is not None and port.connected  # bound
+            assert port.fileno() not in [r.fileno() for r in reactor.getReaders()]
+            started = service.startService()
+            assert port.fileno() not in [r.fileno() for r in reactor.getReaders()]
+            store.opened.callback(None)
+            self.successResultOf(started)
+            assert port.fileno() in [r.fileno() for r in reactor.getReaders()]
+        finally:
+            listener.port.stopListening()

@@ -110,15 +110,27 @@ class Listener(Service):
         self.port: IListeningPort | None = None
 
     def privilegedStartService(self) -> None:
-        """Bind now; raise L{CannotListen} if the endpoint cannot be opened."""
+        """Bind now (before twistd sheds privileges), but take no connection
+        yet: raise L{CannotListen} if the endpoint cannot be opened.
+
+        Connections wait in the kernel's backlog until L{startService},
+        which the server calls once its store is open.
+        """
         Service.privilegedStartService(self)
         self._bind()
+        stop_reading = getattr(self.port, "stopReading", None)
+        if stop_reading is not None:
+            stop_reading()
 
     def startService(self) -> None:
-        """Bind, unless L{privilegedStartService} did already."""
+        """Take connections; bind first unless L{privilegedStartService} did."""
         Service.startService(self)
         if self.port is None:
             self._bind()
+            return
+        start_reading = getattr(self.port, "startReading", None)
+        if start_reading is not None:
+            start_reading()
 
     def _bind(self) -> None:
         outcome: list[object] = []

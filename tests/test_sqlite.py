@@ -1,0 +1,233 @@
+"""The SQLite store beyond the contract: files, versions, transactions, stop."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults
+from twisted.trial.unittest import TestCase
+
+from menuchat.core.errors import MailboxFull
+from menuchat.store import sqlite_schema as module
+from menuchat.store.sqlite import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    SQLiteStore,
+    StoreError,
+    check,
+)
+from tests.test_store_contract import inline, message
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: check() and the opening done by start(), as another user.
+AS_NOBODY = """
+import sys
+from menuchat.store.sqlite_schema import StoreError, check, open_database
+for attempt in (check, open_database):
+    try:
+        attempt(sys.argv[1])
+    except StoreError as e:
+        print("check: not writable" if "not writable" in str(e) else e)
+"""
+
+
+def pragma(path: Path, name: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        (value,) = conn.execute(f"PRAGMA {name}").fetchone()
+        return int(value)
+    finally:
+        conn.close()
+
+
+class SQLiteFileTests(TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-sqlite-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.path = self.dir / "menuchat.sqlite3"
+
+    async def started(self, path: Path | str | None = None) -> SQLiteStore:
+        store = SQLiteStore(str(path or self.path), reactor)
+        await store.start()
+        self.addCleanup(store.stop)
+        return store
+
+    async def refused(self, path: Path, reason: str) -> None:
+        """Both check() and start() refuse C{path}, naming C{reason}."""
+        with self.assertRaises(StoreError) as checked:
+            check(str(path))
+        assert reason in str(checked.exception), checked.exception
+        store = SQLiteStore(str(path), reactor)
+        try:
+            await store.start()
+        except StoreError as e:
+            assert reason in str(e), e
+            assert "\n" not in str(e)
+        else:
+            await store.stop()
+            raise AssertionError(f"{path} was opened")
+        await store.stop()
+
+    def make_other_version(self, version: int, application_id: int) -> bytes:
+        conn = sqlite3.connect(self.path)
+        conn.execute("CREATE TABLE things (x)")
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(f"PRAGMA application_id = {application_id}")
+        conn.commit()
+        conn.close()
+        return self.path.read_bytes()
+
+    # Creating and migrating
+
+    @inline
+    async def test_an_empty_file_is_migrated_to_the_current_version(self) -> None:
+        self.path.touch()
+        check(str(self.path))
+        store = await self.started()
+        assert await store.reserve_ids(2) == range(1, 3)
+        await store.stop()
+        assert pragma(self.path, "user_version") == SCHEMA_VERSION
+        assert pragma(self.path, "application_id") == APPLICATION_ID
+        conn = sqlite3.connect(self.path)
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        conn.close()
+        assert mode == "wal"
+        assert {"sequence", "accounts", "mail"} <= tables
+
+    @inline
+    async def test_check_creates_nothing_and_start_creates_the_file(self) -> None:
+        check(str(self.path))
+        assert not self.path.exists()
+        await self.started()
+        assert self.path.exists()
+
+    @inline
+    async def test_later_migrations_run_in_order_and_keep_the_data(self) -> None:
+        store = await self.started()
+        await store.deliver(message(1, 2, "kept"), 10)
+        await store.stop()
+
+        def add_column(cursor: sqlite3.Cursor) -> None:
+            cursor.execute("ALTER TABLE mail ADD COLUMN flag INTEGER DEFAULT 7")
+
+        self.patch(module, "MIGRATIONS", [*module.MIGRATIONS, add_column])
+        self.patch(module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == ["kept"]
+        await again.stop()
+        assert pragma(self.path, "user_version") == SCHEMA_VERSION + 1
+
+    # Refusals, the file untouched
+
+    @inline
+    async def test_a_newer_version_is_refused_untouched(self) -> None:
+        store = await self.started()
+        await store.stop()
+        conn = sqlite3.connect(self.path)
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.close()
+        before = self.path.read_bytes()
+        await self.refused(self.path, "newer menuchat")
+        assert self.path.read_bytes() == before
+        assert sorted(os.listdir(self.dir)) == ["menuchat.sqlite3"]
+
+    @inline
+    async def test_a_file_that_is_not_a_database_is_refused_untouched(self) -> None:
+        before = os.urandom(8192)
+        self.path.write_bytes(before)
+        await self.refused(self.path, "not an SQLite database")
+        assert self.path.read_bytes() == before
+
+    @inline
+    async def test_another_programs_database_is_refused_untouched(self) -> None:
+        for version, app_id in ((0, 0), (1, 0), (1, 1234)):
+            self.path.unlink(missing_ok=True)
+            before = self.make_other_version(version, app_id)
+            await self.refused(self.path, "not a menuchat database")
+            assert self.path.read_bytes() == before
+
+    @inline
+    async def test_a_missing_directory_is_refused(self) -> None:
+        missing = self.dir / "nowhere" / "menuchat.sqlite3"
+        await self.refused(missing, "does not exist")
+        assert not missing.parent.exists()
+
+    @inline
+    async def test_a_read_only_directory_is_refused(self) -> None:
+        self.dir.chmod(0o555)
+        self.addCleanup(self.dir.chmod, 0o755)
+        if os.geteuid() == 0:
+            # Root writes anywhere: refuse as nobody, in a process of its own.
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                self.skipTest("root writes to read-only directories")
+            said = subprocess.run(
+                [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                 sys.executable, "-c", AS_NOBODY, str(self.path)],
+                cwd=ROOT, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert said.stdout.splitlines() == ["check: not writable"] * 2, said
+        else:
+            await self.refused(self.path, "not writable")
+        assert not self.path.exists()
+
+    # Transactions
+
+    @inline
+    async def test_the_calls_of_one_turn_share_one_transaction(self) -> None:
+        store = await self.started()
+        before = store.transactions
+        calls = [store.deliver(message(1, 2, f"m{n}"), 100) for n in range(20)]
+        calls.append(store.unread(2))
+        results = await gatherResults(calls)
+        assert results == [*range(1, 21), 20]
+        assert store.transactions == before + 1
+
+    @inline
+    async def test_a_refusal_in_a_transaction_keeps_the_rest(self) -> None:
+        store = await self.started()
+        calls = [store.deliver(message(1, 2, f"m{n}"), 2) for n in range(3)]
+        first, second = await calls[0], await calls[1]
+        assert (first, second) == (1, 2)
+        self.assertFailure(calls[2], MailboxFull)
+        await calls[2]
+        assert [m.text for m in await store.take_mail(2)] == ["m0", "m1"]
+
+    @inline
+    async def test_stop_finishes_pending_writes(self) -> None:
+        store = SQLiteStore(str(self.path), reactor)
+        await store.start()
+        calls = [store.deliver(message(1, 2, f"m{n}"), 100) for n in range(5)]
+        await store.stop()
+        assert [c.called for c in calls] == [True] * 5
+        assert await gatherResults(calls) == [1, 2, 3, 4, 5]
+        again = await self.started()
+        assert len(await again.take_mail(2)) == 5
+
+    @inline
+    async def test_a_stopped_store_refuses_calls(self) -> None:
+        store = SQLiteStore(str(self.path), reactor)
+        await store.start()
+        await store.stop()
+        with self.assertRaises(StoreError):
+            await store.unread(2)
+
+    @inline
+    async def test_memory_keeps_nothing_after_stop(self) -> None:
+        store = await self.started(":memory:")
+        await store.deliver(message(1, 2, "gone"), 10)
+        assert await store.unread(2) == 1
+        await store.stop()
+        again = await self.started(":memory:")
+        assert await again.unread(2) == 0
+        assert os.listdir(self.dir) == []
