@@ -46,6 +46,10 @@ class TelnetTests(SynchronousTestCase):
         self.send(IAC + DO + BINARY + IAC + WILL + BINARY)
         self.assertEqual(self.send(IAC + DO + BINARY + IAC + WILL + BINARY), b"")
 
+    def test_binary_is_off_at_first_so_turning_it_off_is_not_answered(self) -> None:
+        self.assertEqual(self.send(IAC + DONT + BINARY), b"")
+        self.assertEqual(self.send(IAC + WONT + BINARY), b"")
+
     def test_binary_can_be_turned_off(self) -> None:
         self.send(IAC + DO + BINARY + IAC + WILL + BINARY)
         self.assertEqual(self.send(IAC + DONT + BINARY), IAC + WONT + BINARY)
