@@ -389,6 +389,7 @@ class TimeoutTests(ConnectionCase):
             ("127.0.0.1:1", "before logging in"),
             ("127.0.0.1:2", "idle"),
         ]
+        assert factory.stats.drops == {"login_timeout": 1, "idle_timeout": 1}
 
 
 class LogTests(ConnectionCase):

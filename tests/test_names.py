@@ -36,6 +36,12 @@ class TokenProblemTests(SynchronousTestCase):
         for token in ["a,b", "a:b", ":", ","]:
             assert token_problem(token) is TokenProblem.PUNCTUATION, token
 
+    def test_only_marks_is_invisible(self):
+        # A combining mark (Mn) or an enclosing one (Me) shows nothing alone.
+        for token in ["\u0301", "\u20dd", "\u20dd\u0301"]:
+            assert token_problem(token) is TokenProblem.INVISIBLE, repr(token)
+        assert token_problem("a\u20dd") is None
+
     def test_length_is_checked_before_content(self):
         assert token_problem(" " * 40) is TokenProblem.TOO_LONG
 

@@ -5,7 +5,7 @@ from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 
 from menuchat.frontends.menu import texts
 from menuchat.net.output import OUTPUT_PAUSE
@@ -254,6 +254,27 @@ class OutputTests(ConnectionCase):
         protocol.write("x")
         assert transport.aborted
         assert not transport.connected
+
+    def test_a_dropped_slow_reader_is_logged_and_counted_once(self):
+        factory, _ = clocked_factory(max_output=1000)
+        protocol, transport = login(factory, "Nina")
+        transport.producer.pauseProducing()
+        with capturedLogs() as events:
+            protocol.write("x" * 1001)
+            protocol.write("more after the drop")  # ignored: it is closed
+        assert [formatEvent(e) for e in events if "unread" in e["log_format"]] == [
+            "127.0.0.1:40000 dropped: 1001 bytes of output unread, over the limit"
+            " of 1000"
+        ]
+        assert factory.stats.drops == {"slow_reader": 1}
+        assert factory.stats.output_high_water == 1001
+        assert protocol._queued == 1001  # nothing more was queued
+
+    def test_send_line_queues_the_line_with_crlf(self):
+        protocol, transport = login(self.factory, "Nina")
+        protocol.sendLine(b"one")
+        protocol.sendLine(b"two")
+        assert transport.value() == b"one\r\ntwo\r\n"
 
     def test_output_is_never_capped_while_the_transport_takes_it(self):
         factory, _ = clocked_factory(max_output=100)

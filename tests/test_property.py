@@ -424,7 +424,13 @@ class RandomTrafficTests(SynchronousTestCase):
     @settings(
         max_examples=2000,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        # differing_executors: mutmut runs the test several times in one
+        # process, each time on a new TestCase instance.
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(
         steps=st.lists(step, min_size=1, max_size=50),

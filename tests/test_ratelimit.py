@@ -54,3 +54,9 @@ class TokenBucketTests(SynchronousTestCase):
         bucket.take()
         self.clock.advance(0.1 - 1e-6)
         assert 0 < bucket.take() < 1e-6
+
+    def test_the_rounding_allowance_includes_its_own_edge(self):
+        bucket = self.bucket(rate=1.0, burst=1)
+        bucket.take()
+        self.clock.advance(1.0 - 1e-9)  # exactly the allowance short of a token
+        assert bucket.take() == 0.0

@@ -129,3 +129,13 @@ class SubnegotiationLimitTests(SynchronousTestCase):
             assert telnet.feed(b"y" * 100) == (b"", b"")
         assert telnet.feed(b"y" * 100) == (b"", b"")  # past the limit: dropped
         assert telnet.feed(b"ok") == (b"ok", b"")
+
+    def test_one_begun_late_in_a_long_read_is_kept_until_its_end(self):
+        # The limit counts the subnegotiation's bytes, not the text before it.
+        telnet = TelnetFilter()
+        text = b"x" * (2 * SUBNEGOTIATION_LIMIT)
+        assert telnet.feed(text + b"\xff\xfa\x18abc") == (text, b"")
+        assert telnet.feed(b"def\xff\xf0ok") == (b"ok", b"")
+
+    def test_an_empty_one_ends_at_its_first_iac_se(self):
+        assert TelnetFilter().feed(b"\xff\xfa\xff\xf0ok") == (b"ok", b"")

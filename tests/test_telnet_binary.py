@@ -46,6 +46,10 @@ class TelnetTests(SynchronousTestCase):
         self.send(IAC + DO + BINARY + IAC + WILL + BINARY)
         self.assertEqual(self.send(IAC + DO + BINARY + IAC + WILL + BINARY), b"")
 
+    def test_binary_is_off_at_first_so_turning_it_off_is_not_answered(self) -> None:
+        self.assertEqual(self.send(IAC + DONT + BINARY), b"")
+        self.assertEqual(self.send(IAC + WONT + BINARY), b"")
+
     def test_binary_can_be_turned_off(self) -> None:
         self.send(IAC + DO + BINARY + IAC + WILL + BINARY)
         self.assertEqual(self.send(IAC + DONT + BINARY), IAC + WONT + BINARY)
@@ -79,6 +83,18 @@ class TelnetTests(SynchronousTestCase):
         self.protocol.hide_input(True)
         self.take()
         self.assertEqual(self.send(IAC + DONT + ECHO), IAC + WONT + ECHO)
+        # Echo is off now: withdrawing it again says nothing.
+        self.protocol.hide_input(False)
+        self.assertEqual(self.take(), b"")
+
+    def test_other_options_are_refused_while_input_is_hidden(self) -> None:
+        self.protocol.hide_input(True)
+        self.take()
+        self.assertEqual(self.send(IAC + DO + TIMING_MARK), IAC + WONT + TIMING_MARK)
+        self.assertEqual(self.send(IAC + DONT + SGA), b"")
+        # The refusals left the offered echo as it was.
+        self.protocol.hide_input(False)
+        self.assertEqual(self.take(), IAC + WONT + ECHO)
 
     def test_hide_input_offers_echo_before_the_peer_spoke_telnet(self) -> None:
         # telnet on a port other than 23 negotiates nothing by itself: the
