@@ -40,7 +40,13 @@ MESSAGE_PROMPT = "Enter your message: "
 RECIPIENT_PROMPT = "Enter recipient id: "
 NEW_ROOM_PROMPT = "Enter new chat room id: "
 JOIN_ROOM_PROMPT = "Enter chat room id to join: "
+PASSWORD_PROMPT = "Password: "
+NEW_PASSWORD_PROMPT = "New password: "
+PASSWORD_AGAIN_PROMPT = "Password again: "
 PROMPTS = (
+    PASSWORD_PROMPT,
+    NEW_PASSWORD_PROMPT,
+    PASSWORD_AGAIN_PROMPT,
     NAME_PROMPT,
     OPTION_PROMPT,
     MESSAGE_PROMPT,
@@ -268,6 +274,9 @@ class LineClient(Protocol):
         self._watchers: list[_Watcher] = []
 
     def dataReceived(self, data: bytes) -> None:
+        # Without the telnet echo offers around password prompts (IAC WILL
+        # ECHO, IAC WONT ECHO), which a terminal never shows.
+        data = data.replace(b"\xff\xfb\x01", b"").replace(b"\xff\xfc\x01", b"")
         self._text += self._decoder.decode(data)
         self._parse()
 
