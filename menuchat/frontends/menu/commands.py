@@ -46,10 +46,11 @@ class Commands(SessionBase):
         self._reply(texts.ROOM_LIST.format(rooms=rooms) if rooms else texts.NO_ROOMS)
 
     def _read_mail(self) -> Deferred[None] | None:
-        # A notice still to come this turn tells of messages read now.
-        self._mail_notice = None
-
         def show(messages: list[Message]) -> None:
+            # A notice still to come this turn would tell of messages read
+            # now. (The store answers in the order it was asked: a message
+            # stored after this read is told of after this listing.)
+            self._mail_notice = None
             if not messages:
                 self._reply(texts.NO_MESSAGES)
                 return
