@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["RedisServer", "redis_server_binary"]
@@ -85,18 +86,26 @@ class RedisServer:
         assert self._process is not None
         return self._process.pid
 
-    def start(self, timeout: float = TIMEOUT) -> RedisServer:
+    def start(self, timeout: float = TIMEOUT, extra: Sequence[str] = ()) -> RedisServer:
         """Start the server and wait until its port accepts connections."""
         self._process = subprocess.Popen(
             [
                 redis_server_binary(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--dir", self._dir.name,
-                "--loglevel", "warning",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--loglevel",
+                "warning",
+                *extra,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
