@@ -9,12 +9,13 @@ from pathlib import Path
 from twisted.internet.defer import DeferredList
 from twisted.internet.endpoints import serverFromString
 from twisted.protocols.portforward import ProxyFactory
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.store import StoreError
 from menuchat.store.redis import RedisAddress, RedisStore, parse_redis_url
 from tests.redisserver import RedisServer, free_port
+from tests.support import ReactorTestCase
 from tests.test_store_contract import account, inline, message
 from tests.test_tls import make_certificate
 
@@ -50,7 +51,7 @@ class UrlTests(SynchronousTestCase):
                 parse_redis_url(url)
 
 
-class RedisStoreTests(TestCase):
+class RedisStoreTests(ReactorTestCase):
     def setUp(self) -> None:
         self.redis = RedisServer().start()
         self.addCleanup(self.redis.close)

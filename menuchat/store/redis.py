@@ -144,12 +144,16 @@ async def connect(address: RedisAddress, reactor: Any) -> tuple[RedisCommands, A
     )
     factory.startConnecting(endpoint)
     ready: Deferred[RedisCommands] = factory.deferred
+    timer = reactor.callLater(CONNECT_TIMEOUT, ready.cancel)
     try:
-        handler = await ready.addTimeout(CONNECT_TIMEOUT, reactor)
+        handler = await ready
         await handler.execute_command("PING")
     except Exception as e:
         await factory.disconnect()
         raise StoreError(f"Redis at {address} did not let us in: {_why(e)}") from None
+    finally:
+        if timer.active():
+            timer.cancel()
     return handler, factory
 
 
