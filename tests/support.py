@@ -7,7 +7,6 @@ factory on a L{Clock}, a connection to it, a user logged in, a room.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, TypeVar
 
 from twisted.internet.address import IPv4Address
@@ -16,7 +15,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
 
 from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
@@ -226,27 +224,3 @@ class FakeMember:
     def message_unread(self, event):
         message = event.message
         self.events.append(("unread", message.recipient_name, message.text))
-
-
-class ReactorTestCase(TestCase):
-    """A trial TestCase whose Deferreds wait on the real reactor under both
-    runners: trial spins the reactor itself; under pytest, once
-    pytest-twisted runs the reactor in its greenlet, trial's own spinning
-    would fail (the reactor is already running), so the wait is handed to
-    pytest-twisted."""
-
-    def _wait(self, d: Any, running: Any = None) -> None:  # type: ignore[override]
-        gr_twisted = _pytest_twisted_greenlet()
-        if gr_twisted is None:
-            super()._wait(d)  # type: ignore[misc]
-            return
-        import pytest_twisted
-
-        pytest_twisted.blockon(d)
-
-
-def _pytest_twisted_greenlet() -> Any:
-    module = sys.modules.get("pytest_twisted")
-    if module is None:
-        return None
-    return module._instances.gr_twisted

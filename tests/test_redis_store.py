@@ -9,13 +9,12 @@ from pathlib import Path
 from twisted.internet.defer import DeferredList
 from twisted.internet.endpoints import serverFromString
 from twisted.protocols.portforward import ProxyFactory
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.store import StoreError
 from menuchat.store.redis import RedisAddress, RedisStore, parse_redis_url
 from tests.redisserver import RedisServer, free_port
-from tests.support import ReactorTestCase
 from tests.test_store_contract import account, inline, message
 from tests.test_tls import make_certificate
 
@@ -51,7 +50,7 @@ class UrlTests(SynchronousTestCase):
                 parse_redis_url(url)
 
 
-class RedisStoreTests(ReactorTestCase):
+class RedisStoreTests(TestCase):
     def setUp(self) -> None:
         self.redis = RedisServer().start()
         self.addCleanup(self.redis.close)

@@ -23,7 +23,6 @@ from menuchat.store.memory import MemoryStore
 from menuchat.store.redis import RedisStore
 from menuchat.store.sqlite import SQLiteStore
 from tests.redisserver import RedisServer
-from tests.support import ReactorTestCase
 
 
 def inline(
@@ -312,7 +311,7 @@ class SQLiteMemoryStoreTests(StoreContract, RoomContract, TestCase):
         return store
 
 
-class RedisStoreTests(StoreContract, RoomContract, ReactorTestCase):
+class RedisStoreTests(StoreContract, RoomContract, TestCase):
     """The Redis store keeps the contract, against a real redis-server; a
     restart is a new connection to the same server."""
 
