@@ -20,7 +20,9 @@ from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import Message
 from menuchat.store import Account, HistoryLine, SavedRoom, Store
 from menuchat.store.memory import MemoryStore
+from menuchat.store.redis import RedisStore
 from menuchat.store.sqlite import SQLiteStore
+from tests.redisserver import RedisServer
 
 
 def inline(
@@ -307,3 +309,23 @@ class SQLiteMemoryStoreTests(StoreContract, RoomContract, TestCase):
         store = SQLiteStore(":memory:", reactor)
         await store.start()
         return store
+
+
+class RedisStoreTests(StoreContract, RoomContract, TestCase):
+    """The Redis store keeps the contract, against a real redis-server; a
+    restart is a new connection to the same server."""
+
+    def setUp(self) -> None:
+        self.redis = RedisServer().start()
+        self.addCleanup(self.redis.close)
+
+    async def open_store(self) -> Store:
+        from twisted.internet import reactor
+
+        store = RedisStore(self.redis.url, reactor)
+        await store.start()
+        return store
+
+    async def reopen_store(self, store: Store) -> Store | None:
+        await store.stop()
+        return await self.open_store()

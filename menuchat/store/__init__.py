@@ -15,7 +15,11 @@ from twisted.internet.defer import Deferred
 
 from menuchat.core.events import HistoryLine, Message
 
-__all__ = ["Account", "HistoryLine", "SavedRoom", "Store"]
+__all__ = ["Account", "HistoryLine", "SavedRoom", "Store", "StoreError"]
+
+
+class StoreError(Exception):
+    """The store cannot be reached or failed; its message is one line."""
 
 
 @attrs.frozen(slots=True)
