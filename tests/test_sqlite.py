@@ -21,7 +21,7 @@ from menuchat.store.sqlite import (
     StoreError,
     check,
 )
-from tests.test_store_contract import inline, message
+from tests.test_store_contract import account, inline, message
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -218,3 +218,28 @@ class SQLiteFileTests(TestCase):
         again = await self.started(":memory:")
         assert await again.unread(2) == 0
         assert os.listdir(self.dir) == []
+
+    # A name that is no account's is answered without the store's thread.
+
+    @inline
+    async def test_a_guests_name_costs_no_transaction(self) -> None:
+        store = await self.started()
+        before = store.transactions
+        assert await store.find_account("nobody") is None
+        assert store.transactions == before
+
+    @inline
+    async def test_accounts_are_known_after_creating_deleting_and_restarting(
+        self,
+    ) -> None:
+        store = await self.started()
+        await store.create_account(account(7, "Nina"))
+        await store.create_account(account(8, "Jose"))
+        await store.delete_account(8)
+        assert (await store.find_account("nina")) == account(7, "Nina")
+        assert await store.find_account("jose") is None
+        await store.stop()
+        again = await self.started()
+        assert (await again.find_account("nina")) == account(7, "Nina")
+        assert await again.find_account("jose") is None
+        await again.stop()

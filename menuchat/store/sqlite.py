@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import (
     IDelayedCall,
     IReactorFromThreads,
@@ -51,6 +51,13 @@ __all__ = [
     "StoreError",
     "check",
 ]
+
+def _open(path: str) -> tuple[sqlite3.Connection, set[str]]:
+    """In the store's thread: the database, and the keys of its accounts."""
+    conn = open_database(path)
+    rows = conn.execute("SELECT key FROM accounts").fetchall()
+    return conn, {key for (key,) in rows}
+
 
 T = TypeVar("T")
 _Op = Callable[[sqlite3.Cursor], Any]
@@ -82,15 +89,19 @@ class SQLiteStore:
         self._running: Deferred[None] | None = None
         self._closed = False
         self.transactions = 0
+        # The keys of the registered names, read at start and kept in step
+        # by this store (the only writer): most logins are guests', whose
+        # name is no account's, and are answered without the thread.
+        self._account_keys: set[str] = set()
 
     # Opening and closing
 
     def start(self) -> Deferred[None]:
         self._pool.start()
-        opened = deferToThreadPool(self._threads, self._pool, open_database, self.path)
+        opened = deferToThreadPool(self._threads, self._pool, _open, self.path)
 
-        def keep(conn: sqlite3.Connection) -> None:
-            self._conn = conn
+        def keep(opening: tuple[sqlite3.Connection, set[str]]) -> None:
+            self._conn, self._account_keys = opening
 
         def failed(reason: Failure) -> Failure:
             self._closed = True
@@ -275,9 +286,12 @@ class SQLiteStore:
                 # The statement changed nothing; the transaction goes on.
                 raise NameTaken(account.name) from None
 
-        return self._call(create)
+        created = self._call(create)
+        return created.addCallback(lambda _: self._account_keys.add(account.key))
 
     def find_account(self, key: str) -> Deferred[Account | None]:
+        if key not in self._account_keys and not self._closed:
+            return succeed(None)
         return self._find("key", key)
 
     def account_by_id(self, user_id: int) -> Deferred[Account | None]:
@@ -304,11 +318,17 @@ class SQLiteStore:
         return self._call(change)
 
     def delete_account(self, user_id: int) -> Deferred[None]:
-        def delete(cursor: sqlite3.Cursor) -> None:
-            cursor.execute("DELETE FROM accounts WHERE user_id = ?", (user_id,))
+        def delete(cursor: sqlite3.Cursor) -> str | None:
+            row = cursor.execute(
+                "DELETE FROM accounts WHERE user_id = ? RETURNING key", (user_id,)
+            ).fetchone()
             cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
+            return None if row is None else str(row[0])
 
-        return self._call(delete)
+        def forget(key: str | None) -> None:
+            self._account_keys.discard(key or "")
+
+        return self._call(delete).addCallback(forget)
 
     # Kept rooms and their history
 
