@@ -1,5 +1,7 @@
 """The twistd plugin: discovery, options and the service they build."""
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import attrs
@@ -193,20 +195,24 @@ class MakeServiceTests(SynchronousTestCase):
 class StoreOptionTests(SynchronousTestCase):
     """--db: an SQLite file in the working directory by default."""
 
+    def directory(self):
+        """A directory of the test's own, removed after it (mktemp makes
+        its paths below the working directory under pytest)."""
+        path = Path(tempfile.mkdtemp(prefix="menuchat-tap-"))
+        self.addCleanup(shutil.rmtree, path, True)
+        return path
+
     def test_the_store_is_sqlite_in_the_working_directory_by_default(self):
         options = parse()
         assert options["db"] == "menuchat.sqlite3"
-        path = Path(self.mktemp())
-        path.mkdir()
+        path = self.directory()
         store = tap.make_store(str(path / "x.sqlite3"), object())
         assert isinstance(store, SQLiteStore)
         assert isinstance(tap.make_store(":memory:", object()), MemoryStore)
         assert not (path / "x.sqlite3").exists()
 
     def check_bad_db(self, name, content, reason):
-        path = Path(self.mktemp())
-        path.mkdir()
-        path = path / name
+        path = self.directory() / name
         if content is not None:
             path.write_bytes(content)
         with self.assertRaisesRegex(usage.UsageError, f"^--db {path}: .*{reason}"):
