@@ -1,7 +1,8 @@
 """Run menuchat and the floor side by side under the same load; print the table.
 
     python -m bench [--quick] [--repeat N] [--json] [--only fanout,hold]
-                    [--servers menuchat,menuchat-sqlite,floor] [--quiet-wait S]
+                    [--servers menuchat,menuchat-sqlite,floor,menuchat-irc,ngircd]
+                    [--quiet-wait S]
                     [--keep-logs]
 
 Each case starts a fresh server (``twistd -n menuchat`` or bench/floor.py) on a
