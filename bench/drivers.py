@@ -3,7 +3,13 @@
 A driver turns the scenario's steps (log in, create or join a room, send room
 lines, send and read a private message) into what its server expects on the
 wire. `MenuchatDriver` speaks menuchat's wire contract (DESIGN.md);
-`FloorDriver` speaks bench/floor.py's four-line dialogue.
+`FloorDriver` speaks bench/floor.py's four-line dialogue; `IrcDriver` speaks
+IRC (menuchat's gateway) and `NgircdDriver` the same for ngIRCd, with the
+operator step that lifts its flood limits.
+
+Room lines: the menu and the floor echo a sender's own line back to it
+(``echoes_own``); IRC servers do not, so there the sender is left out of the
+count and paces itself on another member's receipts.
 """
 
 from __future__ import annotations
@@ -31,6 +37,16 @@ class MenuchatDriver:
     fail = b"Error: "
     #: Whether the sender gets a confirmation ("Message sent!") per message.
     confirms_pm = True
+    #: Whether a room line comes back to its own sender.
+    echoes_own = True
+
+    def room_line(self, text: bytes) -> bytes:
+        """What a member sends to say ``text`` in its room."""
+        return text + b"\n"
+
+    def room_marker(self, text: bytes) -> bytes:
+        """How a member sees ``text`` said in its room."""
+        return b"> " + text
 
     def login(self, conn: Conn, name: bytes) -> DialogueTask:
         """Answer the name prompt; done at the option prompt after the menu."""
@@ -168,6 +184,15 @@ class FloorDriver:
     kind = "floor"
     fail = b"TAKEN"
     confirms_pm = False
+    echoes_own = True
+
+    def room_line(self, text: bytes) -> bytes:
+        """What a member sends to say ``text`` in its room."""
+        return text + b"\n"
+
+    def room_marker(self, text: bytes) -> bytes:
+        """How a member sees ``text`` said in its room."""
+        return b"> " + text
 
     def login(self, conn: Conn, name: bytes) -> DialogueTask:
         """Wait for the greeting, send the name; done at "OK"."""
@@ -208,4 +233,119 @@ class FloorDriver:
         conn.on_data = data
 
 
-DRIVERS = {"menuchat": MenuchatDriver, "floor": FloorDriver}
+class IrcDriver:
+    """IRC: NICK/USER, JOIN #room, PRIVMSG to the room or to a nick.
+
+    Registration waits for 001, then for the answer to a PING sent after it,
+    so the rest of the welcome burst (ISUPPORT, LUSERS, MOTD) is read before
+    anything is measured. A JOIN is done at 366 (end of NAMES). Nothing
+    confirms a private message to its sender; the recipient gets it as a
+    PRIVMSG line at once, which is both the notice and the message.
+    """
+
+    kind = "irc"
+    #: ERR_NICKNAMEINUSE before registration (target "*"): the bench's
+    #: nicks are unique, so this is a failure.
+    fail = b" 433 * "
+    confirms_pm = False
+    echoes_own = False
+
+    def __init__(self) -> None:
+        self.room = b""
+
+    def login(self, conn: Conn, name: bytes) -> DialogueTask:
+        """NICK and USER at once; done when the welcome burst is read."""
+        conn.send(b"NICK %s\r\nUSER %s 0 * :bench\r\n" % (name, name))
+        yield b" 001 "
+        yield from self.after_welcome(conn, name)
+        conn.send(b"PING :bench-ready\r\n")
+        yield b"bench-ready\r\n"
+
+    def after_welcome(self, conn: Conn, name: bytes) -> DialogueTask:
+        """Anything to do between 001 and the end of registration."""
+        return
+        yield
+
+    def create_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """JOIN creates a channel (menuchat: its joiner owns it)."""
+        return self.join_room(conn, room)
+
+    def join_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """JOIN #room; done at RPL_ENDOFNAMES."""
+        self.room = b"#" + room
+        conn.send(b"JOIN %s\r\n" % self.room)
+        yield b" 366 "
+        yield b"\n"
+
+    def room_line(self, text: bytes) -> bytes:
+        """A PRIVMSG to the channel."""
+        return b"PRIVMSG %s :%s\r\n" % (self.room, text)
+
+    def room_marker(self, text: bytes) -> bytes:
+        """Others see ``:nick!user@host PRIVMSG #room :text``."""
+        return b"PRIVMSG %s :%s" % (self.room, text)
+
+    def pm_payload(self, recipient: Conn, text: bytes) -> bytes:
+        """One PRIVMSG to the recipient's nick."""
+        return b"PRIVMSG %s :%s\r\n" % (recipient.name, text)
+
+    def watch_pm_sender(self, conn: Conn, on_sent: ReadCallback) -> None:
+        """Nothing comes back but errors (no such nick, flood, ERROR)."""
+        conn.on_data = _LineWatcher(conn, lambda line: _irc_line(conn, line)).data
+
+    def read_pms(
+        self, conn: Conn, on_notice: NoticeCallback, on_read: ReadCallback
+    ) -> None:
+        """Each PRIVMSG line is both the notice and the message."""
+
+        def on_line(line: bytes) -> None:
+            if b" PRIVMSG " in line:
+                on_notice(time.time(), None)
+                on_read(1)
+            else:
+                _irc_line(conn, line)
+
+        conn.on_data = _LineWatcher(conn, on_line).data
+
+
+#: Numerics that mean a bench line was refused: no such nick/channel,
+#: cannot send to channel, too many targets, not on channel; and ERROR.
+_IRC_ERRORS = re.compile(rb"^(:\S+ (401|403|404|407|442) |ERROR )")
+
+
+def _irc_line(conn: Conn, line: bytes) -> None:
+    if line.startswith(b"PING "):
+        conn.send(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
+    elif _IRC_ERRORS.match(line):
+        conn.loop.fail(f"{conn.name.decode()}: {line.decode(errors='replace')!r}")
+
+
+#: The operator block bench.servers writes into ngIRCd's configuration.
+NGIRCD_OPER = (b"bench", b"bench")
+
+
+class NgircdDriver(IrcDriver):
+    """ngIRCd: as IRC, but each client becomes an operator and sets user mode
+    +F ("relaxed flood protection"), the only way ngIRCd lets a client send
+    more than about 3 commands or 256 bytes a second without being delayed."""
+
+    kind = "ngircd"
+
+    def after_welcome(self, conn: Conn, name: bytes) -> DialogueTask:
+        """OPER, then MODE +F on itself; done when the mode is confirmed."""
+        conn.send(b"OPER %s %s\r\nMODE %s +F\r\n" % (*NGIRCD_OPER, name))
+        yield b" 381 "
+        # OPER itself may announce +o first; wait for the change that has F.
+        while True:
+            yield b" MODE %s " % name
+            change = yield b"\n"
+            if b"F" in change:
+                return
+
+
+DRIVERS = {
+    "menuchat": MenuchatDriver,
+    "floor": FloorDriver,
+    "irc": IrcDriver,
+    "ngircd": NgircdDriver,
+}

@@ -22,6 +22,9 @@ RAISED: dict[str, list[str]] = {
     "paced": _NO_FLOOD + _CAPS,
     "hold": _CAPS,
     "storm": _CAPS,
+    # Through the IRC gateway, which has the same connection limits.
+    "ircfanout": _NO_FLOOD + _CAPS + _ROOM,
+    "ircpaced": _NO_FLOOD + _CAPS,
 }
 
 
@@ -29,13 +32,38 @@ RAISED: dict[str, list[str]] = {
 #: SQLite store too ("menuchat-sqlite"), beside the memory store ("menuchat").
 STORE_SCENARIOS = {"private", "paced"}
 
+#: Scenarios run through IRC: menuchat's gateway ("menuchat-irc") against
+#: ngIRCd ("ngircd", the base of their ratio) instead of the menu and floor.
+IRC_SCENARIOS = {"ircfanout", "ircpaced"}
+
 #: Every kind of server, and the ones a case runs.
-KINDS = ("menuchat", "menuchat-sqlite", "floor")
+KINDS = ("menuchat", "menuchat-sqlite", "floor", "menuchat-irc", "ngircd")
+IRC_KINDS = ("menuchat-irc", "ngircd")
 
 
 def kinds_for(scenario: str, wanted: list[str]) -> list[str]:
     """The kinds of C{wanted} that run C{scenario}."""
-    return [k for k in wanted if k != "menuchat-sqlite" or scenario in STORE_SCENARIOS]
+    if scenario in IRC_SCENARIOS:
+        return [k for k in wanted if k in IRC_KINDS]
+    return [
+        k
+        for k in wanted
+        if k not in IRC_KINDS
+        and (k != "menuchat-sqlite" or scenario in STORE_SCENARIOS)
+    ]
+
+
+def compared(scenario: str) -> tuple[str, str]:
+    """The kind measured and the kind it is a ratio to, for C{scenario}."""
+    if scenario in IRC_SCENARIOS:
+        return "menuchat-irc", "ngircd"
+    return "menuchat", "floor"
+
+
+def loadgen_args(scenario: str, kind: str) -> tuple[str, str]:
+    """The load generator's driver and scenario for a case of C{kind}."""
+    driver = {"menuchat-sqlite": "menuchat", "menuchat-irc": "irc"}.get(kind, kind)
+    return driver, scenario.removeprefix("irc")
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,12 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("p50_s", "median client at menu s", "{:.2f}"),
     ],
 }
+FIGURES["ircfanout"] = FIGURES["fanout"]
+FIGURES["ircpaced"] = [
+    Figure("p50_ms", "send->PRIVMSG p50 ms", "{:.2f}"),
+    Figure("p99_ms", "send->PRIVMSG p99 ms", "{:.2f}"),
+    Figure("messages_per_s", "messages/s"),
+]
 
 TITLES = {
     "fanout": "fan-out (1 sender)",
@@ -83,6 +117,8 @@ TITLES = {
     "paced": "private, fixed load",
     "hold": "hold idle clients",
     "storm": "login storm",
+    "ircfanout": "IRC fan-out (1 sender)",
+    "ircpaced": "IRC private, fixed load",
 }
 
 SIZE_LABEL = {
@@ -92,7 +128,13 @@ SIZE_LABEL = {
     "paced": "pairs",
     "hold": "N",
     "storm": "N",
+    "ircfanout": "R",
+    "ircpaced": "pairs",
 }
+
+#: IRC fan-out's window of lines in flight: ngIRCd closes a client with
+#: 2048 bytes of unprocessed input, and 20 lines of 48 bytes stay under it.
+IRC_WINDOW = ["--window", "20"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +172,11 @@ def full_plan() -> list[Case]:
     cases.append(Case("paced", 100, ["--rate", "10", "--duration", "5"], 60, 180))
     cases += [Case("hold", n, [], 120, 300) for n in (1000, 5000, 10000)]
     cases += [Case("storm", n, [], 60, 200) for n in (100, 1000, 5000, 10000)]
+    cases += [
+        Case("ircfanout", r, ["--duration", "3", *IRC_WINDOW], 60, 180)
+        for r in (100, 500)
+    ]
+    cases.append(Case("ircpaced", 100, ["--rate", "10", "--duration", "5"], 60, 180))
     return cases
 
 
@@ -149,4 +196,7 @@ def quick_plan() -> list[Case]:
         Case("paced", 5, ["--rate", "10", "--duration", "0.5"], 10, 40),
         Case("hold", 50, ["--settle", "0.1"], 10, 40),
         Case("storm", 50, [], 10, 40),
+        Case("ircfanout", 5, ["--duration", "0.3", *IRC_WINDOW], 10, 40),
+        Case("ircfanout", 20, ["--duration", "0.3", *IRC_WINDOW], 10, 40),
+        Case("ircpaced", 5, ["--rate", "10", "--duration", "0.5"], 10, 40),
     ]

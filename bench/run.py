@@ -1,7 +1,8 @@
 """Run menuchat and the floor side by side under the same load; print the table.
 
     python -m bench [--quick] [--repeat N] [--json] [--only fanout,hold]
-                    [--servers menuchat,menuchat-sqlite,floor] [--quiet-wait S]
+                    [--servers menuchat,menuchat-sqlite,floor,menuchat-irc,ngircd]
+                    [--quiet-wait S]
                     [--keep-logs]
 
 Each case starts a fresh server (``twistd -n menuchat`` or bench/floor.py) on a
@@ -41,8 +42,10 @@ from bench.plan import (
     RAISED,
     TITLES,
     Case,
+    compared,
     full_plan,
     kinds_for,
+    loadgen_args,
     quick_plan,
 )
 from bench.procstat import machine_busy_seconds
@@ -51,9 +54,11 @@ from bench.servers import (
     BenchError,
     ServerProcess,
     menuchat_available,
+    ngircd_binary,
     run_loadgen,
     start_floor,
     start_menuchat,
+    start_ngircd,
     stop_all,
 )
 
@@ -119,7 +124,8 @@ def fd_shortfall(case: Case) -> str | None:
     The server and the load generator each need a descriptor per client.
     """
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    clients = case.size * (2 if case.scenario in ("private", "paced") else 1)
+    pairs = ("private", "paced", "ircpaced")
+    clients = case.size * (2 if case.scenario in pairs else 1)
     if hard != resource.RLIM_INFINITY and clients + 64 > hard:
         return f"skipped: RLIMIT_NOFILE hard limit {hard} < {clients} clients + 64"
     return None
@@ -138,18 +144,23 @@ def run_case(case: Case, kind: str, logdir: Path) -> dict:
         elif kind == "menuchat-sqlite":
             db = logdir / f"store-{case.scenario}-{time.monotonic_ns()}.sqlite3"
             server = start_menuchat(RAISED[case.scenario], logdir, str(db))
+        elif kind == "menuchat-irc":
+            server = start_menuchat(RAISED[case.scenario], logdir, irc=True)
+        elif kind == "ngircd":
+            server = start_ngircd(logdir)
         else:
             server = start_floor(logdir)
+        driver, scenario = loadgen_args(case.scenario, kind)
         args = [
             "--driver",
-            "floor" if kind == "floor" else "menuchat",
+            driver,
             "--port",
             str(server.port),
             "--pid",
             str(server.pid),
             "--timeout",
             str(case.step_timeout),
-            case.scenario,
+            scenario,
             "--size",
             str(case.size),
             *case.args,
@@ -196,9 +207,11 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
             "wall_s": _median(results, "wall_s"),
             "raw": results,
         }
+    measured, base = compared(case.scenario)
+    row["kinds"] = [measured, base]
     for fig in FIGURES[case.scenario]:
         values = {kind: _median(res, fig.key) for kind, res in runs.items()}
-        mc, fl = values.get("menuchat"), values.get("floor")
+        mc, fl = values.get(measured), values.get(base)
         sq = values.get("menuchat-sqlite")
         row["figures"].append(
             {
@@ -256,6 +269,8 @@ def render(report: dict) -> str:
         f"{'; QUICK' if report['quick'] else ''}",
         "ratio = menuchat / floor (same run); sqlite = menuchat on its SQLite "
         "store (memory store otherwise), sq/mem = sqlite / menuchat",
+        "IRC rows: menuchat = menuchat's IRC gateway (menu port beside it), "
+        "floor column = ngIRCd, ratio = menuchat-irc / ngIRCd",
         f"saturated = CPU time / wall >= {SATURATED} over the measured interval "
         "(srv: server, lg: load generator, oth: all other processes, in cores)",
         "",
@@ -265,19 +280,20 @@ def render(report: dict) -> str:
         "size",
         "figure",
         "menuchat",
-        "floor",
+        "floor|ngircd",
         "ratio",
         "sqlite",
         "sq/mem",
         "loss mc/fl/sq",
         "saturated: menuchat",
-        "saturated: floor",
+        "saturated: floor|ngircd",
         "saturated: sqlite",
     )
     rows = [header]
     for row in report["rows"]:
         fmts = {f.key: f.fmt for f in FIGURES[row["scenario"]]}
-        mc, fl = row["servers"].get("menuchat"), row["servers"].get("floor")
+        measured, base = row["kinds"]
+        mc, fl = row["servers"].get(measured), row["servers"].get(base)
         sq = row["servers"].get("menuchat-sqlite")
         for i, fig in enumerate(row["figures"]):
             first = i == 0
@@ -414,6 +430,15 @@ def main(argv: list[str] | None = None) -> int:
     if not menuchat_available() and any(k.startswith("menuchat") for k in kinds):
         kinds = [k for k in kinds if not k.startswith("menuchat")]
         notes.append("menuchat/tap.py not found: floor only")
+    if "ngircd" in kinds and args.quick:
+        # CI's quick run needs nothing beyond the checkout.
+        kinds.remove("ngircd")
+    elif "ngircd" in kinds and ngircd_binary() is None:
+        kinds.remove("ngircd")
+        notes.append(
+            "ngircd not installed (apt-get install ngircd): IRC rows "
+            "show menuchat-irc alone"
+        )
     if not kinds:
         print("no server to run", file=sys.stderr)
         return 2

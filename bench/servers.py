@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -156,28 +157,39 @@ def twistd_argv() -> list[str]:
 
 
 def start_menuchat(
-    options: list[str], logdir: Path, db: str = ":memory:"
+    options: list[str], logdir: Path, db: str = ":memory:", irc: bool = False
 ) -> ServerProcess:
     """Start ``twistd -n menuchat`` on a free loopback port with ``options``.
 
     ``db`` is its ``--db``: the memory store unless a file is named (in
-    ``logdir``, so the checkout never gets one).
+    ``logdir``, so the checkout never gets one). With ``irc`` the free port
+    is its IRC gateway's (``--irc-port``) and the menu listens beside it on
+    an ephemeral port, unused by the run.
     """
     port = free_port()
     logfile = logdir / f"menuchat-{port}.log"
+    if irc:
+        ports = [
+            "--port",
+            "tcp:0:interface=127.0.0.1",
+            "--irc-port",
+            f"tcp:{port}:interface=127.0.0.1",
+        ]
+    else:
+        ports = ["--port", f"tcp:{port}:interface=127.0.0.1"]
     argv = [
         *twistd_argv(),
         "-n",
         "--pidfile=",
         f"--logfile={logfile}",
         "menuchat",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
+        *ports,
         "--db",
         db,
         *options,
     ]
-    server = ServerProcess("menuchat", argv, port, logfile, options)
+    kind = "menuchat-irc" if irc else "menuchat"
+    server = ServerProcess(kind, argv, port, logfile, options)
     server.wait_ready()
     return server
 
@@ -188,6 +200,75 @@ def start_floor(logdir: Path) -> ServerProcess:
     logfile = logdir / f"floor-{port}.log"
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port)]
     server = ServerProcess("floor", argv, port, logfile, [])
+    server.wait_ready()
+    return server
+
+
+def ngircd_binary() -> str | None:
+    """The ngIRCd executable (Debian package ``ngircd``), or None."""
+    return shutil.which("ngircd") or next(
+        (p for p in ("/usr/sbin/ngircd",) if os.access(p, os.X_OK)), None
+    )
+
+
+#: ngIRCd's configuration for a run: loopback only, no DNS/ident/PAM
+#: lookups, no limit on connections per address, penalties off
+#: (MaxPenaltyTime = 0) and an operator block so that each bench client can
+#: set user mode +F, which lifts the per-client command and byte throttles
+#: (about 3 commands and 256 bytes a second otherwise). What cannot be
+#: configured: a client's unprocessed input is capped at 2048 bytes (more
+#: closes the connection), so the IRC fan-out keeps its window under that.
+NGIRCD_CONF = """\
+[Global]
+Name = bench.ngircd
+Info = menuchat benchmark
+AdminInfo1 = menuchat benchmark
+AdminInfo2 = loopback
+AdminEMail = bench@localhost
+Listen = 127.0.0.1
+Ports = {port}
+MotdPhrase = bench
+PidFile = {dir}/ngircd.pid
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 30
+MaxPenaltyTime = 0
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+[Operator]
+Name = {oper}
+Password = {password}
+"""
+
+
+def start_ngircd(logdir: Path) -> ServerProcess:
+    """Start ngIRCd in the foreground with a generated configuration."""
+    from bench.drivers import NGIRCD_OPER
+
+    binary = ngircd_binary()
+    if binary is None:
+        raise BenchError("ngircd is not installed (apt-get install ngircd)")
+    port = free_port()
+    confdir = logdir / f"ngircd-{port}"
+    confdir.mkdir()
+    conf = confdir / "ngircd.conf"
+    conf.write_text(
+        NGIRCD_CONF.format(
+            port=port,
+            dir=confdir,
+            oper=NGIRCD_OPER[0].decode(),
+            password=NGIRCD_OPER[1].decode(),
+        )
+    )
+    logfile = logdir / f"ngircd-{port}.log"
+    argv = [binary, "--nodaemon", "--config", str(conf)]
+    server = ServerProcess("ngircd", argv, port, logfile, [])
     server.wait_ready()
     return server
 

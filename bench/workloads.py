@@ -166,6 +166,7 @@ def enter_room(
 
 def sync_room(
     loop: Loop,
+    driver: object,
     members: Sequence[Conn],
     sender: Conn,
     then: Callable[[Conn], None],
@@ -175,9 +176,11 @@ def sync_room(
 
     Whatever the server said before the marker (join notices and the like)
     is skipped, so the measured part counts only the scenario's own lines.
+    A server that does not echo a sender's own line (IRC) hands the sender
+    over at once.
     """
     token = b"sync-%d-%d" % (os.getpid(), time.monotonic_ns())
-    marker = b"> " + token
+    marker = driver.room_marker(token)
 
     def wait_marker(c: Conn) -> DialogueTask:
         yield marker
@@ -191,8 +194,11 @@ def sync_room(
         then(c)
 
     for c in members:
-        c.run_task(wait_marker(c), done, b"")
-    sender.send(token + b"\n")
+        if c is sender and not driver.echoes_own:
+            c.run_task(iter(()), done, b"")
+        else:
+            c.run_task(wait_marker(c), done, b"")
+    sender.send(driver.room_line(token))
     loop.run_until(lambda: pending == 0, timeout, "room sync")
 
 
@@ -207,7 +213,7 @@ def _room(
     names = [b"m%d" % i for i in range(size)]
     conns, _ = login_all(loop, driver, names, SETUP_CONCURRENCY, timeouts)
     enter_room(loop, driver, conns, b"bench", timeouts)
-    sync_room(loop, conns, conns[0], then, timeouts)
+    sync_room(loop, driver, conns, conns[0], then, timeouts)
     return conns
 
 
@@ -247,10 +253,17 @@ def fanout(
     """One sender, ``size`` members; send as fast as the server takes it.
 
     The sender keeps at most ``window`` lines sent but not yet echoed back to
-    itself, topping up in batches of a quarter window (one write each).
+    itself, topping up in batches of a quarter window (one write each). Where
+    the server does not echo (IRC), the sender is not counted: the other
+    ``size - 1`` members must each receive every line, and the window is
+    paced on the last member's receipts instead.
     """
     conns = _room(loop, driver, size, timeout, _start_counting)
     sender = conns[0]
+    watcher = sender
+    if not driver.echoes_own:
+        conns = conns[1:]
+        watcher = conns[-1]
     batch = max(1, window // 4)
     pad = b"x" * max(0, line_bytes - 12)
     sent = 0
@@ -265,9 +278,13 @@ def fanout(
         if time.monotonic() >= stop_at:
             sending = False
             return
-        free = window - (sent - sender.count)
+        free = window - (sent - watcher.count)
         if free >= batch:
-            sender.send(b"".join(b"%d %s\n" % (sent + i, pad) for i in range(free)))
+            sender.send(
+                b"".join(
+                    driver.room_line(b"%d %s" % (sent + i, pad)) for i in range(free)
+                )
+            )
             sent += free
 
     loop.ticks.append(tick)
@@ -341,7 +358,7 @@ def busy_room(
     conns, _ = login_all(loop, driver, names, SETUP_CONCURRENCY, timeout)
     index.update((c.fd, i) for i, c in enumerate(conns))
     enter_room(loop, driver, conns, b"bench", timeout)
-    sync_room(loop, conns, conns[0], then, timeout)
+    sync_room(loop, driver, conns, conns[0], then, timeout)
 
     talkers = conns[:senders]
     pad = b"x" * max(0, line_bytes - 30)
