@@ -144,6 +144,7 @@ class RedisStoreTests(TestCase):
 
         self.redis.stop()
         self.redis = RedisServer(self.redis.port)
+        self.addCleanup(self.redis.close)  # the first one's cleanup is not this
         self.redis.start(extra=("--requirepass", "right"))
         store = RedisStore(f"redis://:wrong@127.0.0.1:{self.redis.port}/0", reactor)
         with self.assertRaises(StoreError) as caught:
