@@ -135,3 +135,31 @@ class MetricsTests(SynchronousTestCase):
         self.assertEqual(
             seen[("menuchat_login_failures_total", (("reason", "name_taken"),))], 1
         )
+
+
+class LatencyCountsTests(SynchronousTestCase):
+    """The store latency histogram, kept in integers and built when scraped."""
+
+    def test_observations_land_in_their_buckets(self):
+        from menuchat.metrics import LatencyCounts
+
+        counts = LatencyCounts()
+        for seconds in (0.0, 0.0, 0.0003, 0.002, 7.0):
+            counts.observe("deliver", seconds)
+        counts.observe("unread", 0.0)
+        (family,) = counts.collect()
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value for s in family.samples
+        }
+        deliver = (("call", "deliver"),)
+        assert samples[("menuchat_store_call_seconds_count", deliver)] == 5
+        assert samples[("menuchat_store_call_seconds_sum", deliver)] == 7.0023
+        bucket = "menuchat_store_call_seconds_bucket"
+        assert samples[(bucket, (*deliver, ("le", "0.0001")))] == 2
+        assert samples[(bucket, (*deliver, ("le", "0.0005")))] == 3
+        assert samples[(bucket, (*deliver, ("le", "0.005")))] == 4
+        assert samples[(bucket, (*deliver, ("le", "5.0")))] == 4
+        assert samples[(bucket, (*deliver, ("le", "+Inf")))] == 5
+        assert (
+            samples[("menuchat_store_call_seconds_count", (("call", "unread"),))] == 1
+        )
