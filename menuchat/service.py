@@ -29,6 +29,7 @@ from twisted.web.server import Site
 from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
+from menuchat.core.names import prepare
 from menuchat.frontends.irc.base import Gateway
 from menuchat.frontends.irc.factory import IRCFactory
 from menuchat.frontends.menu.factory import MenuChatFactory
@@ -203,6 +204,7 @@ class ChatService(MultiService):
 
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""
+        prepare()
         if self._reload_on_hangup:
             self._hangup_handler = signal.signal(signal.SIGHUP, self._hangup)
         started: Deferred[None] = self.store.start()

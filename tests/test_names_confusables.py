@@ -28,3 +28,13 @@ class ConfusableTests(SynchronousTestCase):
         for name in ("\u3164", "\u2800\u2800", "\u115f\u1160", "\u0301"):
             self.assertIs(token_problem(name), TokenProblem.INVISIBLE, repr(name))
         self.assertIsNone(token_problem("a\u3164"))
+
+    def test_the_table_is_read_by_prepare_once(self) -> None:
+        from menuchat.core import names
+
+        names._prototypes.cache_clear()
+        names.prepare()
+        names.prepare()
+        info = names._prototypes.cache_info()
+        assert (info.misses, info.currsize) == (1, 1)
+        assert token_key("\u0430") == "a"
