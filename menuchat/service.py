@@ -138,6 +138,7 @@ class ChatService(MultiService):
         self.certificates: list[tuple[str, ReloadableCertificate]] = []
         self._reload_on_hangup = reload_on_hangup
         self._hangup_handler: Any = None
+        self._hangup_caught = False
         self._cannot_listen = cannot_listen
         for description in ports:
             self.listen(f"--port {description}", description, self.menu)
@@ -170,7 +171,12 @@ class ChatService(MultiService):
         return listener
 
     def privilegedStartService(self) -> None:
-        """Bind every port (before twistd sheds privileges)."""
+        """Bind every port (before twistd sheds privileges).
+
+        SIGHUP is handled from here on: a port is known to be open (and
+        logged) from now, before L{startService} runs.
+        """
+        self._catch_hangup()
         try:
             MultiService.privilegedStartService(self)
         except CannotListen as e:
@@ -197,6 +203,12 @@ class ChatService(MultiService):
             else:
                 self.log.info("{option}: certificate reloaded", option=option)
 
+    def _catch_hangup(self) -> None:
+        """Reload the certificates on SIGHUP, if asked to; once."""
+        if self._reload_on_hangup and not self._hangup_caught:
+            self._hangup_caught = True
+            self._hangup_handler = signal.signal(signal.SIGHUP, self._hangup)
+
     def _hangup(self, signum: int, frame: object) -> None:
         cast(IReactorFromThreads, self._reactor).callFromThread(
             self.reload_certificates
@@ -205,8 +217,7 @@ class ChatService(MultiService):
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""
         prepare()
-        if self._reload_on_hangup:
-            self._hangup_handler = signal.signal(signal.SIGHUP, self._hangup)
+        self._catch_hangup()
         started: Deferred[None] = self.store.start()
 
         def listen(_: None) -> None:
@@ -242,8 +253,9 @@ class ChatService(MultiService):
         return stopped.addCallback(lambda _: None)
 
     async def _stop(self) -> None:
-        if self._reload_on_hangup:
+        if self._hangup_caught:
             signal.signal(signal.SIGHUP, self._hangup_handler or signal.SIG_DFL)
+            self._hangup_caught = False
         await MultiService.stopService(self)
         count = len(self.admission.connections)
         if count:
