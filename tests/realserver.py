@@ -206,7 +206,8 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             raise ServerError(
-                f"twistd still running {timeout}s after SIGTERM"
+                f"twistd still running {timeout}s after SIGTERM; its log ends:\n"
+                + self.log()[-3000:]
             ) from None
 
     def kill(self) -> None:
