@@ -1,6 +1,6 @@
 """Profile the menuchat server under one benchmark case with py-spy.
 
-    python -m bench.profile [--scenario fanout] [--size 500] [--seconds 8]
+    python -m bench.profile [--scenario fanout|busy|private|hold|storm] [--size 500] [--seconds 8]
 
 Starts ``twistd -n menuchat`` with the scenario's raised options, drives it
 with the load generator, samples the server with ``py-spy record --format
@@ -34,7 +34,7 @@ from bench.servers import (
 )
 
 #: Scenarios that run for a given time; hold and storm end when all are in.
-TIMED = ("fanout", "busy")
+TIMED = ("fanout", "busy", "private")
 
 
 def _py_spy() -> str | None:
@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the case, record the server, print the top entries."""
     p = argparse.ArgumentParser(prog="python -m bench.profile")
     p.add_argument(
-        "--scenario", default="fanout", choices=["fanout", "busy", "hold", "storm"]
+        "--scenario",
+        default="fanout",
+        choices=["fanout", "busy", "private", "hold", "storm"],
     )
     p.add_argument("--size", type=int, default=500)
     p.add_argument("--seconds", type=float, default=8.0, help="sampling time")
