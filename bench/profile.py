@@ -1,6 +1,8 @@
 """Profile the menuchat server under one benchmark case with py-spy.
 
-    python -m bench.profile [--scenario fanout|busy|private|hold|storm] [--size 500] [--seconds 8]
+    python -m bench.profile [--scenario fanout] [--size 500] [--seconds 8]
+
+(--scenario: fanout, busy, private, hold or storm.)
 
 Starts ``twistd -n menuchat`` with the scenario's raised options, drives it
 with the load generator, samples the server with ``py-spy record --format
