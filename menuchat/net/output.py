@@ -66,27 +66,39 @@ class OutputFlusher:
         self._dirty: list[QueuedOutput] = []
         self._late: list[Callable[[], None]] = []
         self._call: IDelayedCall | None = None
+        self._flushing = False
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run at the end of this turn, before output is written."""
         self._late.append(call)
-        if self._call is None:
+        if self._call is None and not self._flushing:
             self._call = self._clock.callLater(0, self._flush)
 
     def flush_soon(self, connection: QueuedOutput) -> None:
         """Have C{connection}'s queued output written at the next turn."""
         self._dirty.append(connection)
-        if self._call is None:
+        if self._call is None and not self._flushing:
             self._call = self._clock.callLater(0, self._flush)
 
     def _flush(self) -> None:
+        # What the late calls write is flushed in this pass, not in a turn of
+        # its own: scheduling another flush from here cost every turn an
+        # extra reactor iteration (a poll) with nothing to do.
         self._call = None
-        late, self._late = self._late, []
-        for call in late:
-            call()
-        dirty, self._dirty = self._dirty, []
-        for connection in dirty:
-            connection.flush()
+        self._flushing = True
+        try:
+            late, self._late = self._late, []
+            for call in late:
+                call()
+            dirty, self._dirty = self._dirty, []
+            for connection in dirty:
+                connection.flush()
+        finally:
+            self._flushing = False
+            if self._dirty or self._late:
+                # Output caused by the flush itself (input read again as
+                # output drained): the next turn's.
+                self._call = self._clock.callLater(0, self._flush)
 
 
 @implementer(IPushProducer, IPullProducer)
