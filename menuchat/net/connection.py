@@ -297,8 +297,15 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         if not self.paused:
             self._handle()
         # A reply leaves in the turn that produced it: one poll round less
-        # for the person waiting for it. Others' output waits for the flush.
-        if self._queue and not self._held and not self._closed:
+        # for the person waiting for it. Others' output waits for the flush,
+        # and so does this reply when the turn has notices still to come
+        # (mail): they are likely to be for the same people, in one write.
+        if (
+            self._queue
+            and not self._held
+            and not self._closed
+            and not self.factory.flusher.late_calls_pending
+        ):
             self.flush()
 
     def _handle(self) -> None:

@@ -68,6 +68,11 @@ class OutputFlusher:
         self._call: IDelayedCall | None = None
         self._flushing = False
 
+    @property
+    def late_calls_pending(self) -> bool:
+        """Whether calls wait for the end of this turn (L{at_turn_end})."""
+        return bool(self._late)
+
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run at the end of this turn, before output is written."""
         self._late.append(call)
