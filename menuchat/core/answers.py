@@ -16,7 +16,7 @@ from typing import TypeVar, cast
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-__all__ = ["ready", "result", "then"]
+__all__ = ["ready", "result", "settle", "then"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -40,3 +40,36 @@ def then(answer: Deferred[_T], call: Callable[[_T], _R]) -> Deferred[_R]:
     if ready(answer):
         return succeed(call(result(answer)))
     return answer.addCallback(call)
+
+
+def settle(
+    pending: Deferred[_T],
+    done: Callable[[_T], object],
+    failed: Callable[[Failure], None],
+) -> Deferred[None] | None:
+    """Call C{done} with C{pending}'s result, or C{failed} with its failure.
+
+    None when that happened already (the memory store: C{done} is called
+    directly, without callbacks); otherwise a Deferred, that never fails,
+    firing once it happens, perhaps after a store call C{done} itself made.
+    An exception from C{done} goes to C{failed} too.
+    """
+    if ready(pending):
+        try:
+            outcome = done(result(pending))
+        except Exception:
+            failed(Failure())
+            return None
+        if isinstance(outcome, Deferred):  # done asked the store again
+            return settle(outcome, _ignore, failed)
+        return None
+    pending.addCallback(done).addErrback(failed)
+    if pending.called and not pending.paused:
+        return None
+    finished: Deferred[None] = Deferred()
+    pending.addBoth(lambda _: finished.callback(None))
+    return finished
+
+
+def _ignore(result: object) -> None:
+    """What is done once C{done}'s own answer came: nothing more."""

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
+from menuchat.core.answers import settle
 from menuchat.core.hub import Hub, User
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.wire import irc_nick, line, mask
@@ -195,11 +196,7 @@ class SessionBase:
             self.log.failure("IRC request failed", reason)
             self.fail(command, "STORE_FAILED", n.STORE_FAILED)
 
-        finished: Deferred[None] = Deferred()
-        pending.addCallback(done).addErrback(failed).addBoth(
-            lambda _: finished.callback(None)
-        )
-        return None if finished.called else finished
+        return settle(pending, done, failed)
 
     def _drain(self) -> Deferred[None] | None:
         """Deliver the mail waiting in the mailbox (L{Messages} does)."""

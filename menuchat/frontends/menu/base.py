@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
-from menuchat.core.answers import ready, result
+from menuchat.core.answers import settle
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
@@ -291,17 +291,7 @@ class SessionBase:
             else:
                 self._refuse(texts.STORE_FAILED)
 
-        if ready(pending):  # answered already (the memory store)
-            done(result(pending))
-            return None
-        pending.addCallbacks(done, failed)
-        if pending.called and not pending.paused:
-            return None  # answered already, with a refusal
-        # Waiting for the store, perhaps on a call made by a callback down
-        # the chain: the connection waits for this.
-        finished: Deferred[None] = Deferred()
-        pending.addBoth(lambda _: finished.callback(None))
-        return finished
+        return settle(pending, done, failed)
 
     def _leave_hub(self) -> None:
         self.state = State.CLOSED

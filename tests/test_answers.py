@@ -1,0 +1,61 @@
+"""Acting on a store's answer (core/answers.py)."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.core.answers import settle, then
+
+
+class SettleTests(SynchronousTestCase):
+    def test_an_answer_that_is_in_is_acted_on_at_once(self):
+        seen = []
+        assert settle(succeed(3), seen.append, seen.append) is None
+        assert seen == [3]
+
+    def test_a_failure_goes_to_failed(self):
+        seen = []
+        assert settle(fail(KeyError("x")), seen.append, seen.append) is None
+        assert seen[0].check(KeyError)
+
+    def test_an_exception_in_done_goes_to_failed(self):
+        seen = []
+
+        def done(value):
+            raise ValueError(value)
+
+        assert settle(succeed(3), done, seen.append) is None
+        assert seen[0].check(ValueError)
+
+    def test_a_late_answer_gives_a_deferred_that_fires_after_done(self):
+        seen = []
+        pending = Deferred()
+        finished = settle(pending, seen.append, seen.append)
+        assert finished is not None and not finished.called
+        pending.callback(5)
+        assert seen == [5]
+        assert self.successResultOf(finished) is None
+
+    def test_done_waiting_on_another_answer_is_waited_for(self):
+        inner = Deferred()
+        finished = settle(succeed(1), lambda _: inner, lambda f: None)
+        assert finished is not None and not finished.called
+        inner.callback(None)
+        assert finished.called
+        inner = Deferred()
+        late = Deferred()
+        finished = settle(late, lambda _: inner, lambda f: None)
+        late.callback(1)
+        assert finished is not None and not finished.called
+        inner.callback(None)
+        assert finished.called
+
+
+class ThenTests(SynchronousTestCase):
+    def test_then_calls_at_once_or_later(self):
+        assert self.successResultOf(then(succeed(2), lambda v: v * 3)) == 6
+        pending = Deferred()
+        chained = then(pending, lambda v: v + 1)
+        pending.callback(1)
+        assert self.successResultOf(chained) == 2
