@@ -36,6 +36,7 @@ from menuchat.net.output import (
     QueuedOutput,
     Transport,
 )
+from menuchat.net.privacy import is_private
 from menuchat.net.ratelimit import TokenBucket
 from menuchat.net.refusals import RefusalLog
 from menuchat.net.stats import ConnectionStats
@@ -447,6 +448,18 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
             self._cutoff = self.callLater(timeout, self.transport.abortConnection)
         self.transport.unregisterProducer()
         self.transport.loseConnection()
+
+    @property
+    def address(self) -> str:
+        """The peer's host (or its whole address when it has none), for
+        throttling password guesses."""
+        return self._host if self._host is not None else self.peer()
+
+    @property
+    def secure(self) -> bool:
+        """Whether a password sent here stays off the network in clear: the
+        connection is TLS, or comes from loopback or a UNIX socket."""
+        return is_private(self.transport)
 
     def peer(self) -> str:
         """The peer's address, as logs show it."""

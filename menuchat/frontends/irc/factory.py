@@ -22,7 +22,6 @@ from menuchat.frontends.irc.session import Gateway, IRCSession
 from menuchat.frontends.irc.wire import MAX_LINE, line
 from menuchat.net.admission import Admission, Refusal
 from menuchat.net.connection import LineConnection, LineFactory, LineHandler
-from menuchat.net.privacy import is_private
 from menuchat.net.stats import ConnectionStats
 
 __all__ = ["IRCFactory", "IRCProtocol"]
@@ -51,17 +50,6 @@ class IRCProtocol(LineConnection):
         return IRCSession(
             factory.hub, self, factory.accounts, factory.clock, factory.gateway
         )
-
-    @property
-    def address(self) -> str:
-        """The peer's host (or its whole address when it has none)."""
-        return self._host if self._host is not None else self.peer()
-
-    @property
-    def secure(self) -> bool:
-        """Whether a password sent here stays off the network in clear: the
-        connection is TLS, or comes from loopback or a UNIX socket."""
-        return is_private(self.transport)
 
     def refusal_text(self, refusal: Refusal) -> str:
         return line(None, "ERROR", n.REFUSED.format(reason=REFUSALS[refusal])).decode()

@@ -17,7 +17,6 @@ from menuchat.frontends.menu.dialogue import Session
 from menuchat.frontends.menu.telnet import TelnetFilter
 from menuchat.net.admission import Admission, Refusal
 from menuchat.net.connection import LineConnection, LineFactory, LineHandler
-from menuchat.net.privacy import is_private
 from menuchat.net.stats import ConnectionStats
 
 __all__ = ["MenuChatFactory", "MenuChatProtocol"]
@@ -53,17 +52,6 @@ class MenuChatProtocol(LineConnection):
             factory.accounts,
             passwords_need_tls=factory.passwords_need_tls,
         )
-
-    @property
-    def address(self) -> str:
-        """The peer's host (or its whole address when it has none)."""
-        return self._host if self._host is not None else self.peer()
-
-    @property
-    def secure(self) -> bool:
-        """Whether a password typed here stays off the network in clear: the
-        connection is TLS, or comes from loopback or a UNIX socket."""
-        return is_private(self.transport)
 
     def refusal_text(self, refusal: Refusal) -> str:
         return REFUSALS[refusal]
