@@ -10,7 +10,7 @@ that it counts as read. NOTICE is answered with no error, as IRC has it.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 
 from menuchat.core import errors
 from menuchat.core.events import Message
@@ -77,17 +77,13 @@ class Messages(Channels):
     def _mail(
         self, command: str, target: str, text: str, loud: bool
     ) -> Deferred[None] | None:
+        # A nick as IRC shows it may stand for a menu name IRC cannot hold;
+        # anyone else, online or not, the hub finds by id or name.
         online = self.find_online(target)
-        found: Deferred[tuple[int, str] | None]
         if online is not None:
-            found = succeed((online.id, online.name))
+            sending = self._hub.send_message(self._user, online.id, text)
         else:
-            found = self._hub.find_user(target)
-
-        def send(recipient: tuple[int, str] | None) -> Deferred[Message]:
-            if recipient is None:
-                raise errors.UnknownUser(target)
-            return self._hub.send_message(self._user, recipient[0], text)
+            sending = self._hub.send_to(self._user, target, text)
 
         def sent(message: Message) -> None:
             nick = irc_nick(message.recipient_name)
@@ -108,7 +104,7 @@ class Messages(Channels):
             else:
                 raise error
 
-        return self._answer(found.addCallback(send), sent, refused, command)
+        return self._answer(sending, sent, refused, command)
 
     # Mail in
 
