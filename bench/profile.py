@@ -2,7 +2,8 @@
 
     python -m bench.profile [--scenario fanout] [--size 500] [--seconds 8]
 
-(--scenario: fanout, busy, private, hold or storm.)
+(--scenario: fanout, busy, private, paced, hold or storm; ircfanout or
+ircpaced for the IRC gateway, driven as the benchmark drives it.)
 
 Starts ``twistd -n menuchat`` with the scenario's raised options, drives it
 with the load generator, samples the server with ``py-spy record --format
@@ -26,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.plan import RAISED
+from bench.plan import IRC_SCENARIOS, IRC_WINDOW, RAISED, loadgen_args
 from bench.servers import (
     ROOT,
     BenchError,
@@ -36,7 +37,15 @@ from bench.servers import (
 )
 
 #: Scenarios that run for a given time; hold and storm end when all are in.
-TIMED = ("fanout", "busy", "private")
+TIMED = ("fanout", "busy", "private", "paced")
+
+#: What the load generator is given beyond the size, as the benchmark's
+#: full plan gives it (IRC fan-out's window; a fixed rate for paced mail).
+EXTRA = {
+    "paced": ["--rate", "10"],
+    "ircfanout": [*IRC_WINDOW],
+    "ircpaced": ["--rate", "10"],
+}
 
 
 def _py_spy() -> str | None:
@@ -90,7 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--scenario",
         default="fanout",
-        choices=["fanout", "busy", "private", "hold", "storm"],
+        choices=[
+            "fanout",
+            "busy",
+            "private",
+            "paced",
+            "hold",
+            "storm",
+            "ircfanout",
+            "ircpaced",
+        ],
     )
     p.add_argument("--size", type=int, default=500)
     p.add_argument("--seconds", type=float, default=8.0, help="sampling time")
@@ -111,24 +129,29 @@ def main(argv: list[str] | None = None) -> int:
     raw_path = Path(args.raw) if args.raw else logdir / "profile.txt"
     server = None
     try:
-        server = start_menuchat(RAISED[args.scenario], logdir)
+        irc = args.scenario in IRC_SCENARIOS
+        server = start_menuchat(RAISED[args.scenario], logdir, irc=irc)
+        driver, scenario = loadgen_args(
+            args.scenario, "menuchat-irc" if irc else "menuchat"
+        )
         duration = args.warmup + args.seconds + 2
-        timed = ["--duration", str(duration)] if args.scenario in TIMED else []
+        timed = ["--duration", str(duration)] if scenario in TIMED else []
         loadgen = spawn(
             [
                 sys.executable,
                 "-m",
                 "bench.loadgen",
                 "--driver",
-                "menuchat",
+                driver,
                 "--port",
                 str(server.port),
                 "--pid",
                 str(server.pid),
-                args.scenario,
+                scenario,
                 "--size",
                 str(args.size),
                 *timed,
+                *EXTRA.get(args.scenario, []),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -12,16 +12,21 @@ its equality.
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import attrs
 
+if TYPE_CHECKING:
+    from menuchat.core.hub import User
+
 __all__ = [
+    "Audience",
     "Broadcast",
     "Change",
     "CloseReason",
     "HistoryLine",
     "LeaveReason",
+    "Listeners",
     "Member",
     "MemberJoined",
     "MemberLeft",
@@ -210,11 +215,30 @@ class MessageUnread:
     message: Message
 
 
+class Listeners(Protocol):
+    """Members of one room that a front-end tells of the room's lines at once."""
+
+    def room_line(self, event: RoomLine, speaker: User) -> None:
+        """C{speaker} said a line in the room: tell every one of these members."""
+
+
+class Audience(Protocol):
+    """What the sessions of one front-end share to hear room lines together."""
+
+    def listeners(self, members: tuple[User, ...]) -> Listeners:
+        """The L{Listeners} for these members of one room (all of this
+        audience, in the room's order), until the room's members change."""
+
+
 class Member(Protocol):
     """What the hub tells a connected user; each front-end's session implements it.
 
     As twisted.words' C{IChatClient}: the hub calls these, and each
     implementation turns the event into its own wire format.
+
+    A member may also have an C{audience} attribute, an L{Audience}: the
+    room's lines then reach it through the audience's L{Listeners}, with
+    the other members of that audience, instead of through L{room_line}.
     """
 
     def room_line(self, event: RoomLine) -> None:

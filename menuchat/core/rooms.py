@@ -32,11 +32,13 @@ from menuchat.core.errors import (
     UnknownUser,
 )
 from menuchat.core.events import (
+    Audience,
     Broadcast,
     Change,
     CloseReason,
     HistoryLine,
     LeaveReason,
+    Listeners,
     MemberJoined,
     MemberLeft,
     RoomChanged,
@@ -53,7 +55,35 @@ if TYPE_CHECKING:
     from menuchat.core.hub import User
     from menuchat.store import Store
 
-__all__ = ["Room", "RoomRules"]
+__all__ = ["EachMember", "Room", "RoomRules", "listeners_of"]
+
+
+class EachMember:
+    """Members without an audience: each is told of a line by itself."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: tuple[User, ...]) -> None:
+        self.members = members
+
+    def room_line(self, event: RoomLine, speaker: User) -> None:
+        for member in self.members:
+            member.client.room_line(event)
+
+
+def listeners_of(members: tuple[User, ...]) -> tuple[Listeners, ...]:
+    """C{members} grouped by their front-end's audience, in the order each
+    audience first appears; those without one are told one by one."""
+    groups: dict[int, tuple[Audience | None, list[User]]] = {}
+    for member in members:
+        audience: Audience | None = getattr(member.client, "audience", None)
+        groups.setdefault(id(audience), (audience, []))[1].append(member)
+    return tuple(
+        EachMember(tuple(group))
+        if audience is None
+        else audience.listeners(tuple(group))
+        for audience, group in groups.values()
+    )
 
 
 @attrs.define(slots=True, eq=False, repr=False)
@@ -72,6 +102,10 @@ class Room:
     persistent: bool = False
     created_at: float = 0.0
     muted: set[int] = attrs.field(factory=set)
+    #: Who hears the room's lines (L{listeners_of}), and the C{members}
+    #: they were made from: made again once C{members} is replaced.
+    listeners: tuple[Listeners, ...] = ()
+    listening: tuple[User, ...] | None = None
 
     def __repr__(self) -> str:
         return f"<Room {self.id} owner={self.owner_name}>"
@@ -206,8 +240,11 @@ class RoomRules:
         event = room_line(user.name, text, self._now(), room.id, user.id)
         members = room.members
         self.deliveries += len(members)
-        for member in members:
-            member.client.room_line(event)
+        if room.listening is not members:
+            room.listeners = listeners_of(members)
+            room.listening = members
+        for listeners in room.listeners:
+            listeners.room_line(event, user)
         room.history.append(event)
         if room.persistent:
             line = HistoryLine(user.name, text, event.said_at)

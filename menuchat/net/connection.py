@@ -34,6 +34,7 @@ from menuchat.net.output import (
     OutputFlusher,
     OutputValve,
     QueuedOutput,
+    SharedLines,
     Transport,
 )
 from menuchat.net.privacy import is_private
@@ -147,8 +148,10 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._buffer = b""
         self._discarding = False
         self._fresh = True
-        self._queue: list[bytes] = []
+        self._queue: list[bytes | SharedLines] = []
         self._queued = 0
+        self._shares = 0
+        self._tail: SharedLines | None = None
         self._held = False
         self._socket: socket.socket | None = None
         self._output_wait = False
@@ -237,7 +240,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
             if call is not None and call.active():
                 call.cancel()
         self._refill = self._cutoff = None
-        self._queue = []
+        self._clear_queue()
         handler, self.handler = self.handler, None
         if handler is not None:
             handler.connection_lost()

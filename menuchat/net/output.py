@@ -7,13 +7,19 @@ each. While the transport's send buffer is full, output stays queued, up
 to C{max_output} bytes, past which the connection is dropped as a slow
 reader. On a TCP or UNIX socket the queue is sent on the socket directly
 when the transport holds nothing (see L{QueuedOutput._send_queue}).
+
+Lines that reach many connections alike (a room's) can be queued as one
+L{SharedLines}: every connection's queue holds the same object, lines
+said later in the same turn are added to it once, not once per
+connection, and it is joined into one bytes object when the first of
+those connections sends it.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from twisted.internet.interfaces import (
     IAddress,
@@ -28,7 +34,14 @@ from zope.interface import implementer
 if TYPE_CHECKING:
     from menuchat.net.connection import LineFactory
 
-__all__ = ["OUTPUT_PAUSE", "OutputFlusher", "OutputValve", "QueuedOutput", "Transport"]
+__all__ = [
+    "OUTPUT_PAUSE",
+    "OutputFlusher",
+    "OutputValve",
+    "QueuedOutput",
+    "SharedLines",
+    "Transport",
+]
 
 
 class Transport(Protocol):
@@ -53,6 +66,53 @@ class Transport(Protocol):
 OUTPUT_PAUSE = 64 * 1024
 
 
+class SharedLines:
+    """Encoded lines queued for several connections at once.
+
+    Open, it takes more lines (L{append}); sealed, it is one bytes object
+    (L{seal}). It is sealed when the first connection holding it sends its
+    queue, when a connection holding it last is given other output (so
+    that nothing said later overtakes that output), and at the end of the
+    turn at the latest: it lives one reactor turn, and what it holds is
+    never more than a turn's lines.
+    """
+
+    __slots__ = ("_held", "data", "lines", "turn")
+
+    def __init__(self, first: bytes) -> None:
+        self.lines = [first]
+        #: The lines joined, once sealed; None while open.
+        self.data: bytes | None = None
+        #: Whether the flusher will seal it at the end of the turn.
+        self.turn = False
+        self._held: list[QueuedOutput] = []
+
+    @property
+    def open(self) -> bool:
+        """Whether lines may still be added."""
+        return self.data is None
+
+    def append(self, line: bytes) -> None:
+        """Add C{line} for every connection holding these lines; only while open."""
+        self.lines.append(line)
+
+    def seal(self) -> bytes:
+        """Take no more lines; the lines as one bytes object, joined once.
+
+        A connection that held them while its transport was full counts
+        their size now, and is dropped if that takes it past its limit.
+        """
+        data = self.data
+        if data is None:
+            lines = self.lines
+            data = self.data = lines[0] if len(lines) == 1 else b"".join(lines)
+            self.lines = []
+            held, self._held = self._held, []
+            for output in held:
+                output._shared_sealed(len(data))
+        return data
+
+
 class OutputFlusher:
     """Writes the queued output of every connection once per reactor turn.
 
@@ -65,6 +125,7 @@ class OutputFlusher:
         self._clock = clock
         self._dirty: list[QueuedOutput] = []
         self._late: list[Callable[[], None]] = []
+        self._shared: list[SharedLines] = []
         self._call: IDelayedCall | None = None
         self._flushing = False
 
@@ -85,6 +146,13 @@ class OutputFlusher:
         if self._call is None and not self._flushing:
             self._call = self._clock.callLater(0, self._flush)
 
+    def seal_at_turn_end(self, shared: SharedLines) -> None:
+        """Have C{shared} sealed at the end of this turn, if no one did before."""
+        shared.turn = True
+        self._shared.append(shared)
+        if self._call is None and not self._flushing:
+            self._call = self._clock.callLater(0, self._flush)
+
     def _flush(self) -> None:
         # What the late calls write is flushed in this pass, not in a turn of
         # its own: scheduling another flush from here cost every turn an
@@ -95,12 +163,15 @@ class OutputFlusher:
             late, self._late = self._late, []
             for call in late:
                 call()
+            shared, self._shared = self._shared, []
+            for lines in shared:
+                lines.seal()
             dirty, self._dirty = self._dirty, []
             for connection in dirty:
                 connection.flush()
         finally:
             self._flushing = False
-            if self._dirty or self._late:
+            if self._dirty or self._late or self._shared:
                 # Output caused by the flush itself (input read again as
                 # output drained): the next turn's.
                 self._call = self._clock.callLater(0, self._flush)
@@ -140,8 +211,10 @@ class QueuedOutput:
     if TYPE_CHECKING:
         factory: LineFactory
         transport: Transport
-        _queue: list[bytes]
+        _queue: list[bytes | SharedLines]
         _queued: int
+        _shares: int
+        _tail: SharedLines | None
         _held: bool
         _closed: bool
         _output_wait: bool
@@ -169,6 +242,11 @@ class QueuedOutput:
         queue = self._queue
         if not queue and not self._held:
             self.factory.flusher.flush_soon(self)
+        elif self._tail is not None:
+            # Lines shared with others come last here: none said later may
+            # overtake this output, so they take no more.
+            self._tail.seal()
+            self._tail = None
         queue.append(data)
         self._queued += len(data)
         if self._held and self._queued > self.factory.limits.max_output:
@@ -177,6 +255,40 @@ class QueuedOutput:
     #: Queue bytes already encoded (an event's cached rendering). The queue
     #: itself, not a wrapper: it is called once per member per room line.
     write_bytes = _enqueue
+
+    def write_shared(self, shared: SharedLines) -> None:
+        """Queue C{shared}, which other connections' queues hold too.
+
+        Once a turn per room, not once a line: the lines said later in the
+        turn are added to C{shared} alone, while it is open.
+        """
+        if self._closed:
+            return
+        queue = self._queue
+        if not queue and not self._held:
+            self.factory.flusher.flush_soon(self)
+        if not shared.turn:
+            self.factory.flusher.seal_at_turn_end(shared)
+        queue.append(shared)
+        self._shares += 1
+        self._tail = shared
+        if self._held:
+            shared._held.append(self)
+
+    def _shared_sealed(self, size: int) -> None:
+        """Lines this held connection shares were sealed: count their size."""
+        if self._closed:
+            return
+        self._queued += size
+        if self._held and self._queued > self.factory.limits.max_output:
+            self._drop_slow_reader()
+
+    def _clear_queue(self) -> None:
+        """Forget what is queued (the connection is gone); its size stays
+        counted, as the size it reached."""
+        self._queue = []
+        self._shares = 0
+        self._tail = None
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
@@ -208,10 +320,18 @@ class QueuedOutput:
         queue = self._queue
         if not queue:
             return
-        self.factory.stats.queued(self._queued)
         self._queue = []
         self._queued = 0
-        data = queue[0] if len(queue) == 1 else b"".join(queue)
+        if self._shares:
+            self._shares = 0
+            self._tail = None
+            data = b"".join(
+                [d.seal() if isinstance(d, SharedLines) else d for d in queue]
+            )
+        else:
+            plain = cast("list[bytes]", queue)
+            data = plain[0] if len(plain) == 1 else b"".join(plain)
+        self.factory.stats.queued(len(data))
         sock = self._socket
         if sock is None or self._held:
             # Behind what the transport still holds, never past it.
@@ -239,5 +359,5 @@ class QueuedOutput:
         stats.queued(self._queued)
         stats.drops["slow_reader"] += 1
         self._closed = True
-        self._queue = []
+        self._clear_queue()
         self.transport.abortConnection()

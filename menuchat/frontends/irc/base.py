@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred
@@ -25,7 +25,11 @@ from menuchat.core.answers import settle
 from menuchat.core.hub import Hub, User
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.wire import irc_nick, line, mask
+from menuchat.net.output import SharedLines
 from menuchat.store import Account
+
+if TYPE_CHECKING:
+    from menuchat.frontends.irc.audience import RoomAudience
 
 __all__ = ["WIRE", "Gateway", "Output", "SessionBase", "State"]
 
@@ -67,6 +71,9 @@ class Output(Protocol):
     def write_bytes(self, data: bytes) -> None:
         """Send lines already encoded, with their CRLF."""
 
+    def write_shared(self, shared: SharedLines) -> None:
+        """Send lines queued for other connections too (a room's)."""
+
     def close(self) -> None:
         """Close the connection once everything written has been sent."""
 
@@ -97,7 +104,15 @@ class SessionBase:
         accounts: Accounts,
         clock: IReactorTime,
         gateway: Gateway,
+        audience: RoomAudience | None = None,
     ) -> None:
+        if audience is None:
+            from menuchat.frontends.irc.audience import RoomAudience
+
+            audience = RoomAudience(gateway.server)
+        #: Shared with the gateway's other sessions: room lines reach them
+        #: all at once (L{menuchat.core.events.Audience}).
+        self.audience = audience
         self._hub = hub
         self._output = output
         self._accounts = accounts
@@ -128,6 +143,17 @@ class SessionBase:
     def _user(self) -> User:
         assert self.user is not None
         return self.user
+
+    @property
+    def output(self) -> Output:
+        """Where this session's lines go."""
+        return self._output
+
+    @property
+    def hears_own_lines(self) -> bool:
+        """Whether this client is sent its own lines to a channel (IRCv3
+        C{echo-message}); IRC clients show what they sent themselves."""
+        return "echo-message" in self.caps
 
     @property
     def me(self) -> str:

@@ -18,6 +18,7 @@ from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.irc import numerics as n
+from menuchat.frontends.irc.audience import RoomAudience
 from menuchat.frontends.irc.session import Gateway, IRCSession
 from menuchat.frontends.irc.wire import MAX_LINE, line
 from menuchat.net.admission import Admission, Refusal
@@ -48,7 +49,12 @@ class IRCProtocol(LineConnection):
     def make_handler(self) -> LineHandler:
         factory = self.factory
         return IRCSession(
-            factory.hub, self, factory.accounts, factory.clock, factory.gateway
+            factory.hub,
+            self,
+            factory.accounts,
+            factory.clock,
+            factory.gateway,
+            factory.audience,
         )
 
     def refusal_text(self, refusal: Refusal) -> str:
@@ -96,6 +102,8 @@ class IRCFactory(LineFactory):
                 gateway.server, gateway.version, created, gateway.ping_interval
             )
         self.gateway = gateway
+        #: What this gateway's sessions share to hear room lines together.
+        self.audience = RoomAudience(gateway.server)
 
     def line_limit(self) -> int:
         """IRC's: 512 bytes with the CRLF, whatever the menu's limit."""

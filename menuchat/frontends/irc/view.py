@@ -22,9 +22,10 @@ from menuchat.core.events import (
     RoomLine,
 )
 from menuchat.frontends.irc import numerics as n
+from menuchat.frontends.irc.audience import render_line
 from menuchat.frontends.irc.base import WIRE, State
 from menuchat.frontends.irc.messages import Messages
-from menuchat.frontends.irc.wire import irc_nick, line, mask, to_irc
+from menuchat.frontends.irc.wire import irc_nick, line, mask
 
 __all__ = ["EventView"]
 
@@ -37,16 +38,13 @@ class EventView(Messages):
             self._output.write_bytes(data)
 
     def room_line(self, event: RoomLine) -> None:
+        """A line in this member's room, told to it alone. The hub tells the
+        room's IRC members together, through L{RoomAudience}."""
         user = self.user
         own = user is not None and event.speaker_id == user.id
-        if own and "echo-message" not in self.caps:
+        if own and not self.hears_own_lines:
             return
-        data = event.wire.get(WIRE)
-        if data is None:
-            source = mask(event.speaker, event.speaker_id, self.gateway.server)
-            data = line(source, "PRIVMSG", "#" + event.room, to_irc(event.text))
-            event.wire[WIRE] = data
-        self._write(data)
+        self._write(render_line(event, self.gateway.server))
 
     def member_joined(self, event: MemberJoined) -> None:
         user = self.user
