@@ -1,8 +1,11 @@
 """PRIVMSG and NOTICE through the IRC gateway: room lines, mail both ways
 with menu users, echo-message, and the line rules (512 bytes, UTF-8)."""
 
+from twisted.internet.defer import Deferred, fail
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.core.events import Message
 from menuchat.frontends.irc.factory import IRCProtocol
 from menuchat.net.admission import Refusal
 from tests.irc_support import World, lines
@@ -80,6 +83,56 @@ class MailTests(MessageCase):
         assert lines(self.ana_wire) == []
         assert self.world.hub.unread(self.world.hub.user(2)).result == 0
         assert self.world.hub.private_messages == 1
+
+    def test_a_private_message_leaves_in_the_senders_read(self):
+        # Not with the turn's output, which waits for every read of the turn.
+        self.ana.dataReceived(b"PRIVMSG ben :now\r\n")
+        assert self.ben_wire.io.getvalue() == b":ana!1@irc.test PRIVMSG ben :now\r\n"
+
+    def test_mail_that_comes_while_a_take_is_pending_is_taken_after_it(self):
+        takes: list[Deferred[list[Message]]] = []
+        store = self.world.store
+        real_take = store.take_mail
+
+        def slow_take(user_id: int) -> Deferred[list[Message]]:
+            taken: Deferred[list[Message]] = Deferred()
+            takes.append(taken)
+            real_take(user_id)  # empties the mailbox: the test gives what it took
+            return taken
+
+        messages = [
+            Message(1, "ana", 2, "ben", f"m{n}", self.world.clock.seconds())
+            for n in range(3)
+        ]
+        store.take_mail = slow_take  # type: ignore[method-assign]
+        self.ana.dataReceived(b"PRIVMSG ben :m0\r\n")
+        self.ana.dataReceived(b"PRIVMSG ben :m1\r\n")
+        assert len(takes) == 1  # one take at a time
+        takes[0].callback(messages[:2])
+        assert len(takes) == 2  # the mail that came meanwhile: taken next
+        takes[1].callback(messages[2:])
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test PRIVMSG ben :m0",
+            ":ana!1@irc.test PRIVMSG ben :m1",
+            ":ana!1@irc.test PRIVMSG ben :m2",
+        ]
+
+    def test_a_failed_take_is_logged_and_the_next_mail_still_comes(self):
+        store = self.world.store
+        real_take = store.take_mail
+        store.take_mail = lambda user_id: fail(RuntimeError("disk"))  # type: ignore[method-assign]
+        with capturedLogs() as events:
+            self.ana.dataReceived(b"PRIVMSG ben :lost\r\n")
+        assert [e["log_format"] for e in events if "log_failure" in e] == [
+            "Taking mail failed"
+        ]
+        self.flushLoggedErrors(RuntimeError)
+        store.take_mail = real_take  # type: ignore[method-assign]
+        self.ana.dataReceived(b"PRIVMSG ben :found\r\n")
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test PRIVMSG ben :lost",
+            ":ana!1@irc.test PRIVMSG ben :found",
+        ]
 
     def test_irc_to_menu_waits_in_the_mailbox(self):
         bob, bob_wire = self.world.menu_user("bob")

@@ -300,6 +300,14 @@ class QueuedOutput:
             self._send_queue()
             self._output_sent()
 
+    def send_now(self) -> None:
+        """Send the queue now, not at the end of the turn: for output someone
+        waits for (a private message), which would otherwise wait for every
+        other read of the turn. A queue already due at the turn's end is
+        sent there too, finding nothing more to send."""
+        if self._queue:
+            self.flush()
+
     def hold_output(self) -> None:
         """The transport's buffer is full: keep further output here."""
         self._held = True

@@ -11,8 +11,10 @@ that it counts as read. NOTICE is answered with no error, as IRC has it.
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from menuchat.core import errors
+from menuchat.core.answers import settle
 from menuchat.core.events import Message
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.base import State
@@ -112,25 +114,29 @@ class Messages(Channels):
         """Take what is in the mailbox and show it as PRIVMSGs, oldest first.
 
         One take at a time: mail that comes while one is under way is
-        taken by another right after it.
+        taken by another right after it. A store that has answered already
+        (the memory store) costs no callbacks.
         """
         if self._draining:
             self._drain_again = True
             return None
         self._draining = True
         taking = self._hub.read_messages(self._user)
-        taking.addCallback(self._show_mail).addErrback(
-            lambda f: self.log.failure("Taking mail failed", f)
-        )
+        pending = settle(taking, self._show_mail, self._take_failed)
+        if pending is None:
+            self._drained()
+            return None
+        pending.addCallback(lambda _: self._drained())
+        return pending
 
-        def done(_: object) -> None:
-            self._draining = False
-            if self._drain_again and self.state is State.REGISTERED:
-                self._drain_again = False
-                self._drain()
+    def _take_failed(self, reason: Failure) -> None:
+        self.log.failure("Taking mail failed", reason)
 
-        taking.addBoth(done)
-        return None if taking.called else taking  # type: ignore[return-value]
+    def _drained(self) -> None:
+        self._draining = False
+        if self._drain_again and self.state is State.REGISTERED:
+            self._drain_again = False
+            self._drain()
 
     def _show_mail(self, messages: list[Message]) -> None:
         now = self._clock.seconds()
@@ -142,6 +148,10 @@ class Messages(Channels):
                 text = n.MAIL_FROM_BEFORE.format(time=when, text=message.text)
             source = mask(message.sender_name, message.sender_id, server)
             self.send(source, "PRIVMSG", self.me, text)
+        if messages:
+            # Someone waits for this: it leaves now, not with the turn's
+            # output, which waits for every other read of the turn.
+            self._output.send_now()
 
     # Look-ups
 
