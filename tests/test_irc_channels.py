@@ -204,6 +204,50 @@ class NamesTopicListTests(ChannelCase):
         ]
 
 
+class JoinSyncTests(ChannelCase):
+    """What irssi asks after a JOIN before it calls the channel synced: each
+    query is answered in the read that asked, ended by the numeric irssi
+    waits for (324 and 329, 315, 368), with no later turn needed."""
+
+    def answered(self, protocol, transport, line):
+        transport.clear()
+        protocol.dataReceived(line)
+        return [
+            sent.decode()
+            for sent in transport.io.getvalue().split(b"\r\n")[:-1]  # no flush
+        ]
+
+    def test_irssis_join_sync_queries_are_answered_at_once(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        said = self.answered(self.ben, self.ben_wire, b"JOIN #lobby\r\n")
+        assert said[0] == ":ben!2@irc.test JOIN :#lobby"
+        assert said[-1] == ":irc.test 366 ben #lobby :End of /NAMES list"
+        assert self.answered(self.ben, self.ben_wire, b"MODE #lobby\r\n") == [
+            ":irc.test 324 ben #lobby :+nt",
+            ":irc.test 329 ben #lobby :0",
+        ]
+        who = self.answered(self.ben, self.ben_wire, b"WHO #lobby\r\n")
+        # irssi takes its own user and host from its line of the WHO reply.
+        assert ":irc.test 352 ben #lobby 2 irc.test irc.test ben H :0 Real ben" in who
+        assert who[-1] == ":irc.test 315 ben #lobby :End of WHO list"
+        assert self.answered(self.ben, self.ben_wire, b"MODE #lobby b\r\n") == [
+            ":irc.test 368 ben #lobby :End of channel ban list"
+        ]
+
+    def test_the_queries_pipelined_with_the_join_are_answered_in_order(self):
+        said = self.answered(
+            self.ana,
+            self.ana_wire,
+            b"JOIN #lobby\r\nMODE #lobby\r\nWHO #lobby\r\nMODE #lobby b\r\n",
+        )
+        ends = [
+            line.split()[1]
+            for line in said
+            if line.split()[1] in {"366", "324", "329", "315", "368"}
+        ]
+        assert ends == ["366", "324", "329", "315", "368"]
+
+
 class WhoTests(ChannelCase):
     def test_who_a_channel_and_a_nick(self):
         self.both_in()
