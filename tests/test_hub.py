@@ -123,6 +123,28 @@ class MailTests(HubCase):
         assert jose_member.events == [("waiting", "Hello World!", 1)]
         assert resolved(self.chat.read_messages(jose)) == [message]
 
+    def test_a_reader_on_arrival_is_handed_its_mail_and_nothing_is_kept(self):
+        class Reader(FakeMember):
+            reads_mail_at_once = True
+
+            def message_received(self, message):
+                self.events.append(("received", message.text))
+
+        nina, _ = login(self.chat, "Nina")
+        reader = Reader()
+        jose = resolved(self.chat.login("Jose", reader))
+        for text in ["one", "two", "three", "four"]:  # past the mailbox's 3
+            message = resolved(self.chat.send_to(nina, "jose", text))
+            assert message.recipient_name == "Jose"
+        assert reader.events == [
+            ("received", t) for t in ["one", "two", "three", "four"]
+        ]
+        assert resolved(self.chat.unread(jose)) == 0
+        assert self.chat.private_messages == 4
+        reader.reads_mail_at_once = False  # busy: mail goes to the mailbox
+        resolved(self.chat.send_message(nina, jose.id, "kept"))
+        assert reader.events[-1] == ("waiting", "kept", 1)
+
     def test_reading_empties_the_mailbox_oldest_first(self):
         nina, _ = login(self.chat, "Nina")
         jose, _ = login(self.chat, "Jose")

@@ -9,6 +9,7 @@ from menuchat.core.events import Message
 from menuchat.frontends.irc.factory import IRCProtocol
 from menuchat.net.admission import Refusal
 from tests.irc_support import World, lines
+from tests.support import resolved
 
 
 class MessageCase(SynchronousTestCase):
@@ -89,50 +90,86 @@ class MailTests(MessageCase):
         self.ana.dataReceived(b"PRIVMSG ben :now\r\n")
         assert self.ben_wire.io.getvalue() == b":ana!1@irc.test PRIVMSG ben :now\r\n"
 
-    def test_mail_that_comes_while_a_take_is_pending_is_taken_after_it(self):
-        takes: list[Deferred[list[Message]]] = []
+    def test_mail_to_an_irc_user_is_handed_over_not_kept(self):
+        # Nothing is kept for the store to take back: it is read on arrival.
+        delivered = []
+        store = self.world.store
+        real_deliver = store.deliver
+
+        def deliver(message: Message, limit: int) -> Deferred[int]:
+            delivered.append(message)
+            return real_deliver(message, limit)
+
+        store.deliver = deliver  # type: ignore[method-assign]
+        self.ana.dataReceived(b"PRIVMSG ben :direct\r\n")
+        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :direct"]
+        assert delivered == []
+        self.world.menu_user("bob")
+        self.ana.dataReceived(b"PRIVMSG bob :kept\r\n")  # a menu user's: kept
+        assert [m.text for m in delivered] == ["kept"]
+
+    def registered_login_with_a_slow_take(self):
+        """Reg logs in with mail waiting, and the store's take of it does
+        not answer before the test says so."""
+        self.world.account("Reg", "password1")
+        resolved(self.world.hub.send_to(self.world.hub.user(1), "Reg", "old"))
+        takes: list[tuple[Deferred[list[Message]], list[Message]]] = []
         store = self.world.store
         real_take = store.take_mail
 
         def slow_take(user_id: int) -> Deferred[list[Message]]:
+            # Taken from the mailbox now; the answer comes when the test says.
             taken: Deferred[list[Message]] = Deferred()
-            takes.append(taken)
-            real_take(user_id)  # empties the mailbox: the test gives what it took
+            takes.append((taken, resolved(real_take(user_id))))
             return taken
 
-        messages = [
-            Message(1, "ana", 2, "ben", f"m{n}", self.world.clock.seconds())
-            for n in range(3)
-        ]
         store.take_mail = slow_take  # type: ignore[method-assign]
-        self.ana.dataReceived(b"PRIVMSG ben :m0\r\n")
-        self.ana.dataReceived(b"PRIVMSG ben :m1\r\n")
-        assert len(takes) == 1  # one take at a time
-        takes[0].callback(messages[:2])
-        assert len(takes) == 2  # the mail that came meanwhile: taken next
-        takes[1].callback(messages[2:])
-        assert lines(self.ben_wire) == [
-            ":ana!1@irc.test PRIVMSG ben :m0",
-            ":ana!1@irc.test PRIVMSG ben :m1",
-            ":ana!1@irc.test PRIVMSG ben :m2",
-        ]
+        reg, reg_wire = self.world.connect()
+        reg.dataReceived(b"PASS :password1\r\nNICK Reg\r\nUSER r 0 * :R\r\n")
+        return reg_wire, takes
 
-    def test_a_failed_take_is_logged_and_the_next_mail_still_comes(self):
+    def test_mail_that_comes_while_a_take_is_pending_is_taken_after_it(self):
+        reg_wire, takes = self.registered_login_with_a_slow_take()
+        assert len(takes) == 1
+        self.ana.dataReceived(b"PRIVMSG reg :new 1\r\n")
+        self.ana.dataReceived(b"PRIVMSG reg :new 2\r\n")
+        assert len(takes) == 1  # one take at a time; the new mail waits for it
+        first, old = takes[0]
+        first.callback(old)
+        assert len(takes) == 2  # the mail that came meanwhile: taken next
+        second, new = takes[1]
+        second.callback(new)
+        received = lines(reg_wire)
+        assert [line for line in received if " PRIVMSG " in line] == [
+            ":ana!1@irc.test PRIVMSG Reg :old",
+            ":ana!1@irc.test PRIVMSG Reg :new 1",
+            ":ana!1@irc.test PRIVMSG Reg :new 2",
+        ]
+        self.ana.dataReceived(b"PRIVMSG reg :after\r\n")  # handed over again
+        assert len(takes) == 2
+        assert lines(reg_wire) == [":ana!1@irc.test PRIVMSG Reg :after"]
+
+    def test_a_failed_take_is_logged_and_the_mail_still_comes(self):
+        self.world.account("Reg", "password1")
+        resolved(self.world.hub.send_to(self.world.hub.user(1), "Reg", "kept"))
         store = self.world.store
         real_take = store.take_mail
         store.take_mail = lambda user_id: fail(RuntimeError("disk"))  # type: ignore[method-assign]
+        reg, reg_wire = self.world.connect()
         with capturedLogs() as events:
-            self.ana.dataReceived(b"PRIVMSG ben :lost\r\n")
+            reg.dataReceived(b"PASS :password1\r\nNICK Reg\r\nUSER r 0 * :R\r\n")
         assert [e["log_format"] for e in events if "log_failure" in e] == [
             "Taking mail failed"
         ]
         self.flushLoggedErrors(RuntimeError)
+        assert " 001 Reg " in reg_wire.take().decode()
         store.take_mail = real_take  # type: ignore[method-assign]
-        self.ana.dataReceived(b"PRIVMSG ben :found\r\n")
-        assert lines(self.ben_wire) == [
-            ":ana!1@irc.test PRIVMSG ben :lost",
-            ":ana!1@irc.test PRIVMSG ben :found",
-        ]
+        bob, _ = self.world.menu_user("bob")
+        bob.dataReceived(b"2\r\nnow\r\nReg\r\n")
+        # Reg reads mail as it comes again; what the failed take left is
+        # still in the mailbox, kept for the next login.
+        assert lines(reg_wire) == [":bob!3@irc.test PRIVMSG Reg :now"]
+        assert resolved(self.world.hub.unread(self.world.hub.online("Reg"))) == 1
 
     def test_irc_to_menu_waits_in_the_mailbox(self):
         bob, bob_wire = self.world.menu_user("bob")

@@ -27,6 +27,7 @@ __all__ = [
     "HistoryLine",
     "LeaveReason",
     "Listeners",
+    "MailReader",
     "Member",
     "MemberJoined",
     "MemberLeft",
@@ -230,6 +231,20 @@ class Audience(Protocol):
         audience, in the room's order), until the room's members change."""
 
 
+class MailReader(Protocol):
+    """A member that is shown its mail the moment it comes (an IRC client).
+
+    While its C{reads_mail_at_once} is true, the hub hands a message to it
+    with L{message_received} instead of keeping it in the mailbox: it is
+    read on arrival, so there is nothing to keep, and no store to wait for.
+    """
+
+    reads_mail_at_once: bool
+
+    def message_received(self, message: Message) -> None:
+        """C{message} was sent to this member: show it now."""
+
+
 class Member(Protocol):
     """What the hub tells a connected user; each front-end's session implements it.
 
@@ -238,7 +253,8 @@ class Member(Protocol):
 
     A member may also have an C{audience} attribute, an L{Audience}: the
     room's lines then reach it through the audience's L{Listeners}, with
-    the other members of that audience, instead of through L{room_line}.
+    the other members of that audience, instead of through L{room_line};
+    and it may be a L{MailReader}.
     """
 
     def room_line(self, event: RoomLine) -> None:

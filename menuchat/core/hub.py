@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
@@ -32,6 +33,7 @@ from menuchat.core.errors import (
 from menuchat.core.events import (
     CloseReason,
     LeaveReason,
+    MailReader,
     Member,
     Message,
     MessageUnread,
@@ -308,9 +310,18 @@ class Hub(RoomRules):
     def _deliver(
         self, sender: User, recipient_id: int, recipient_name: str, text: str
     ) -> Deferred[Message]:
+        """Put the message in the mailbox; or, for an online recipient that
+        reads its mail on arrival (a L{MailReader}), hand it over at once:
+        read as it comes, it would leave the mailbox as soon as it entered,
+        and it need not wait for the store twice on the way."""
         message = Message(
             sender.id, sender.name, recipient_id, recipient_name, text, self._now()
         )
+        reader = self._users.get(recipient_id)
+        if reader is not None and getattr(reader.client, "reads_mail_at_once", False):
+            self.private_messages += 1
+            cast(MailReader, reader.client).message_received(message)
+            return succeed(message)
 
         def stored(unread: int) -> Message:
             self.private_messages += 1

@@ -1,11 +1,13 @@
 """PRIVMSG and NOTICE, mail, and the small look-ups (USERHOST, ISON).
 
 To a channel, a message is a line said in the room. To a nick, it is
-mail: it goes into the recipient's mailbox through the hub, whoever and
-wherever the recipient is (a menu user reads it with option 3, a
-registered user offline finds it at the next login). An IRC recipient is
-given its mail at once as PRIVMSGs and it is taken from the mailbox, so
-that it counts as read. NOTICE is answered with no error, as IRC has it.
+mail: it goes to the recipient through the hub, whoever and wherever the
+recipient is (a menu user reads it with option 3 from its mailbox, a
+registered user offline finds it at the next login). An IRC recipient
+reads its mail as it comes: the hub hands a message to it at once (a
+L{menuchat.core.events.MailReader}), shown as a PRIVMSG and never kept;
+what waited in its mailbox (at login) is taken from there, so that it
+counts as read. NOTICE is answered with no error, as IRC has it.
 """
 
 from __future__ import annotations
@@ -109,6 +111,17 @@ class Messages(Channels):
         return self._answer(sending, sent, refused, command)
 
     # Mail in
+
+    @property
+    def reads_mail_at_once(self) -> bool:
+        """Whether mail handed over now is shown now and in order: the
+        session is registered, and no take of its mailbox is under way (the
+        mail taken comes first; meanwhile new mail goes to the mailbox)."""
+        return self.state is State.REGISTERED and not self._draining
+
+    def message_received(self, message: Message) -> None:
+        """Mail handed over by the hub, never kept: shown at once."""
+        self._show_mail([message])
 
     def _drain(self) -> Deferred[None] | None:
         """Take what is in the mailbox and show it as PRIVMSGs, oldest first.
