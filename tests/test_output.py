@@ -270,6 +270,33 @@ class OutputTests(ConnectionCase):
         assert factory.stats.output_high_water == 1001
         assert protocol._queued == 1001  # nothing more was queued
 
+    def test_write_now_sends_at_once_behind_what_is_queued(self):
+        factory, clock = clocked_factory()
+        protocol, transport = login(factory, "Nina")
+        clock.advance(0)
+        transport.clear()
+        transport.writes = 0
+        protocol.write_bytes(b"queued first\r\n")
+        protocol.write_now(b"now\r\n")
+        assert transport.io.getvalue() == b"queued first\r\nnow\r\n"
+        assert transport.writes == 1
+        clock.advance(0)  # the turn's flush of "queued first": nothing left
+        protocol.write_now(b"alone\r\n")
+        assert transport.io.getvalue().endswith(b"now\r\nalone\r\n")
+        assert clock.getDelayedCalls() == []  # no turn's flush asked for it
+
+    def test_write_now_waits_while_the_transport_is_full(self):
+        factory, _ = clocked_factory(max_output=10)
+        protocol, transport = login(factory, "Nina")
+        transport.clear()
+        transport.producer.pauseProducing()
+        with capturedLogs():
+            protocol.write_now(b"12345\r\n")
+            assert transport.io.getvalue() == b""
+            assert protocol._queued == 7
+            protocol.write_now(b"12345\r\n")  # past max_output: dropped
+        assert transport.aborted
+
     def test_send_line_queues_the_line_with_crlf(self):
         protocol, transport = login(self.factory, "Nina")
         protocol.sendLine(b"one")

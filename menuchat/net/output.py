@@ -300,13 +300,17 @@ class QueuedOutput:
             self._send_queue()
             self._output_sent()
 
-    def send_now(self) -> None:
-        """Send the queue now, not at the end of the turn: for output someone
-        waits for (a private message), which would otherwise wait for every
-        other read of the turn. A queue already due at the turn's end is
-        sent there too, finding nothing more to send."""
-        if self._queue:
-            self.flush()
+    def write_now(self, data: bytes) -> None:
+        """Send C{data} (lines with their ends) now, behind what is queued,
+        not at the end of the turn: for output someone waits for (a private
+        message), which would otherwise wait for every other read of the
+        turn. While the transport's buffer is full, it is queued as ever."""
+        if self._held or self._closed:
+            self._enqueue(data)
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        self.flush()
 
     def hold_output(self) -> None:
         """The transport's buffer is full: keep further output here."""
@@ -333,9 +337,13 @@ class QueuedOutput:
         if self._shares:
             self._shares = 0
             self._tail = None
-            data = b"".join(
-                [d.seal() if isinstance(d, SharedLines) else d for d in queue]
-            )
+            first = queue[0]
+            if len(queue) == 1 and isinstance(first, SharedLines):
+                data = first.seal()  # a room's lines alone: the shared bytes
+            else:
+                data = b"".join(
+                    [d.seal() if isinstance(d, SharedLines) else d for d in queue]
+                )
         else:
             plain = cast("list[bytes]", queue)
             data = plain[0] if len(plain) == 1 else b"".join(plain)

@@ -74,8 +74,9 @@ class Output(Protocol):
     def write_shared(self, shared: SharedLines) -> None:
         """Send lines queued for other connections too (a room's)."""
 
-    def send_now(self) -> None:
-        """Send what is queued now rather than at the end of the turn."""
+    def write_now(self, data: bytes) -> None:
+        """Send lines already encoded now, behind what is queued, rather
+        than at the end of the turn."""
 
     def close(self) -> None:
         """Close the connection once everything written has been sent."""

@@ -21,7 +21,14 @@ from menuchat.core.events import Message
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.base import State
 from menuchat.frontends.irc.channels import Channels
-from menuchat.frontends.irc.wire import from_irc, irc_nick, is_channel, mask, to_irc
+from menuchat.frontends.irc.wire import (
+    from_irc,
+    irc_nick,
+    is_channel,
+    line,
+    mask,
+    to_irc,
+)
 from menuchat.frontends.menu.base import format_time
 
 __all__ = ["Messages"]
@@ -152,19 +159,22 @@ class Messages(Channels):
             self._drain()
 
     def _show_mail(self, messages: list[Message]) -> None:
+        if not messages or self.state is State.CLOSED:
+            return
         now = self._clock.seconds()
         server = self.gateway.server
+        me = self.me
+        shown = []
         for message in messages:
             text = to_irc(message.text)
             if now - message.sent_at > STALE:
                 when = format_time(message.sent_at)
                 text = n.MAIL_FROM_BEFORE.format(time=when, text=message.text)
             source = mask(message.sender_name, message.sender_id, server)
-            self.send(source, "PRIVMSG", self.me, text)
-        if messages:
-            # Someone waits for this: it leaves now, not with the turn's
-            # output, which waits for every other read of the turn.
-            self._output.send_now()
+            shown.append(line(source, "PRIVMSG", me, text))
+        # Someone waits for this: it leaves now, not with the turn's output,
+        # which waits for every other read of the turn.
+        self._output.write_now(b"".join(shown))
 
     # Look-ups
 
