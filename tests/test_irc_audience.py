@@ -169,6 +169,13 @@ class SharedLinesTests(AudienceCase):
             ":ana!1@irc.test PRIVMSG #r :late",
         ]
 
+    def test_who_hears_a_room_is_forgotten_when_its_members_change(self):
+        self.ana.dataReceived(b"PRIVMSG #r :hi\r\n")
+        assert self.room().listeners != ()
+        self.cy.dataReceived(b"PART #r\r\n")
+        assert self.room().listeners == ()  # cy's session is not kept
+        assert self.room().listening is None
+
     def test_shared_lines_last_one_turn(self):
         self.ana.dataReceived(b"PRIVMSG #r :one\r\n")
         shared = self.ben._queue[0]

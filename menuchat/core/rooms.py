@@ -88,9 +88,9 @@ def listeners_of(members: tuple[User, ...]) -> tuple[Listeners, ...]:
 
 @attrs.define(slots=True, eq=False, repr=False)
 class Room:
-    """A chat room. C{members} is replaced, never changed in place, so that
-    delivering a line can iterate over it while a member's departure builds
-    a new tuple."""
+    """A chat room. C{members} is replaced (L{seat}), never changed in
+    place, so that delivering a line can iterate over it while a member's
+    departure builds a new tuple."""
 
     id: str
     key: str
@@ -109,6 +109,13 @@ class Room:
 
     def __repr__(self) -> str:
         return f"<Room {self.id} owner={self.owner_name}>"
+
+    def seat(self, members: tuple[User, ...]) -> None:
+        """Make C{members} the room's; who hears its lines is found again
+        when the next one is said (nothing of the old members is kept)."""
+        self.members = members
+        self.listeners = ()
+        self.listening = None
 
     def saved(self) -> SavedRoom:
         return SavedRoom(
@@ -213,7 +220,7 @@ class RoomRules:
         if len(room.members) >= self.max_room_members:
             raise RoomFull(room.id)
         others = room.members
-        room.members = (*others, user)
+        room.seat((*others, user))
         user.room = room
         event = MemberJoined(
             room.id,
@@ -295,7 +302,7 @@ class RoomRules:
         event = MemberLeft(
             room.id, target.name, target.id, LeaveReason.KICKED, actor.name, reason
         )
-        room.members = tuple(m for m in room.members if m is not target)
+        room.seat(tuple(m for m in room.members if m is not target))
         room.muted.discard(target.id)
         target.room = None
         target.client.member_left(event)
@@ -411,7 +418,7 @@ class RoomRules:
     def _leave(
         self, user: User, room: Room, reason: LeaveReason, message: str = ""
     ) -> None:
-        room.members = tuple(m for m in room.members if m is not user)
+        room.seat(tuple(m for m in room.members if m is not user))
         user.room = None
         event = MemberLeft(room.id, user.name, user.id, reason, message=message)
         for member in room.members:
@@ -421,7 +428,8 @@ class RoomRules:
         del self._rooms[room.key]
         if room.persistent:
             self._keep(self._store.delete_room(room.key))
-        members, room.members = room.members, ()
+        members = room.members
+        room.seat(())
         for member in members:
             member.room = None
         event = RoomClosed(room.id, room.owner_name, reason)
