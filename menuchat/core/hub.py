@@ -2,9 +2,11 @@
 
 The hub decides and changes state; it does no I/O and knows no wording.
 Presence and rooms live here, in memory: delivering a room line is the hot
-path and stays a plain loop over the members. What must outlast a
-connection (ids, mailboxes) goes through the L{Store}, whose answers are
-Deferreds; the hub's calls that reach it return Deferreds too.
+path and stays synchronous, one call per front-end's members of the room
+(or per member, for a front-end that tells each alone). What must outlast
+a connection (ids, mailboxes) goes through the L{Store}, whose answers are
+Deferreds; the hub's calls that reach it return Deferreds too. Mail to a
+member that reads it on arrival is handed over, not stored.
 
 A connected user is reached only through the L{Member} interface, which
 each front-end's session implements (as twisted.words' IChatClient), with

@@ -1,11 +1,12 @@
 """Rooms and their rules: who is in, who owns, who may speak, what was said.
 
 A mixin of L{menuchat.core.hub.Hub}, kept apart because rooms are a world
-of their own: creating, joining, speaking (the hot path: one event, one
-loop over the members, one history entry per line), leaving, closing, and
-moderation by the owner or a server operator. A registered owner's room is
-kept in the store with its history and outlives connections and restarts;
-a guest owner's room closes when the owner leaves.
+of their own: creating, joining, speaking (the hot path: one event, told
+to the members of each front-end together, one history entry per line),
+leaving, closing, and moderation by the owner or a server operator. A
+registered owner's room is kept in the store with its history and
+outlives connections and restarts; a guest owner's room closes when the
+owner leaves.
 """
 
 from __future__ import annotations
