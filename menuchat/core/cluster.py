@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 from twisted.internet.defer import Deferred
 
 if TYPE_CHECKING:
-    from menuchat.core.hub import User
+    from menuchat.core.hub import Hub, User
 
-__all__ = ["REPLAYED", "Cluster"]
+__all__ = ["REPLAYED", "Cluster", "Membership"]
 
 #: The hub methods a cluster replays, each taking the acting user first.
 REPLAYED = frozenset(
@@ -60,3 +60,15 @@ class Cluster(Protocol):
         """A room change made by a user of this node (C{op}, one of
         L{REPLAYED}, names the hub method, C{args} follow the user): every
         other node replays it."""
+
+
+class Membership(Protocol):
+    """How the service runs a cluster: joined once the store is open and
+    before the ports take connections, left once they are closed."""
+
+    def start(self, hub: Hub) -> Deferred[None]:
+        """Join: become C{hub}'s cluster and catch up with the other nodes.
+        Fails with L{menuchat.store.StoreError} if they cannot be reached."""
+
+    def stop(self) -> Deferred[None]:
+        """Leave: the other nodes forget this one at once."""

@@ -393,6 +393,50 @@ class RoomRules:
         target.client.disconnected(actor.name)
         return target
 
+    # Mirroring the rooms of other nodes (see menuchat.core.cluster)
+
+    def mirror_room(
+        self,
+        room_id: str,
+        owner_id: int,
+        owner_name: str,
+        topic: str,
+        persistent: bool,
+        created_at: float,
+        muted: list[int],
+    ) -> Room:
+        """Open (or bring up to date) room C{room_id} as another node has
+        it, without telling anyone: this node is catching up."""
+        key = token_key(room_id)
+        room = self._rooms.get(key)
+        if room is None:
+            room = self._rooms[key] = Room(
+                room_id, key, owner_id, owner_name, deque(maxlen=self.history_size)
+            )
+        room.owner_id, room.owner_name, room.topic = owner_id, owner_name, topic
+        room.persistent, room.created_at = persistent, created_at
+        room.muted = set(muted)
+        return room
+
+    def place(self, user: User, room_key: str | None) -> None:
+        """Put C{user} (of another node) in the room with this key, or in
+        none, without telling anyone: this node is catching up."""
+        current = user.room
+        room = None if room_key is None else self._rooms.get(room_key)
+        if current is room:
+            return
+        if current is not None:
+            current.members = tuple(m for m in current.members if m is not user)
+        user.room = room
+        if room is not None:
+            room.members = (*room.members, user)
+
+    def drop_room(self, room: Room) -> None:
+        """Close a room that another node closed while this one was not
+        listening; its members here are told as if its owner closed it."""
+        if self._rooms.get(room.key) is room:
+            self._close(room, CloseReason.OWNER_CLOSED)
+
     # Inside
 
     def _target(self, actor: User, name: str) -> tuple[User, Room]:

@@ -1,0 +1,315 @@
+"""Two (or three) nodes in one process, each a hub with its own Redis store
+and RedisCluster, against one real redis-server: presence, names, rooms,
+mail and failures across nodes. Each wait is on a cluster event arriving
+at a node, never on time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.trial.unittest import TestCase
+
+from menuchat.config import Limits
+from menuchat.core.errors import NameTaken, RoomTaken
+from menuchat.core.events import CloseReason
+from menuchat.core.hub import Hub, User
+from menuchat.service import make_hub
+from menuchat.store.redis import RedisStore
+from menuchat.store.redis_cluster import LOST, RESTORED, RedisCluster
+from tests.redisserver import RedisServer
+from tests.support import FakeMember
+from tests.test_store_contract import inline
+
+TTL = 1.0
+
+
+class WatchedCluster(RedisCluster):
+    """A RedisCluster whose tests can wait for an event to be taken in."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.waiters: list[tuple[str, int | None, Deferred[None]]] = []
+
+    def _received(self, text: str) -> None:
+        super()._received(text)
+        import json
+
+        event = json.loads(text)
+        if event["node"] == self.node:
+            return
+        ready = [
+            w
+            for w in self.waiters
+            if w[0] == event["op"] and w[1] in (None, event["user"])
+        ]
+        for waiter in ready:
+            self.waiters.remove(waiter)
+            waiter[2].callback(None)
+
+    def seen(self, op: str, user_id: int | None = None) -> Deferred[None]:
+        """Fires when the next C{op} event (of C{user_id}) has been taken in."""
+        waiting: Deferred[None] = Deferred()
+        self.waiters.append((op, user_id, waiting))
+        return waiting
+
+
+class Node:
+    def __init__(self, hub: Hub, cluster: WatchedCluster, store: RedisStore) -> None:
+        self.hub = hub
+        self.cluster = cluster
+        self.store = store
+
+    async def login(self, name: str) -> tuple[User, FakeMember]:
+        member = FakeMember()
+        user = await self.hub.login(name, member)
+        return user, member
+
+
+class ClusterTests(TestCase):
+    def setUp(self) -> None:
+        self.redis = RedisServer().start()
+        self.addCleanup(self.redis.close)
+
+    async def node(self, name: str) -> Node:
+        from twisted.internet import reactor
+
+        store = RedisStore(self.redis.url, reactor)
+        await store.start()
+        hub = make_hub(store, reactor, Limits())
+        await hub.restore_rooms()
+        cluster = WatchedCluster(store, name, TTL, reactor)
+        await cluster.start(hub)
+
+        async def stop() -> None:
+            for user in hub.users():
+                if not user.node:
+                    await hub.logout(user)
+            await cluster.stop()
+            await store.stop()
+
+        self.addCleanup(lambda: Deferred.fromCoroutine(stop()))
+        return Node(hub, cluster, store)
+
+    async def pair(self) -> tuple[Node, Node]:
+        return await self.node("a"), await self.node("b")
+
+    @inline
+    async def test_presence_spans_nodes_and_names_are_one(self) -> None:
+        a, b = await self.pair()
+        seen = b.cluster.seen("login")
+        nina, _ = await a.login("Nina")
+        await seen
+        self.assertEqual([(u.name, u.id, u.node) for u in b.hub.users()],
+                         [("Nina", nina.id, "a")])  # fmt: skip
+        with self.assertRaises(NameTaken):
+            await b.login("nina")
+        seen = b.cluster.seen("logout", nina.id)
+        await a.hub.logout(nina)
+        await seen
+        self.assertEqual(b.hub.users(), [])
+        nina_b, _ = await b.login("NINA")
+        self.assertEqual(nina_b.node, "")
+
+    @inline
+    async def test_a_name_race_has_one_winner(self) -> None:
+        a, b = await self.pair()
+        for n in range(10):
+            results = await DeferredList(
+                [
+                    Deferred.fromCoroutine(a.login(f"racer{n}")),
+                    Deferred.fromCoroutine(b.login(f"RACER{n}")),
+                ],
+                consumeErrors=True,
+            )
+            self.assertEqual(sorted(ok for ok, _ in results), [False, True])
+            for ok, value in results:
+                if not ok:
+                    value.trap(NameTaken)
+
+    @inline
+    async def test_a_room_race_has_one_winner(self) -> None:
+        a, b = await self.pair()
+        seen = a.cluster.seen("login")
+        nina, _ = await a.login("Nina")
+        jose, _ = await b.login("Jose")
+        await seen
+        results = await DeferredList(
+            [a.hub.open_room(nina, "lobby"), b.hub.open_room(jose, "LOBBY")],
+            consumeErrors=True,
+        )
+        self.assertEqual(sorted(ok for ok, _ in results), [False, True])
+        for ok, value in results:
+            if not ok:
+                value.trap(RoomTaken)
+
+    @inline
+    async def test_a_room_spans_nodes(self) -> None:
+        a, b = await self.pair()
+        seen = b.cluster.seen("login")
+        nina, nina_hears = await a.login("Nina")
+        await seen
+        jose, jose_hears = await b.login("Jose")
+        created = b.cluster.seen("create_room")
+        await a.hub.open_room(nina, "lobby")
+        await created
+        joined = a.cluster.seen("join_room")
+        b.hub.join_room(jose, "lobby")
+        await joined
+        self.assertEqual(nina_hears.events, [("joined", "lobby", "Jose")])
+        self.assertEqual(jose_hears.events, [("joined", "lobby", "Jose")])
+        self.assertEqual(
+            [m.name for m in a.hub.room("lobby").members], ["Nina", "Jose"]
+        )
+
+        said = a.cluster.seen("say")
+        b.hub.say(jose, "hello from b")
+        await said
+        said = b.cluster.seen("say")
+        a.hub.say(nina, "hi from a")
+        await said
+        line_a = ("line", "lobby", "Jose", "hello from b")
+        line_b = ("line", "lobby", "Nina", "hi from a")
+        self.assertEqual(nina_hears.events[1:], [line_a, line_b])
+        self.assertEqual(jose_hears.events[1:], [line_a, line_b])
+
+        # Moderation by the owner reaches the member on the other node.
+        muted = b.cluster.seen("mute")
+        a.hub.mute(nina, "Jose")
+        await muted
+        self.assertEqual(jose_hears.events[-1][:2], ("changed", "lobby"))
+        self.assertIn(jose.id, b.hub.room("lobby").muted)
+
+        # The owner leaves: the room closes on both nodes.
+        closed = b.cluster.seen("logout", nina.id)
+        await a.hub.logout(nina)
+        await closed
+        self.assertEqual(
+            jose_hears.events[-1], ("closed", "lobby", CloseReason.OWNER_LEFT)
+        )
+        self.assertIsNone(b.hub.room("lobby"))
+        self.assertIsNone(jose.room)
+        # Its id is free again, for a room on either node.
+        room = await b.hub.open_room(jose, "lobby")
+        self.assertEqual(room.owner_name, "Jose")
+
+    @inline
+    async def test_mail_across_nodes_is_told_at_once(self) -> None:
+        a, b = await self.pair()
+        seen = b.cluster.seen("login")
+        nina, _ = await a.login("Nina")
+        await seen
+        seen = a.cluster.seen("login")
+        jose, jose_hears = await b.login("Jose")
+        await seen
+        told = b.cluster.seen("tell", jose.id)
+        await a.hub.send_to(nina, "Jose", "mail to b")
+        await told
+        self.assertEqual(jose_hears.events, [("waiting", "mail to b", 1)])
+        [message] = await b.hub.read_messages(jose)
+        self.assertEqual((message.sender_name, message.text), ("Nina", "mail to b"))
+
+        # A guest leaving with mail unread: its sender, on the other node, is told.
+        await b.hub.send_to(jose, str(nina.id), "unread")
+        told = b.cluster.seen("tell", jose.id)
+        await a.hub.logout(nina)
+        await told
+        self.assertEqual(jose_hears.events[-1], ("unread", "Nina", "unread"))
+
+    @inline
+    async def test_a_starting_node_learns_users_and_rooms(self) -> None:
+        a = await self.node("a")
+        nina, _ = await a.login("Nina")
+        olga, _ = await a.login("Olga")
+        await a.hub.open_room(nina, "lobby")
+        a.hub.set_topic(nina, "welcome")
+        a.hub.join_room(olga, "lobby")
+        a.hub.mute(nina, "Olga")
+
+        b = await self.node("b")
+        self.assertEqual(
+            [(u.name, u.node) for u in b.hub.users()], [("Nina", "a"), ("Olga", "a")]
+        )
+        room = b.hub.room("lobby")
+        self.assertEqual(
+            (room.owner_name, room.topic, [m.name for m in room.members], room.muted),
+            ("Nina", "welcome", ["Nina", "Olga"], {olga.id}),
+        )
+        jose, jose_hears = await b.login("Jose")
+        b.hub.join_room(jose, "lobby")
+        said = b.cluster.seen("say")
+        a.hub.say(nina, "hello")
+        await said
+        self.assertEqual(jose_hears.events[-1], ("line", "lobby", "Nina", "hello"))
+
+    @inline
+    async def test_a_silent_node_is_dropped_within_the_ttl(self) -> None:
+        a, b = await self.pair()
+        seen = a.cluster.seen("login")
+        jose, _ = await b.login("Jose")
+        await seen
+        nina, nina_hears = await a.login("Nina")
+        created = a.cluster.seen("create_room")
+        await b.hub.open_room(jose, "guests")
+        await created
+        joined = b.cluster.seen("join_room")
+        a.hub.join_room(nina, "guests")
+        await joined
+        # Node b stops beating and listening, as if killed.
+        b.cluster._beat.stop()
+        await b.cluster._subscriber.disconnect()
+        from twisted.internet import reactor
+
+        dropped: Deferred[None] = Deferred()
+        original = nina_hears.room_closed
+
+        def closed(event: Any) -> None:
+            original(event)
+            reactor.callLater(0, dropped.callback, None)  # once the sweep is done
+
+        nina_hears.room_closed = closed  # type: ignore[method-assign]
+        await dropped.addTimeout(TTL * 5, reactor)
+        self.assertEqual(
+            nina_hears.events[-1], ("closed", "guests", CloseReason.OWNER_LEFT)
+        )
+        self.assertEqual([u.name for u in a.hub.users()], ["Nina"])
+        again, _ = await a.login("Jose")
+        self.assertEqual(again.node, "")
+
+    @inline
+    async def test_redis_lost_and_back(self) -> None:
+        from twisted.internet import reactor
+
+        a, b = await self.pair()
+        seen = b.cluster.seen("login")
+        _, nina_hears = await a.login("Nina")
+        await seen
+        heard: list[Deferred[None]] = [Deferred(), Deferred()]
+        original = nina_hears.broadcast
+
+        def broadcast(event: Any) -> None:
+            original(event)
+            waiting = heard.pop(0)
+            reactor.callLater(0, waiting.callback, None)
+
+        nina_hears.broadcast = broadcast  # type: ignore[method-assign]
+        lost, back = heard
+        # Every connection to Redis is cut (as by a restart that keeps the
+        # data, or a network fault): the nodes reconnect by themselves,
+        # claim their users' names again and say who they are.
+        killer = RedisStore(self.redis.url, reactor)
+        await killer.start()
+        self.addCleanup(killer.stop)
+        for kind in ("pubsub", "normal"):
+            await killer.redis.execute_command("CLIENT", "KILL", "TYPE", kind)
+        await lost.addTimeout(10, reactor)
+        self.assertEqual(nina_hears.events, [("broadcast", "server", LOST)])
+        await back.addTimeout(20, reactor)
+        self.assertEqual(nina_hears.events[-1], ("broadcast", "server", RESTORED))
+        self.assertEqual(len(nina_hears.events), 2)  # told once each way
+        with self.assertRaises(NameTaken):
+            await b.login("Nina")
+        seen = a.cluster.seen("login")
+        await b.login("Jose")
+        await seen
+        self.assertEqual([u.name for u in a.hub.users()], ["Nina", "Jose"])
