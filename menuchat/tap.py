@@ -129,7 +129,7 @@ class Options(usage.Options):
          "HOST:PID)."],
         ["node-ttl", None, DEFAULT_NODE_TTL,
          "Seconds after which the other processes take a silent one for dead "
-         "and drop its users (with --redis; more than 0).", _node_ttl],
+         "and drop its users (with --redis; more than 0)."],
         _limit("max-line-length",
          "Longest line in bytes; longer ones are discarded with an error.", _count),
         _limit("line-rate",
@@ -264,6 +264,12 @@ class Options(usage.Options):
             parse_redis_url(self["redis"])
         except ValueError as e:
             raise usage.UsageError(f"--redis: {e}") from None
+        ttl = self["node-ttl"]
+        if isinstance(ttl, str):
+            try:
+                self["node-ttl"] = _node_ttl(ttl)
+            except ValueError as e:
+                raise usage.UsageError(f"--node-ttl {e}") from None
         node = self["node"]
         if node is None:
             self["node"] = f"{socket.gethostname()}:{os.getpid()}"
