@@ -15,6 +15,7 @@ from menuchat.core.errors import NameTaken, RoomTaken
 from menuchat.core.events import CloseReason
 from menuchat.core.hub import Hub, User
 from menuchat.service import make_hub
+from menuchat.store import StoreError
 from menuchat.store.redis import RedisStore
 from menuchat.store.redis_cluster import LOST, RESTORED, RedisCluster
 from tests.redisserver import RedisServer
@@ -76,6 +77,7 @@ class ClusterTests(TestCase):
 
         store = RedisStore(self.redis.url, reactor)
         await store.start()
+        self.addCleanup(store.stop)
         hub = make_hub(store, reactor, Limits())
         await hub.restore_rooms()
         cluster = WatchedCluster(store, name, TTL, reactor)
@@ -86,7 +88,6 @@ class ClusterTests(TestCase):
                 if not user.node:
                     await hub.logout(user)
             await cluster.stop()
-            await store.stop()
 
         self.addCleanup(lambda: Deferred.fromCoroutine(stop()))
         return Node(hub, cluster, store)
@@ -313,3 +314,60 @@ class ClusterTests(TestCase):
         await b.login("Jose")
         await seen
         self.assertEqual([u.name for u in a.hub.users()], ["Nina", "Jose"])
+
+    @inline
+    async def test_a_second_process_under_a_live_node_name_is_refused(self) -> None:
+        await self.node("a")
+        with self.assertRaises(StoreError) as raised:
+            await self.node("a")
+        self.assertIn("another process is node 'a'", str(raised.exception))
+
+    @inline
+    async def test_a_node_restarted_under_its_name_replaces_the_dead_one(self) -> None:
+        a, b = await self.pair()
+        seen = a.cluster.seen("login")
+        jose, _ = await b.login("Jose")
+        await seen
+        # Node b dies without a word; a new process starts as b at once.
+        b.cluster._beat.stop()
+        await b.cluster._subscriber.disconnect()
+        b.hub._users.clear()  # the old process's users are gone with it
+        b.hub._names.clear()
+        states = a.cluster.seen("state")
+        again = await self.node("b")
+        await states  # its state says it holds no one: a drops Jose now
+        self.assertEqual(a.hub.users(), [])
+        self.assertEqual(again.hub.users(), [])
+        jose_again, _ = await again.login("Jose")
+        self.assertNotEqual(jose_again.id, jose.id)
+
+    @inline
+    async def test_a_stalled_node_taken_for_dead_announces_itself_again(self) -> None:
+        from twisted.internet import reactor
+
+        a, b = await self.pair()
+        seen = a.cluster.seen("login")
+        jose, _ = await b.login("Jose")
+        await seen
+        # Node b stalls past its TTL: node a drops its users...
+        b.cluster._beat.stop()
+        dropped: Deferred[None] = Deferred()
+        original = a.hub.logout
+
+        def logout(user: User, message: str = "") -> Deferred[None]:
+            done = original(user, message)
+            if user is not None and user.name == "Jose" and not dropped.called:
+                reactor.callLater(0, dropped.callback, None)
+            return done
+
+        a.hub.logout = logout  # type: ignore[method-assign]
+        await dropped.addTimeout(TTL * 5, reactor)
+        self.assertEqual(a.hub.users(), [])
+        # ...and once b beats again, it says who its users are.
+        seen = a.cluster.seen("state")
+        b.cluster._beat.start(TTL / 3)
+        await seen.addTimeout(TTL * 5, reactor)
+        self.assertEqual([(u.name, u.id, u.node) for u in a.hub.users()],
+                         [("Jose", jose.id, "b")])  # fmt: skip
+        with self.assertRaises(NameTaken):
+            await a.login("Jose")

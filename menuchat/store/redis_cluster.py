@@ -22,11 +22,12 @@ its names.
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -61,6 +62,12 @@ RESTORED = "the server is in touch with its other processes again"
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
+"""
+# KEYS: the heartbeat; ARGV: its value, its life in ms. Was it still there?
+_BEAT = """
+local was = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return was
 """
 # KEYS: the claim; ARGV: the node. A claim this node holds, or a new one.
 _RECLAIM = """
@@ -168,6 +175,9 @@ class RedisCluster:
         self._lost = False
         self._stopping = False
         self._give_up: Any = None
+        #: This process's heartbeat value: another process's under the same
+        #: node name is told apart.
+        self._instance = os.urandom(8).hex()
         #: Fires once this node has first agreed with the others.
         self._joined: Deferred[None] = Deferred()
 
@@ -197,6 +207,7 @@ class RedisCluster:
             def messageReceived(self, pattern: Any, channel: Any, text: Any) -> None:
                 cluster._received(text)
 
+        await self._check_alone()
         address = self._store.address
         factory = txredisapi.SubscriberFactory()
         factory.protocol = Subscriber
@@ -216,6 +227,24 @@ class RedisCluster:
             if timer.active():
                 timer.cancel()
         self._beat.start(self.ttl / 3, now=False)
+
+    async def _check_alone(self) -> None:
+        """Refuse to start as a node that another live process is: its
+        heartbeat would be renewed. A heartbeat left by a process that died
+        (restarted under the same name within the TTL) runs out instead:
+        wait for that, half a TTL at most."""
+        key = _beat_key(self.node)
+        left: int = await self._do("PTTL", key)
+        if left < 0:
+            return  # no heartbeat: no such node
+        wait = min(left / 1000, self.ttl / 2)
+        await deferLater(self._reactor, wait, lambda: None)
+        now: int = await self._do("PTTL", key)
+        if now > left - wait * 1000 + 50:
+            raise StoreError(
+                f"another process is node {self.node!r} at Redis"
+                f" {self._store.address}: give this one another --node"
+            )
 
     def stop(self) -> Deferred[None]:
         """Leave the cluster (this node's users have logged out by now)."""
@@ -282,11 +311,19 @@ class RedisCluster:
     async def _announce(self) -> None:
         hub = self._hub
         assert hub is not None
-        await self._do("SET", _beat_key(self.node), "1", "PX", int(self.ttl * 1000))
+        await self._do(
+            "SET", _beat_key(self.node), self._instance, "PX", int(self.ttl * 1000)
+        )
         await self._do("SADD", NODES, self.node)
-        for user in list(hub.users()):
-            if user.node:
-                continue
+        mine = {user.id: user for user in hub.users() if not user.node}
+        listed = await self._do("HGETALL", _presence_key(self.node))
+        for user_id, info in _pairs(listed):
+            if int(user_id) not in mine:
+                # Left by a process that was this node before and died.
+                name_key = token_key(json.loads(info)[0])
+                await self._eval(_RELEASE, [_name_claim(name_key)], [self.node])
+                await self._do("HDEL", _presence_key(self.node), user_id)
+        for user in mine.values():
             held: int = await self._eval(
                 _RECLAIM, [_name_claim(token_key(user.name))], [self.node]
             )
@@ -530,7 +567,15 @@ class RedisCluster:
 
     def _heartbeat(self) -> Deferred[None]:
         async def beat() -> None:
-            await self._do("SET", _beat_key(self.node), "1", "PX", int(self.ttl * 1000))
+            was = await self._eval(
+                _BEAT, [_beat_key(self.node)], [self._instance, int(self.ttl * 1000)]
+            )
+            if was is None and self._sync is None:
+                # Late (a stalled process): the others took this node for
+                # dead and dropped its users. Say again who they are.
+                self.log.warn("This node was taken for dead: announcing it again")
+                self._resynchronise()
+                return
             await self._sweep()
 
         return Deferred.fromCoroutine(beat()).addErrback(self._beat_failed)
