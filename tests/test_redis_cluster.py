@@ -371,3 +371,51 @@ class ClusterTests(TestCase):
                          [("Jose", jose.id, "b")])  # fmt: skip
         with self.assertRaises(NameTaken):
             await a.login("Jose")
+
+    @inline
+    async def test_moderation_across_nodes(self) -> None:
+        a, b = await self.pair()
+        seen = b.cluster.seen("login")
+        nina, nina_hears = await a.login("Nina")
+        await seen
+        jose, jose_hears = await b.login("Jose")
+        created = b.cluster.seen("create_room")
+        await a.hub.open_room(nina, "lobby")
+        await created
+
+        async def on_b(op: str, act: Any) -> None:
+            seen = b.cluster.seen(op)
+            act()
+            await seen
+
+        async def on_a(op: str, act: Any) -> None:
+            seen = a.cluster.seen(op)
+            act()
+            await seen
+
+        await on_a("join_room", lambda: b.hub.join_room(jose, "lobby"))
+        # The owner on a kicks the member on b: b puts Jose out and tells him.
+        await on_b("kick", lambda: a.hub.kick(nina, "Jose", "too loud"))
+        self.assertEqual(jose_hears.events[-1], ("left", "lobby", "Jose"))
+        self.assertIsNone(jose.room)
+        self.assertEqual([m.name for m in b.hub.room("lobby").members], ["Nina"])
+
+        await on_a("join_room", lambda: b.hub.join_room(jose, "lobby"))
+        await on_b("set_topic", lambda: a.hub.set_topic(nina, "quiet please"))
+        self.assertEqual(b.hub.room("lobby").topic, "quiet please")
+        self.assertEqual(jose_hears.events[-1][:2], ("changed", "lobby"))
+
+        # The room changes hands across nodes; the new owner's word counts.
+        await on_b("give_room", lambda: a.hub.give_room(nina, "Jose"))
+        for hub in (a.hub, b.hub):
+            self.assertEqual(hub.room("lobby").owner_name, "Jose")
+        await on_a("mute", lambda: b.hub.mute(jose, "Nina"))
+        self.assertIn(nina.id, a.hub.room("lobby").muted)
+
+        # The new owner closes it: Nina, on a, is put out.
+        await on_a("close_room", lambda: b.hub.close_room(jose))
+        self.assertEqual(
+            nina_hears.events[-1], ("closed", "lobby", CloseReason.OWNER_CLOSED)
+        )
+        self.assertIsNone(a.hub.room("lobby"))
+        self.assertIsNone(nina.room)
