@@ -419,3 +419,31 @@ class ClusterTests(TestCase):
         )
         self.assertIsNone(a.hub.room("lobby"))
         self.assertIsNone(nina.room)
+
+
+class PasswordTests(TestCase):
+    """A Redis that asks for a password: the bus logs in as the store does."""
+
+    @inline
+    async def test_two_nodes_through_a_password(self) -> None:
+        from twisted.internet import reactor
+
+        redis = RedisServer().start(extra=["--requirepass", "s3cret"])
+        self.addCleanup(redis.close)
+        url = f"redis://:s3cret@127.0.0.1:{redis.port}/1"
+        nodes = []
+        for name in ("a", "b"):
+            store = RedisStore(url, reactor)
+            await store.start()
+            self.addCleanup(store.stop)
+            hub = make_hub(store, reactor, Limits())
+            cluster = WatchedCluster(store, name, TTL, reactor)
+            await cluster.start(hub)
+            self.addCleanup(cluster.stop)
+            nodes.append((hub, cluster))
+        (hub_a, _), (hub_b, cluster_b) = nodes
+        seen = cluster_b.seen("login")
+        nina = await hub_a.login("Nina", FakeMember())
+        await seen
+        self.assertEqual([(u.name, u.node) for u in hub_b.users()], [("Nina", "a")])
+        await hub_a.logout(nina)
