@@ -53,12 +53,20 @@ class Layout:
     label: str
     nodes: int
     redis: bool
+    #: How many of the nodes get clients (the others only hear the bus).
+    used: int = 0
+
+    @property
+    def spread(self) -> int:
+        """The number of nodes the clients are spread over."""
+        return self.used or self.nodes
 
 
 LAYOUTS = {
     "alone": Layout("alone", "alone (no Redis)", 1, False),
     "1node": Layout("1node", "1 node + Redis", 1, True),
     "2nodes": Layout("2nodes", "2 nodes + Redis", 2, True),
+    "2nodes-on-a": Layout("2nodes-on-a", "2 nodes, users all on a", 2, True, 1),
 }
 NODE_NAMES = "ab"
 
@@ -158,7 +166,7 @@ def run_case(case: Case, layout: Layout, logdir: Path) -> dict:
             pids["redis"] = redis.pid
         args = ["--driver", "menuchat-cluster", "--port", str(nodes[0].port)]
         args += ["--pid", str(nodes[0].pid)]
-        for node in nodes[1:]:
+        for node in nodes[1 : layout.spread]:
             args += ["--also-port", str(node.port)]
         for pid in pids.values():
             args += ["--watch", str(pid)]
@@ -204,7 +212,7 @@ def figures(case: Case, layout: Layout, result: dict) -> dict[str, float]:
     }
     watched = result.get("watched", {})
     pids = result["pids"]
-    members = shares(case.size, layout.nodes)
+    members = shares(case.size, layout.spread) + [0] * (layout.nodes - layout.spread)
     lines = result.get("lines_sent") or 0
     delivered = result.get("delivered") or 0
     total_util = result["loadgen_util"]
@@ -216,9 +224,10 @@ def figures(case: Case, layout: Layout, result: dict) -> dict[str, float]:
         if case.scenario == "hold":
             grown = w["rss_kib"] - w["rss0_kib"]
             out[f"{name}.conns"] = members[k]
-            out[f"{name}.kib_per_conn"] = grown / members[k]
             out[f"{name}.kib_per_user"] = grown / case.size
-            out[f"{name}.us_per_login"] = w["cpu_s"] / members[k] * 1e6
+            if members[k]:
+                out[f"{name}.kib_per_conn"] = grown / members[k]
+                out[f"{name}.us_per_login"] = w["cpu_s"] / members[k] * 1e6
         else:
             mine = delivered * members[k] / case.size
             out[f"{name}.members"] = members[k]
@@ -458,6 +467,9 @@ def _parser() -> argparse.ArgumentParser:
         "(default: 5; 0 with --quick)",
     )
     p.add_argument("--keep-logs", action="store_true", help="keep the logs")
+    p.add_argument(
+        "--render", metavar="FILE", help="print the tables of a --json report"
+    )
     return p
 
 
@@ -470,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import wait_quiet
 
     args = _parser().parse_args(argv)
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return 0
     signal.signal(signal.SIGTERM, _on_sigterm)
     cases = quick_plan() if args.quick else full_plan()
     if args.only:
