@@ -102,6 +102,50 @@ def _fields(message: Message) -> list[Any]:
     return list(attrs.astuple(message))
 
 
+def subscriber_protocol() -> type[Any]:
+    """The protocol of a node's connection to the bus, which tells the
+    cluster of its factory (C{factory.cluster}) what it hears.
+
+    Every message of a read is taken in during that reactor turn, so the
+    room lines of a busy bus reach each member of this node in one write per
+    turn, as the lines of its own users do. (txredisapi's own parser, used
+    without hiredis, stops reading after each bulk string and goes on with
+    the rest of the read a turn later: a node heard one room line a turn,
+    wrote it to each member on its own, and fell ever further behind a
+    room it could otherwise serve.)
+    """
+    import txredisapi
+
+    class Subscriber(txredisapi.SubscriberProtocol):  # type: ignore[misc]
+        #: What follows a bulk string in the read being parsed.
+        _rest: bytes | None = None
+
+        def connectionMade(self) -> Any:
+            made: Deferred[None] = super().connectionMade()
+            made.addCallback(lambda _: self.factory.cluster._subscribed(self))
+            return made
+
+        def connectionLost(self, reason: Any) -> None:
+            super().connectionLost(reason)
+            self.factory.cluster._unsubscribed()
+
+        def messageReceived(self, pattern: Any, channel: Any, text: Any) -> None:
+            self.factory.cluster._received(text)
+
+        def setLineMode(self, extra: bytes = b"") -> None:
+            self.line_mode = 1
+            if extra:
+                self._rest = extra
+
+        def dataReceived(self, data: bytes, unpause: bool = False) -> None:
+            super().dataReceived(data, unpause)
+            while self._rest is not None and not self.transport.disconnecting:
+                rest, self._rest = self._rest, None
+                super().dataReceived(rest)
+
+    return Subscriber
+
+
 class RemoteMember:
     """A user of another node, as this node's hub sees it: its own node
     delivers room events to it; what only that user is told is published
@@ -192,25 +236,11 @@ class RedisCluster:
     async def _start(self) -> None:
         import txredisapi
 
-        cluster = self
-
-        class Subscriber(txredisapi.SubscriberProtocol):  # type: ignore[misc]
-            def connectionMade(self) -> Any:
-                made: Deferred[None] = super().connectionMade()
-                made.addCallback(lambda _: cluster._subscribed(self))
-                return made
-
-            def connectionLost(self, reason: Any) -> None:
-                super().connectionLost(reason)
-                cluster._unsubscribed()
-
-            def messageReceived(self, pattern: Any, channel: Any, text: Any) -> None:
-                cluster._received(text)
-
         await self._check_alone()
         address = self._store.address
         factory = txredisapi.SubscriberFactory()
-        factory.protocol = Subscriber
+        factory.protocol = subscriber_protocol()
+        factory.cluster = self
         factory.password = address.password
         factory.username = address.username
         factory.maxDelay = max(1.0, self.ttl / 2)
