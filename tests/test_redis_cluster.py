@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -19,6 +20,7 @@ from menuchat.core.hub import Hub, User
 from menuchat.service import make_hub
 from menuchat.store import StoreError
 from menuchat.store.redis import RedisStore
+from menuchat.store.redis_bus import decode
 from menuchat.store.redis_cluster import (
     LOST,
     RESTORED,
@@ -38,22 +40,33 @@ class WatchedCluster(RedisCluster):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.waiters: list[tuple[str, int | None, Deferred[None]]] = []
+        self.sweeps: list[Deferred[None]] = []
 
     def _received(self, text: str) -> None:
         super()._received(text)
-        import json
+        for event in decode(text):
+            if event.node == self.node:
+                continue
+            ready = [
+                w
+                for w in self.waiters
+                if w[0] == event.op and w[1] in (None, event.user)
+            ]
+            for waiter in ready:
+                self.waiters.remove(waiter)
+                waiter[2].callback(None)
 
-        event = json.loads(text)
-        if event["node"] == self.node:
-            return
-        ready = [
-            w
-            for w in self.waiters
-            if w[0] == event["op"] and w[1] in (None, event["user"])
-        ]
-        for waiter in ready:
-            self.waiters.remove(waiter)
-            waiter[2].callback(None)
+    async def _sweep(self) -> None:
+        await super()._sweep()
+        sweeps, self.sweeps = self.sweeps, []
+        for waiting in sweeps:
+            waiting.callback(None)
+
+    def swept(self) -> Deferred[None]:
+        """Fires when the next sweep for dead nodes is over."""
+        waiting: Deferred[None] = Deferred()
+        self.sweeps.append(waiting)
+        return waiting
 
     def seen(self, op: str, user_id: int | None = None) -> Deferred[None]:
         """Fires when the next C{op} event (of C{user_id}) has been taken in."""
@@ -103,7 +116,9 @@ class Node:
         return user, member
 
 
-class ClusterTests(TestCase):
+class Nodes(TestCase):
+    """Nodes in this process against one redis-server of the test's own."""
+
     def setUp(self) -> None:
         self.redis = RedisServer().start()
         self.addCleanup(self.redis.close)
@@ -130,6 +145,10 @@ class ClusterTests(TestCase):
 
     async def pair(self) -> tuple[Node, Node]:
         return await self.node("a"), await self.node("b")
+
+
+class ClusterTests(Nodes):
+    """Two nodes as one server."""
 
     @inline
     async def test_presence_spans_nodes_and_names_are_one(self) -> None:
@@ -483,3 +502,116 @@ class PasswordTests(TestCase):
         await seen
         self.assertEqual([(u.name, u.node) for u in hub_b.users()], [("Nina", "a")])
         await hub_a.logout(nina)
+
+
+async def _silenced(node: Node) -> None:
+    """The node stops beating and listening, as if SIGKILLed."""
+    node.cluster._beat.stop()
+    await node.cluster._subscriber.disconnect()
+
+
+class FailureTests(Nodes):
+    """What a dead node leaves, and what a registration changes, everywhere."""
+
+    @inline
+    async def test_a_room_of_a_dead_node_is_free_again_with_no_mirror(self) -> None:
+        from twisted.internet import reactor
+
+        # Every node dies while a guest's room is open: a node started later
+        # can open that room id again once it has swept the dead one.
+        a = await self.node("a")
+        nina, _ = await a.login("Nina")
+        await a.hub.open_room(nina, "lobby")
+        await _silenced(a)
+        c = await self.node("c")
+        while await c.store.redis.execute_command("SISMEMBER", "menuchat:nodes", "a"):
+            await c.cluster.swept().addTimeout(TTL * 5, reactor)
+        olga, _ = await c.login("Nina")
+        room = await c.hub.open_room(olga, "lobby")
+        self.assertEqual(room.owner_name, "Nina")
+
+    @inline
+    async def test_a_guest_registering_keeps_its_rooms_on_every_node(self) -> None:
+        a, b = await self.pair()
+        seen = b.cluster.seen("login")
+        nina, _ = await a.login("Nina")
+        await seen
+        jose, jose_hears = await b.login("Jose")
+        registered = b.cluster.seen("set_registered")
+        a.hub.set_registered(nina, True)  # as option 8 does, once registered
+        await registered
+        self.assertTrue(b.hub.user(nina.id).registered)
+        created = b.cluster.seen("create_room")
+        room = await a.hub.open_room(nina, "club")
+        await created
+        self.assertTrue(room.persistent and b.hub.room("club").persistent)
+        joined = a.cluster.seen("join_room")
+        b.hub.join_room(jose, "club")
+        await joined
+        gone = b.cluster.seen("logout", nina.id)
+        await a.hub.logout(nina)
+        await gone
+        # Kept on both nodes: Jose, on b, is still in it.
+        self.assertIsNotNone(a.hub.room("club"))
+        self.assertIs(jose.room, b.hub.room("club"))
+        self.assertEqual([e for e in jose_hears.events if e[0] == "closed"], [])
+
+
+class OutageTests(Nodes):
+    """Redis away for longer than the TTL, then back with its data: no
+    process died, so no one loses anything."""
+
+    def setUp(self) -> None:
+        self.redis = RedisServer().start(extra=("--appendonly", "yes"))
+        self.addCleanup(self.redis.close)
+
+    @inline
+    async def test_an_outage_longer_than_the_ttl_costs_no_one_their_room(self) -> None:
+        from twisted.internet import reactor
+
+        a, b = await self.pair()
+        seen = a.cluster.seen("login")
+        jose, _ = await b.login("Jose")
+        await seen
+        seen = b.cluster.seen("login")
+        nina, nina_hears = await a.login("Nina")
+        await seen
+        created = a.cluster.seen("create_room")
+        await b.hub.open_room(jose, "guests")
+        await created
+        joined = b.cluster.seen("join_room")
+        a.hub.join_room(nina, "guests")
+        await joined
+        back = {name: Deferred() for name in ("a", "b")}
+        for node, name in ((a, "a"), (b, "b")):
+            tell = node.cluster._tell_everyone
+
+            def told(text: str, tell: Any = tell, name: str = name) -> None:
+                tell(text)
+                if text == RESTORED:
+                    reactor.callLater(0, back[name].callback, None)
+
+            node.cluster._tell_everyone = told  # type: ignore[method-assign]
+        self.redis.stop()
+        # Three TTLs: every heartbeat key runs out meanwhile.
+        await deferLater(reactor, TTL * 3, lambda: None)
+        self.redis.start(extra=("--appendonly", "yes"))
+        await DeferredList([d.addTimeout(20, reactor) for d in back.values()])
+        # Both nodes beat again; each has been in touch for longer than it
+        # waits before it counts a node dead, and has swept once since.
+        for node in (a, b):
+            await node.cluster.swept().addTimeout(TTL * 5, reactor)
+            await node.cluster.swept().addTimeout(TTL * 5, reactor)
+        self.assertEqual([e for e in nina_hears.events if e[0] == "closed"], [])
+        self.assertIs(nina.room, a.hub.room("guests"))
+        for node in (a, b):
+            self.assertEqual(sorted(u.name for u in node.hub.users()), ["Jose", "Nina"])
+            self.assertEqual(
+                sorted(m.name for m in node.hub.room("guests").members),
+                ["Jose", "Nina"],
+            )
+        with self.assertRaises(NameTaken):
+            await a.login("Jose")
+        # The room's id is still claimed, by that room.
+        claim = await a.store.redis.execute_command("GET", "menuchat:claim:room:guests")
+        self.assertEqual(claim, repr(a.hub.room("guests").created_at))

@@ -25,7 +25,7 @@ __all__ = ["REPLAYED", "Cluster", "Membership"]
 REPLAYED = frozenset(
     {
         "create_room", "join_room", "say", "leave_room", "close_room", "kick",
-        "mute", "give_room", "set_topic", "broadcast",
+        "mute", "give_room", "set_topic", "broadcast", "set_registered",
     }
 )  # fmt: skip
 

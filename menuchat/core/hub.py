@@ -289,6 +289,12 @@ class Hub(RoomRules):
             if sender is not None:
                 sender.client.message_unread(MessageUnread(message))
 
+    def set_registered(self, user: User, registered: bool) -> None:
+        """C{user} registered its name (or deleted its account): the rooms
+        it opens from now on are kept (or not)."""
+        self._share("set_registered", user, registered)
+        user.registered = registered
+
     # Users of other nodes
 
     def add_remote(
