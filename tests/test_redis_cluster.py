@@ -5,13 +5,11 @@ at a node, never on time."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import deferLater
-from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import TestCase
 
 from menuchat.config import Limits
 from menuchat.core.errors import NameTaken, RoomTaken
@@ -25,7 +23,6 @@ from menuchat.store.redis_cluster import (
     LOST,
     RESTORED,
     RedisCluster,
-    subscriber_protocol,
 )
 from tests.redisserver import RedisServer
 from tests.support import FakeMember
@@ -73,35 +70,6 @@ class WatchedCluster(RedisCluster):
         waiting: Deferred[None] = Deferred()
         self.waiters.append((op, user_id, waiting))
         return waiting
-
-
-def published(channel: str, text: str) -> bytes:
-    """A pub/sub message as Redis sends it to a subscriber."""
-    parts = [b"message", channel.encode(), text.encode()]
-    return b"*3\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-
-
-class SubscriberTests(SynchronousTestCase):
-    """The bus connection takes in every message of a read at once."""
-
-    def setUp(self) -> None:
-        self.heard: list[str] = []
-        self.protocol = subscriber_protocol()()
-        self.protocol.factory = SimpleNamespace(
-            cluster=SimpleNamespace(_received=self.heard.append)
-        )
-        self.protocol.transport = StringTransport()
-
-    def test_every_message_of_a_read_in_the_same_turn(self) -> None:
-        texts = [f"line {i} " + "x" * i for i in range(2000)]
-        self.protocol.dataReceived(b"".join(published("bus", t) for t in texts))
-        self.assertEqual(self.heard, texts)
-
-    def test_a_message_cut_anywhere(self) -> None:
-        data = published("bus", "first") + published("bus", "second \u00e9")
-        for i in range(len(data)):
-            self.protocol.dataReceived(data[i : i + 1])
-        self.assertEqual(self.heard, ["first", "second \u00e9"])
 
 
 class Node:
