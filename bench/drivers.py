@@ -343,8 +343,33 @@ class NgircdDriver(IrcDriver):
                 return
 
 
+class MenuchatClusterDriver(MenuchatDriver):
+    """menuchat's dialogue against several nodes of one server.
+
+    A room created on one node reaches the others' mirrors through Redis a
+    moment later: a join on another node that comes before it is told there
+    is no such room, and asks again.
+    """
+
+    def join_room(self, conn: Conn, room: bytes) -> DialogueTask:
+        """Option 5 until the room is there; done after the join header."""
+        while True:
+            conn.send(b"5\n")
+            yield b"Enter chat room id to join: "
+            conn.send(room + b"\n")
+            first = yield b"\n"
+            if b"Joined to chat room" in first:
+                break
+            if b"there is no chat room" not in first:
+                raise ValueError(f"joining {room!r}: {first[-300:]!r}")
+            yield OPTION_PROMPT
+        yield b"Type 'bye' to exit this chat room."
+        yield b"\n"
+
+
 DRIVERS = {
     "menuchat": MenuchatDriver,
+    "menuchat-cluster": MenuchatClusterDriver,
     "floor": FloorDriver,
     "irc": IrcDriver,
     "ngircd": NgircdDriver,

@@ -27,6 +27,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--pid", type=int, required=True, help="server pid, for /proc")
     p.add_argument(
+        "--also-port",
+        type=int,
+        action="append",
+        default=[],
+        help="spread the clients over this port too, in turn (several processes)",
+    )
+    p.add_argument(
+        "--watch",
+        type=int,
+        action="append",
+        default=[],
+        help="also record this pid's CPU time and RSS over the measured part",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=60.0,
@@ -74,7 +88,8 @@ PACED_WINDOW = 100
 
 def run(args: argparse.Namespace) -> dict:
     """Run the chosen scenario; return its figures."""
-    loop = Loop(args.port)
+    loop = Loop(args.port, *args.also_port)
+    workloads.Window.watched = tuple(args.watch)
     driver = DRIVERS[args.driver]()
     try:
         if args.scenario == "fanout":

@@ -179,8 +179,12 @@ def _buffer_data(conn: Conn, data: bytes) -> None:
 class Loop:
     """The load generator's one event loop."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *more_ports: int) -> None:
         self.port = port
+        #: Connections go to these ports in turn: the i-th connect to
+        #: ``ports[i % len(ports)]`` (several processes acting as one server).
+        self.ports = (port, *more_ports)
+        self._connects = 0
         self.ep = select.epoll()
         self.conns: dict[int, Conn] = {}
         self.ticks: list[Callable[[], None]] = []
@@ -197,7 +201,9 @@ class Loop:
         conn = Conn(self, sock)
         conn.name = name
         conn.on_connected = on_connected
-        err = sock.connect_ex(("127.0.0.1", self.port))
+        port = self.ports[self._connects % len(self.ports)]
+        self._connects += 1
+        err = sock.connect_ex(("127.0.0.1", port))
         if err not in (0, errno.EINPROGRESS):
             sock.close()
             self.fail(f"{name.decode()}: connect: {errno.errorcode.get(err, err)}")

@@ -13,6 +13,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from bench.loop import Conn, DialogueTask, Loop, Timeout
 from bench.procstat import (
@@ -30,24 +31,43 @@ SETUP_CONCURRENCY = 40
 class Window:
     """CPU time of the server and of this process over one measured interval."""
 
+    #: Other processes whose CPU time and RSS every window also records
+    #: (the other nodes of a cluster and its Redis; set by bench.cluster).
+    watched: tuple[int, ...] = ()
+
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.t0 = time.monotonic()
         self.server0 = cpu_seconds(pid)
+        self.watched0 = {p: (cpu_seconds(p), rss_kib(p)) for p in self.watched}
         self.own0 = own_cpu_seconds()
         self.busy0 = machine_busy_seconds()
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> dict[str, Any]:
         """End the interval; return wall, CPU times and utilisations.
 
         ``other_util`` is the CPU that every other process on the machine
         used meanwhile (in cores): high values mean the figures are skewed.
+        ``watched`` (if any are) has each watched pid's CPU time over the
+        interval and its RSS at the start and the end.
         """
         wall = time.monotonic() - self.t0
         server = cpu_seconds(self.pid) - self.server0
         own = own_cpu_seconds() - self.own0
-        other = max(0.0, machine_busy_seconds() - self.busy0 - server - own)
+        watched = {
+            str(p): {
+                "cpu_s": cpu_seconds(p) - cpu0,
+                "rss0_kib": rss0,
+                "rss_kib": rss_kib(p),
+            }
+            for p, (cpu0, rss0) in self.watched0.items()
+        }
+        others = sum(w["cpu_s"] for p, w in watched.items() if p != str(self.pid))
+        busy = machine_busy_seconds() - self.busy0
+        other = max(0.0, busy - server - own - others)
+        extra = {"watched": watched} if watched else {}
         return {
+            **extra,
             "other_util": other / wall if wall else 0.0,
             "wall_s": wall,
             "server_cpu_s": server,
@@ -162,6 +182,12 @@ def enter_room(
         timeout,
         "join room",
     )
+    # Several processes (a connection per port in turn): a node hears of the
+    # others' joins through Redis, after its own members' lines. A line from
+    # a member on each other node, seen by every member, puts every join
+    # notice before the scenario's own sync.
+    for sender in conns[1 : len(loop.ports)]:
+        sync_room(loop, driver, conns, sender, lambda c: None, timeout)
 
 
 def sync_room(

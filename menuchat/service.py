@@ -24,10 +24,12 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
+from menuchat.core.cluster import Membership
 from menuchat.core.hub import Hub
 from menuchat.core.names import prepare
 from menuchat.frontends.irc.base import Gateway
@@ -44,7 +46,7 @@ from menuchat.net.listening import (
 from menuchat.net.privacy import plain_ports
 from menuchat.net.stats import ConnectionStats
 from menuchat.net.tls import ReloadableCertificate
-from menuchat.store import Store
+from menuchat.store import Store, StoreError
 from menuchat.store.memory import MemoryStore
 
 __all__ = ["ChatService", "make_hub"]
@@ -80,6 +82,12 @@ class ChatService(MultiService):
         room and the server.
     @param cannot_listen: called with the L{CannotListen} of a port that
         cannot be opened at start; by default it is raised.
+    @param cannot_start: called with the L{StoreError} of a store (or a
+        cluster) that cannot be opened at start; by default C{startService}
+        fails with it.
+    @param cluster: the other processes sharing the store, if any: started
+        after the store, before the ports take connections; stopped after
+        the connections are closed.
     @param metrics: an endpoint description to serve the metrics on, if any.
     @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
         (a process-wide handler: for the one service a process runs).
@@ -100,6 +108,8 @@ class ChatService(MultiService):
         in_thread: Callable[..., Deferred[Any]] = deferToThread,
         operators: Sequence[str] = (),
         cannot_listen: Callable[[CannotListen], object] | None = None,
+        cannot_start: Callable[[StoreError], object] | None = None,
+        cluster: Membership | None = None,
         reload_on_hangup: bool = False,
         metrics: str | None = None,
         irc_ports: Sequence[str] = (),
@@ -147,6 +157,8 @@ class ChatService(MultiService):
         self._hangup_handler: Any = None
         self._hangup_caught = False
         self._cannot_listen = cannot_listen
+        self._cannot_start = cannot_start
+        self.cluster = cluster
         for description in ports:
             self.listen(f"--port {description}", description, self.menu)
         for description in irc_ports:
@@ -231,9 +243,20 @@ class ChatService(MultiService):
             MultiService.startService(self)
             self._warn_of_clear_passwords()
 
-        return started.addCallback(lambda _: self.hub.restore_rooms()).addCallback(
-            listen
-        )
+        started.addCallback(lambda _: self.hub.restore_rooms())
+        if self.cluster is not None:
+            cluster = self.cluster
+            started.addCallback(lambda _: cluster.start(self.hub))
+        return started.addCallback(listen).addErrback(self._store_failed)
+
+    def _store_failed(self, reason: Failure) -> None:
+        """The store or the cluster cannot be opened: say so in one line."""
+        reason.trap(StoreError)
+        self.log.critical("{problem}", problem=str(reason.value))
+        if self._cannot_start is None:
+            reason.raiseException()
+        else:
+            self._cannot_start(cast(StoreError, reason.value))
 
     def _warn_of_clear_passwords(self) -> None:
         """Say once where passwords would travel in clear, or that they
@@ -268,4 +291,6 @@ class ChatService(MultiService):
         if count:
             self.log.info("Stopping: closing {count} connections", count=count)
         await self.admission.shutdown()
+        if self.cluster is not None:
+            await self.cluster.stop()
         await self.store.stop()

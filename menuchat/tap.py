@@ -7,6 +7,8 @@ server endpoint description and may be given more than once.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -27,6 +29,8 @@ from menuchat.net.listening import (
 from menuchat.service import ChatService
 from menuchat.store import Store
 from menuchat.store.memory import MemoryStore
+from menuchat.store.redis import RedisStore, parse_redis_url
+from menuchat.store.redis_cluster import RedisCluster
 from menuchat.store.sqlite import MEMORY, SQLiteStore, StoreError, check
 
 __all__ = ["Options", "makeService", "make_store", "with_backlog"]
@@ -34,6 +38,7 @@ __all__ = ["Options", "makeService", "make_store", "with_backlog"]
 DEFAULT_PORT = "tcp:12000"
 PASSWORD_TRANSPORTS = ("tls", "any")
 DEFAULT_DB = "menuchat.sqlite3"
+DEFAULT_NODE_TTL = 10.0
 
 _DEFAULTS = Limits()
 
@@ -46,6 +51,17 @@ def _count(text: str) -> int:
         raise ValueError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _node_ttl(text: str) -> float:
+    """A finite number of seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"must be a number, not {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"must be a number of seconds above 0, not {text}")
     return value
 
 
@@ -103,6 +119,17 @@ class Options(usage.Options):
         ["db", None, DEFAULT_DB,
          "SQLite file for ids, accounts, mail and kept rooms, created if "
          f"missing ({MEMORY}: keep nothing, in memory)."],
+        ["redis", None, None,
+         "Keep ids, accounts, mail and kept rooms in this Redis instead of "
+         "--db, and act as one server with every process using it: "
+         "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], or rediss://... for TLS "
+         "(?ca=PEMFILE to trust a private authority)."],
+        ["node", None, None,
+         "This process's name among those sharing the Redis (default: "
+         "HOST:PID)."],
+        ["node-ttl", None, DEFAULT_NODE_TTL,
+         "Seconds after which the other processes take a silent one for dead "
+         "and drop its users (with --redis; more than 0)."],
         _limit("max-line-length",
          "Longest line in bytes; longer ones are discarded with an error.", _count),
         _limit("line-rate",
@@ -223,10 +250,31 @@ class Options(usage.Options):
                 raise usage.UsageError(
                     f"{option} {description}: {endpoint_problem(e)}"
                 ) from e
+        if self["redis"] is not None:
+            self._check_cluster()
+            return
         try:
             check(self["db"])
         except StoreError as e:
             raise usage.UsageError(f"--db {e}") from e
+
+    def _check_cluster(self) -> None:
+        """--redis and --node, checked, and --node given its default."""
+        try:
+            parse_redis_url(self["redis"])
+        except ValueError as e:
+            raise usage.UsageError(f"--redis: {e}") from None
+        ttl = self["node-ttl"]
+        if isinstance(ttl, str):
+            try:
+                self["node-ttl"] = _node_ttl(ttl)
+            except ValueError as e:
+                raise usage.UsageError(f"--node-ttl {e}") from None
+        node = self["node"]
+        if node is None:
+            self["node"] = f"{socket.gethostname()}:{os.getpid()}"
+        elif not node or not node.isprintable() or " " in node:
+            raise usage.UsageError(f"--node {node!r}: one printable word, please")
 
     def limits(self) -> Limits:
         """The server's limits as given on the command line."""
@@ -259,12 +307,21 @@ def makeService(options: Options) -> IService:
 
     twistd = options.parent
     foreground = twistd is not None and bool(twistd["nodaemon"])
+    cluster = None
+    if options["redis"] is None:
+        store = make_store(options["db"], reactor)
+    else:
+        redis = RedisStore(options["redis"], reactor)
+        store = redis
+        cluster = RedisCluster(redis, options["node"], options["node-ttl"], reactor)
     return ChatService(
-        make_store(options["db"], reactor),
+        store,
         reactor,
         options.limits(),
         options["ports"],
         cannot_listen=_exit if foreground else None,
+        cannot_start=_exit_after_stopping if foreground else None,
+        cluster=cluster,
         reload_on_hangup=twistd is not None,
         metrics=options["metrics"],
         operators=options["operators"],
@@ -278,10 +335,25 @@ def makeService(options: Options) -> IService:
     )
 
 
-def _exit(error: CannotListen) -> NoReturn:
-    """End twistd: the problem on standard error, exit status 1."""
+def _say(error: Exception) -> None:
     stderr = sys.__stderr__
     if stderr is not None:
         stderr.write(f"menuchat: {error}\n")
         stderr.flush()
+
+
+def _exit(error: CannotListen) -> NoReturn:
+    """End twistd: the problem on standard error, exit status 1."""
+    _say(error)
     raise SystemExit(1)
+
+
+def _exit_after_stopping(error: StoreError) -> None:
+    """End twistd from inside the running reactor (a Redis store is opened
+    once it runs): the problem on standard error, then the reactor stops
+    and the process ends with status 1 once the shutdown triggers ran."""
+    from twisted.internet import reactor
+
+    _say(error)
+    reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
+    reactor.stop()

@@ -255,3 +255,45 @@ class ListenLateTests(SynchronousTestCase):
             assert port.fileno() in [r.fileno() for r in reactor.getReaders()]
         finally:
             listener.port.stopListening()
+
+
+class ClusterOptionTests(SynchronousTestCase):
+    """--redis, --node and --node-ttl: several processes as one server."""
+
+    def test_no_redis_by_default(self):
+        options = parse()
+        assert (options["redis"], options["node-ttl"]) == (None, 10.0)
+        service = tap.makeService(options)
+        assert isinstance(service, ChatService) and service.cluster is None
+
+    def test_redis_replaces_the_sqlite_file_and_joins_a_cluster(self):
+        from menuchat.store.redis_cluster import RedisCluster
+
+        options = parse(
+            "--redis", "redis://10.0.0.5:7000/2", "--node", "east", "--node-ttl", "3"
+        )
+        service = tap.makeService(options)
+        assert isinstance(service.cluster, RedisCluster)
+        assert (service.cluster.node, service.cluster.ttl) == ("east", 3.0)
+        assert str(service.cluster._store.address) == "redis://10.0.0.5:7000/2"
+
+    def test_the_node_is_named_after_the_host_and_pid_by_default(self):
+        import os
+        import socket
+
+        options = parse("--redis", "redis://localhost")
+        assert options["node"] == f"{socket.gethostname()}:{os.getpid()}"
+
+    def test_bad_redis_url(self):
+        with self.assertRaisesRegex(usage.UsageError, "^--redis: .*redis://"):
+            parse("--redis", "http://localhost:6379")
+
+    def test_bad_node_name(self):
+        for name in ("", "two words", "tab\there"):
+            with self.assertRaisesRegex(usage.UsageError, "^--node "):
+                parse("--redis", "redis://localhost", "--node", name)
+
+    def test_bad_node_ttl(self):
+        for ttl in ("0", "-1", "nan", "inf", "soon"):
+            with self.assertRaisesRegex(usage.UsageError, "node-ttl"):
+                parse("--redis", "redis://localhost", "--node-ttl", ttl)

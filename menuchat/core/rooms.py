@@ -15,11 +15,12 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from menuchat.core.errors import (
     AlreadyInRoom,
+    ChatError,
     InvalidRoomId,
     Muted,
     NotAllowed,
@@ -53,6 +54,7 @@ from menuchat.store import SavedRoom
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from menuchat.core.cluster import Cluster
     from menuchat.core.hub import User
     from menuchat.store import Store
 
@@ -141,6 +143,7 @@ class RoomRules:
         _names: dict[str, User | None]
         max_rooms: int
         max_room_members: int
+        cluster: Cluster | None
 
     _rooms: dict[str, Room]
     deliveries: int
@@ -184,16 +187,37 @@ class RoomRules:
 
     # Living in rooms
 
-    def create_room(self, owner: User, room_id: str) -> Room:
-        """Open room C{room_id} owned by C{owner}, who is in it at once."""
-        check_token(room_id, InvalidRoomId)
-        if owner.room is not None:
-            raise AlreadyInRoom(owner.room.id)
-        key = token_key(room_id)
-        if key in self._rooms:
-            raise RoomTaken(room_id)
-        if len(self._rooms) >= self.max_rooms:
-            raise TooManyRooms()
+    def open_room(self, owner: User, room_id: str) -> Deferred[Room]:
+        """L{create_room}, once the cluster (if any) gave this node the id:
+        two nodes opening one room at once, one of them gets L{RoomTaken}."""
+        cluster = self.cluster
+        try:
+            if cluster is None:
+                return succeed(self.create_room(owner, room_id))
+            key = self._check_new_room(owner, room_id)
+        except ChatError as e:
+            return fail(e)
+        created_at = self._now()
+
+        def claimed(free: bool) -> Room:
+            if not free:
+                raise RoomTaken(room_id)
+            try:
+                return self.create_room(owner, room_id, created_at)
+            except ChatError:
+                cluster.release_room(key, created_at)
+                raise
+
+        return cluster.claim_room(key, created_at).addCallback(claimed)
+
+    def create_room(
+        self, owner: User, room_id: str, created_at: float | None = None
+    ) -> Room:
+        """Open room C{room_id} owned by C{owner}, who is in it at once.
+
+        In a cluster, front-ends call L{open_room}; this is its second half,
+        and what other nodes replay (with the creator's C{created_at})."""
+        key = self._check_new_room(owner, room_id)
         room = Room(
             room_id,
             key,
@@ -202,13 +226,26 @@ class RoomRules:
             deque(maxlen=self.history_size),
             (owner,),
             persistent=owner.registered,
-            created_at=self._now(),
+            created_at=self._now() if created_at is None else created_at,
         )
         self._rooms[key] = room
         owner.room = room
-        if room.persistent:
+        self._share("create_room", owner, room_id, room.created_at)
+        if room.persistent and not owner.node:
             self._keep(self._store.save_room(room.saved()))
         return room
+
+    def _check_new_room(self, owner: User, room_id: str) -> str:
+        """The key of room C{room_id}, if C{owner} may open it."""
+        check_token(room_id, InvalidRoomId)
+        if owner.room is not None:
+            raise AlreadyInRoom(owner.room.id)
+        key = token_key(room_id)
+        if key in self._rooms:
+            raise RoomTaken(room_id)
+        if len(self._rooms) >= self.max_rooms and not owner.node:
+            raise TooManyRooms()  # (another node's room counted there)
+        return key
 
     def join_room(self, user: User, room_id: str) -> Room:
         """Add C{user} to room C{room_id}; every member, the joiner first, is told."""
@@ -218,9 +255,10 @@ class RoomRules:
             raise UnknownRoom(room_id)
         if user.room is not None:
             raise AlreadyInRoom(user.room.id)
-        if len(room.members) >= self.max_room_members:
-            raise RoomFull(room.id)
+        if len(room.members) >= self.max_room_members and not user.node:
+            raise RoomFull(room.id)  # (another node's joiner counted there)
         others = room.members
+        self._share("join_room", user, room_id)
         room.seat((*others, user))
         user.room = room
         event = MemberJoined(
@@ -246,6 +284,8 @@ class RoomRules:
         if user.id in room.muted:
             raise Muted(room.id)
         event = room_line(user.name, text, self._now(), room.id, user.id)
+        if self.cluster is not None:
+            self._share("say", user, text)
         members = room.members
         self.deliveries += len(members)
         if room.listening is not members:
@@ -254,7 +294,7 @@ class RoomRules:
         for listeners in room.listeners:
             listeners.room_line(event, user)
         room.history.append(event)
-        if room.persistent:
+        if room.persistent and not user.node:
             line = HistoryLine(user.name, text, event.said_at)
             self._keep(self._store.append_history(room.key, line, self.history_size))
 
@@ -267,6 +307,7 @@ class RoomRules:
             raise NotInRoom()
         if room.owner_id == user.id and not room.persistent:
             raise NotOwner(room.id)
+        self._share("leave_room", user, message)
         self._leave(user, room, LeaveReason.LEFT, message)
         return room
 
@@ -285,6 +326,7 @@ class RoomRules:
         if room.owner_id != actor.id and not self.is_operator(actor):
             raise NotOwner(room.id)
         self.log.info("{actor} closed room {room}", actor=actor.name, room=room.id)
+        self._share("close_room", actor, room.id)
         self._close(room, CloseReason.OWNER_CLOSED, by=actor)
         return room
 
@@ -294,6 +336,7 @@ class RoomRules:
         """Put the member C{name} out of the room, telling everyone, with
         the C{reason} given if any."""
         target, room = self._target(actor, name)
+        self._share("kick", actor, name, reason)
         self.log.info(
             "{actor} kicked {target} from {room}",
             actor=actor.name,
@@ -314,6 +357,7 @@ class RoomRules:
     def mute(self, actor: User, name: str, muted: bool = True) -> Room:
         """Take away (or give back) the voice of member C{name}."""
         target, room = self._target(actor, name)
+        self._share("mute", actor, name, muted)
         if muted:
             room.muted.add(target.id)
         else:
@@ -333,10 +377,13 @@ class RoomRules:
         """Make member C{name} the room's owner. A room handed to a guest is
         kept no more: it closes when that guest leaves."""
         target, room = self._target(actor, name)
+        self._share("give_room", actor, name)
         room.owner_id, room.owner_name = target.id, target.name
         room.muted.discard(target.id)
         was_kept, room.persistent = room.persistent, target.registered
-        if room.persistent:
+        if actor.node:
+            pass  # the actor's node keeps the room
+        elif room.persistent:
             self._keep(self._store.save_room(room.saved()))
         elif was_kept:
             self._keep(self._store.delete_room(room.key))
@@ -355,8 +402,9 @@ class RoomRules:
         if room is None:
             raise NotInRoom()
         self._check_rights(actor, room)
+        self._share("set_topic", actor, topic)
         room.topic = topic
-        if room.persistent:
+        if room.persistent and not actor.node:
             self._keep(self._store.save_room(room.saved()))
         self.log.info(
             "{actor} set the topic of {room}: {topic}",
@@ -371,6 +419,7 @@ class RoomRules:
         """An operator's word to everyone online."""
         if not self.is_operator(actor):
             raise NotAllowed()
+        self._share("broadcast", actor, text)
         self.log.info("{actor} broadcast: {text}", actor=actor.name, text=text)
         event = Broadcast(actor.name, text)
         for user in list(self._users.values()):
@@ -388,6 +437,50 @@ class RoomRules:
         )
         target.client.disconnected(actor.name)
         return target
+
+    # Mirroring the rooms of other nodes (see menuchat.core.cluster)
+
+    def mirror_room(
+        self,
+        room_id: str,
+        owner_id: int,
+        owner_name: str,
+        topic: str,
+        persistent: bool,
+        created_at: float,
+        muted: list[int],
+    ) -> Room:
+        """Open (or bring up to date) room C{room_id} as another node has
+        it, without telling anyone: this node is catching up."""
+        key = token_key(room_id)
+        room = self._rooms.get(key)
+        if room is None:
+            room = self._rooms[key] = Room(
+                room_id, key, owner_id, owner_name, deque(maxlen=self.history_size)
+            )
+        room.owner_id, room.owner_name, room.topic = owner_id, owner_name, topic
+        room.persistent, room.created_at = persistent, created_at
+        room.muted = set(muted)
+        return room
+
+    def place(self, user: User, room_key: str | None) -> None:
+        """Put C{user} (of another node) in the room with this key, or in
+        none, without telling anyone: this node is catching up."""
+        current = user.room
+        room = None if room_key is None else self._rooms.get(room_key)
+        if current is room:
+            return
+        if current is not None:
+            current.seat(tuple(m for m in current.members if m is not user))
+        user.room = room
+        if room is not None:
+            room.seat((*room.members, user))
+
+    def drop_room(self, room: Room) -> None:
+        """Close a room that another node closed while this one was not
+        listening; its members here are told as if its owner closed it."""
+        if self._rooms.get(room.key) is room:
+            self._close(room, CloseReason.OWNER_CLOSED)
 
     # Inside
 
@@ -427,8 +520,10 @@ class RoomRules:
 
     def _close(self, room: Room, reason: CloseReason, by: User | None = None) -> None:
         del self._rooms[room.key]
-        if room.persistent:
+        if room.persistent and (by is None or not by.node):
             self._keep(self._store.delete_room(room.key))
+        if self.cluster is not None:
+            self.cluster.release_room(room.key, room.created_at)
         members = room.members
         room.seat(())
         for member in members:
@@ -437,6 +532,11 @@ class RoomRules:
         for member in members:
             if member is not by:
                 member.client.room_closed(event)
+
+    def _share(self, op: str, user: User, *args: object) -> None:
+        """Tell the other nodes, if any, of a change a user of this node made."""
+        if self.cluster is not None and not user.node:
+            self.cluster.publish(op, user, *args)
 
     def _keep(self, write: Deferred[None]) -> None:
         """A write the room does not wait for; a failure is logged."""

@@ -115,8 +115,11 @@ class RedisCommands(Protocol):
     ) -> Deferred[Any]: ...
 
 
-async def connect(address: RedisAddress, reactor: Any) -> tuple[RedisCommands, Any]:
-    """A reconnecting txredisapi connection to C{address}, and its factory.
+async def connect(
+    address: RedisAddress, reactor: Any, max_retry_delay: float = 10.0
+) -> tuple[RedisCommands, Any]:
+    """A reconnecting txredisapi connection to C{address}, and its factory,
+    which waits at most C{max_retry_delay} seconds between two attempts.
 
     @raise StoreError: the server cannot be reached, refuses the login or
         the database, or does not answer within L{CONNECT_TIMEOUT}.
@@ -142,6 +145,7 @@ async def connect(address: RedisAddress, reactor: Any) -> tuple[RedisCommands, A
         False,
         address.username,
     )
+    factory.maxDelay = max_retry_delay
     factory.startConnecting(endpoint)
     ready: Deferred[RedisCommands] = factory.deferred
     timer = reactor.callLater(CONNECT_TIMEOUT, ready.cancel)
@@ -225,6 +229,14 @@ class RedisStore:
         self._reactor = reactor
         self._redis: RedisCommands | None = None
         self._factory: Any = None
+        self.max_retry_delay = 10.0
+
+    def retry_within(self, seconds: float) -> None:
+        """Reconnect within C{seconds} after Redis was lost, not the default
+        10 (a cluster wants it well under its TTL)."""
+        self.max_retry_delay = seconds
+        if self._factory is not None:
+            self._factory.maxDelay = seconds
 
     @property
     def redis(self) -> RedisCommands:
@@ -235,7 +247,9 @@ class RedisStore:
 
     def start(self) -> Deferred[None]:
         async def start() -> None:
-            self._redis, self._factory = await connect(self.address, self._reactor)
+            self._redis, self._factory = await connect(
+                self.address, self._reactor, self.max_retry_delay
+            )
 
         return Deferred.fromCoroutine(start())
 

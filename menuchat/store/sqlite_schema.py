@@ -16,6 +16,8 @@ import os
 import sqlite3
 from collections.abc import Callable
 
+from menuchat.store import StoreError
+
 __all__ = [
     "APPLICATION_ID",
     "MEMORY",
@@ -29,10 +31,6 @@ __all__ = [
 APPLICATION_ID = 0x6D636874
 MEMORY = ":memory:"
 _HEADER = b"SQLite format 3\x00"
-
-
-class StoreError(Exception):
-    """The store cannot be opened or used; the message is one line."""
 
 
 def _migrate_to_1(cursor: sqlite3.Cursor) -> None:

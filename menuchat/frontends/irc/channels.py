@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from twisted.internet.defer import Deferred
+
 from menuchat.core import errors
 from menuchat.core.events import HistoryLine, RoomLine
 from menuchat.core.hub import Room, User
@@ -54,23 +56,34 @@ class Channels(SessionBase):
 
     # JOIN and PART
 
-    def irc_JOIN(self, params: list[str]) -> None:
+    def irc_JOIN(self, params: list[str]) -> Deferred[None] | None:
         if not params or not params[0]:
             self.numeric(n.ERR_NEEDMOREPARAMS, "JOIN", n.NEED_MORE_PARAMS)
-            return
+            return None
         if params[0] == "0":
             room = self._user.room
             if room is not None:
                 self._part(room, "")
-            return
-        for channel in params[0].split(","):
-            self._join(channel)
+            return None
+        return self._join_each(params[0].split(","))
 
-    def _join(self, channel: str) -> None:
+    def _join_each(self, channels: list[str]) -> Deferred[None] | None:
+        """Join each channel in turn; one whose room is being opened (a
+        cluster deciding who has its id) holds back the rest."""
+        for at, channel in enumerate(channels):
+            pending = self._join(channel)
+            if pending is not None:
+                rest = channels[at + 1 :]
+                if rest:
+                    pending.addCallback(lambda _, more: self._join_each(more), rest)
+                return pending
+        return None
+
+    def _join(self, channel: str) -> Deferred[None] | None:
         user = self._user
         if not is_channel(channel) or token_problem(channel[1:]) is not None:
             self.numeric(n.ERR_NOSUCHCHANNEL, channel, n.NO_SUCH_CHANNEL)
-            return
+            return None
         room_id = channel[1:]
         if user.room is not None:
             if user.room.key != token_key(room_id):
@@ -79,19 +92,43 @@ class Channels(SessionBase):
                     channel,
                     n.TOO_MANY_CHANNELS.format(room="#" + user.room.id),
                 )
-            return
-        try:
-            if self._hub.room(room_id) is None:
-                room = self._hub.create_room(user, room_id)
-                self._owner = user.name
-                self._topic_by = None
-                self._join_burst(room)
+            return None
+
+        def refused(error: errors.ChatError | None) -> None:
+            if isinstance(error, errors.RoomTaken):
+                # Another node of the cluster opened it first.
+                error = self._join_open(room_id)
+            if error is None:
+                return
+            if isinstance(error, errors.RoomFull):
+                self.numeric(n.ERR_CHANNELISFULL, channel, n.CHANNEL_FULL)
+            elif isinstance(error, errors.TooManyRooms):
+                self.numeric(n.ERR_TOOMANYCHANNELS, channel, n.TOO_MANY_ROOMS)
+            elif isinstance(error, errors.UnknownRoom):
+                self.numeric(n.ERR_NOSUCHCHANNEL, channel, n.NO_SUCH_CHANNEL)
             else:
-                self._hub.join_room(user, room_id)  # member_joined shows it
-        except errors.RoomFull:
-            self.numeric(n.ERR_CHANNELISFULL, channel, n.CHANNEL_FULL)
-        except errors.TooManyRooms:
-            self.numeric(n.ERR_TOOMANYCHANNELS, channel, n.TOO_MANY_ROOMS)
+                raise error
+
+        if self._hub.room(room_id) is not None:
+            refused(self._join_open(room_id))
+            return None
+
+        def created(room: Room) -> None:
+            self._owner = user.name
+            self._topic_by = None
+            self._join_burst(room)
+
+        return self._answer(
+            self._hub.open_room(user, room_id), created, refused, "JOIN"
+        )
+
+    def _join_open(self, room_id: str) -> errors.ChatError | None:
+        """Join the open room C{room_id} (member_joined shows it), or why not."""
+        try:
+            self._hub.join_room(self._user, room_id)
+        except (errors.RoomFull, errors.TooManyRooms, errors.UnknownRoom) as e:
+            return e
+        return None
 
     def _join_burst(
         self, room: Room, history: Iterable[HistoryLine | RoomLine] = ()

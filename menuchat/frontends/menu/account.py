@@ -139,7 +139,7 @@ class AccountDialogue(SessionBase):
             )
 
         def registered(account: Account) -> None:
-            user.registered = True
+            self._hub.set_registered(user, True)
             self.state = State.MENU
             self._output.write(
                 texts.REGISTERED.format(name=user.name) + texts.OPTION_PROMPT
@@ -162,7 +162,7 @@ class AccountDialogue(SessionBase):
         user = self._user
 
         def deleted(_: None) -> None:
-            user.registered = False
+            self._hub.set_registered(user, False)
             self.state = State.MENU
             self._output.write(
                 texts.ACCOUNT_DELETED.format(name=user.name) + texts.OPTION_PROMPT

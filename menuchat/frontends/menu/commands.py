@@ -89,14 +89,15 @@ class Commands(SessionBase):
             self._hub.send_to(self._user, recipient, text), sent, refused
         )
 
-    def _create(self, room_id: str) -> None:
-        try:
-            room = self._hub.create_room(self._user, room_id)
-        except errors.ChatError as e:
-            self._refuse(self._room_refusal(e, room_id))
-        else:
+    def _create(self, room_id: str) -> Deferred[None] | None:
+        def created(room: Room) -> None:
             self.state = State.IN_ROOM
             self._output.write(texts.ROOM_CREATED.format(room=room.id))
+
+        def refused(error: errors.ChatError) -> None:
+            self._refuse(self._room_refusal(error, room_id))
+
+        return self._answer(self._hub.open_room(self._user, room_id), created, refused)
 
     def _join(self, room_id: str) -> None:
         try:
@@ -209,8 +210,8 @@ class Commands(SessionBase):
     def _cmd_rooms(self, rest: str) -> None:
         self._list_rooms()
 
-    def _cmd_create(self, rest: str) -> None:
-        self._create(rest)
+    def _cmd_create(self, rest: str) -> Deferred[None] | None:
+        return self._create(rest)
 
     def _cmd_join(self, rest: str) -> None:
         self._join(rest)

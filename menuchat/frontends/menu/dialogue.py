@@ -174,8 +174,8 @@ class Session(AccountDialogue, Commands, EventView):
             return None
         return self._send(answer, text)
 
-    def _on_new_room(self, line: str) -> None:
-        self._create(line.strip())
+    def _on_new_room(self, line: str) -> Deferred[None] | None:
+        return self._create(line.strip())
 
     def _on_join_room(self, line: str) -> None:
         self._join(line.strip())

@@ -1,0 +1,81 @@
+"""A node's state, and a mirror made to agree with other nodes' states:
+pure hub logic, on the memory store."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.core.events import CloseReason
+from menuchat.core.hub import Hub
+from menuchat.core.mirror import agree, state_of
+from menuchat.store.memory import MemoryStore
+from tests.support import FakeMember, resolved
+
+
+class MirrorTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.hub = Hub(MemoryStore(), now=lambda: 1000.0)
+        self.stand_ins: dict[int, FakeMember] = {}
+
+    def stand_in(self, node: str, user_id: int) -> FakeMember:
+        self.stand_ins[user_id] = member = FakeMember()
+        return member
+
+    def test_a_nodes_state_is_its_users_their_rooms_and_the_rooms_they_own(self):
+        nina = resolved(self.hub.login("Nina", FakeMember()))
+        olga = resolved(self.hub.login("Olga", FakeMember()))
+        self.hub.create_room(nina, "Lobby")
+        self.hub.set_topic(nina, "hi")
+        self.hub.join_room(olga, "lobby")
+        self.hub.mute(nina, "Olga")
+        self.hub.add_remote("b", 900, "Jose", True, FakeMember())
+        self.assertEqual(
+            state_of(self.hub),
+            [
+                [[nina.id, "Nina", False, "lobby"], [olga.id, "Olga", False, "lobby"]],
+                [["Lobby", nina.id, "Nina", "hi", False, 1000.0, [olga.id]]],
+            ],
+        )
+        self.assertEqual(state_of(self.hub, "b"), [[[900, "Jose", True, None]], []])
+
+    def test_a_late_mirror_takes_in_users_rooms_and_places(self):
+        state = [
+            [[900, "Jose", False, "den"], [901, "Kim", True, "den"]],
+            [["Den", 900, "Jose", "welcome", False, 5.0, [901]]],
+        ]
+        agree(self.hub, {"b": state}, self.stand_in)
+        room = self.hub.room("den")
+        self.assertEqual(
+            (room.id, room.owner_name, room.topic, room.muted, room.created_at),
+            ("Den", "Jose", "welcome", {901}, 5.0),
+        )
+        self.assertEqual([(m.name, m.node) for m in room.members],
+                         [("Jose", "b"), ("Kim", "b")])  # fmt: skip
+        self.assertTrue(self.hub.user(901).registered)
+        self.assertEqual(sorted(self.stand_ins), [900, 901])
+        # Agreeing again with the same state changes nothing.
+        agree(self.hub, {"b": state}, self.stand_in)
+        self.assertEqual(len(self.hub.room("den").members), 2)
+
+    def test_what_a_node_no_longer_holds_is_dropped_and_closed(self):
+        nina_hears = FakeMember()
+        nina = resolved(self.hub.login("Nina", nina_hears))
+        state = [[[900, "Jose", False, "den"], [901, "Kim", False, None]],
+                 [["den", 900, "Jose", "", False, 5.0, []]]]  # fmt: skip
+        agree(self.hub, {"b": state}, self.stand_in)
+        self.hub.join_room(nina, "den")
+        # Node b now holds Jose only, in no room, owning none: the room he
+        # owned closed there; Kim left.
+        agree(self.hub, {"b": [[[900, "Jose", False, None]], []]}, self.stand_in)
+        self.assertEqual(
+            nina_hears.events[-1], ("closed", "den", CloseReason.OWNER_CLOSED)
+        )
+        self.assertIsNone(self.hub.room("den"))
+        self.assertEqual([u.name for u in self.hub.users()], ["Nina", "Jose"])
+
+    def test_nodes_without_a_state_are_left_as_they_are(self):
+        agree(self.hub, {"b": [[[900, "Jose", False, None]], []]}, self.stand_in)
+        agree(self.hub, {"c": [[], []]}, self.stand_in)
+        self.assertEqual([u.name for u in self.hub.users()], ["Jose"])
+        agree(self.hub, {"b": [[], []]}, self.stand_in)
+        self.assertEqual(self.hub.users(), [])
