@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 from menuchat.core.answers import ready, result, then
-from menuchat.core.cluster import REPLAYED, Cluster
+from menuchat.core.cluster import Cluster
 from menuchat.core.errors import (
     ChatError,
     EmptyMessage,
@@ -42,7 +42,9 @@ from menuchat.core.events import (
     MessageUnread,
     MessageWaiting,
 )
+from menuchat.core.moderation import Moderation
 from menuchat.core.names import check_token, token_key
+from menuchat.core.remote import RemoteUsers
 from menuchat.core.rooms import Room, RoomRules
 from menuchat.store import Account, Store
 
@@ -117,7 +119,7 @@ class _Ids:
             waiter.errback(reason)
 
 
-class Hub(RoomRules):
+class Hub(RoomRules, Moderation, RemoteUsers):
     """All users and rooms of one server, and the rules between them.
 
     @param store: where ids and mail are kept.
@@ -206,49 +208,6 @@ class Hub(RoomRules):
 
         return found.addCallback(guest).addCallbacks(admit, release)
 
-    def _login_in_cluster(
-        self,
-        cluster: Cluster,
-        key: str,
-        name: str,
-        client: Member,
-        account: Account | None,
-    ) -> Deferred[User]:
-        """A login while other nodes may want the same name: the cluster
-        decides who has it, then the store as for a lone process."""
-        self._names[key] = None  # claimed here while the cluster answers
-        won = False
-
-        def claimed(free: bool) -> int | Deferred[int]:
-            nonlocal won
-            if not free:
-                self.login_failures["name_taken"] += 1
-                raise NameTaken(name)
-            won = True
-            if account is not None:
-                return account.user_id
-            return self._store.find_account(key).addCallback(guest)
-
-        def guest(registered: Account | None) -> Deferred[int]:
-            if registered is not None:
-                raise PasswordRequired(registered.name)
-            return self._ids.next()
-
-        def admit(user_id: int) -> User:
-            user = self._admit(key, name, client, user_id, account is not None)
-            cluster.arrived(user)
-            return user
-
-        def release(reason: Failure) -> Failure:
-            if self._names.get(key, False) is None:
-                del self._names[key]
-            if won:
-                cluster.release_name(key)
-            return reason
-
-        claim = cluster.claim_name(key)
-        return claim.addCallback(claimed).addCallbacks(admit, release)
-
     def _admit(
         self, key: str, name: str, client: Member, user_id: int, registered: bool
     ) -> User:
@@ -298,43 +257,6 @@ class Hub(RoomRules):
         it opens from now on are kept (or not)."""
         self._share("set_registered", user, registered)
         user.registered = registered
-
-    # Users of other nodes
-
-    def add_remote(
-        self, node: str, user_id: int, name: str, registered: bool, client: Member
-    ) -> User | None:
-        """A user of node C{node} is online: listed, and a member of rooms.
-
-        C{client} is the cluster's stand-in for it, which forwards what only
-        that user is told (mail, a disconnection) to its node. Nothing
-        happens (None) if the id or the name is already here.
-        """
-        key = token_key(name)
-        if user_id in self._users or self._names.get(key) is not None:
-            return None
-        user = User(user_id, name, client, registered=registered, node=node)
-        self._users[user_id] = self._names[key] = user
-        return user
-
-    def replay(self, op: str, user_id: int, args: list[object]) -> None:
-        """Apply a change a user of another node made, as if made here:
-        this node's members are told. A refusal means the mirrors differed
-        for a moment (two nodes acting at once) and is logged."""
-        user = self._users.get(user_id)
-        if user is None or not user.node:
-            return
-        if op == "logout":
-            message = args[0] if args and isinstance(args[0], str) else ""
-            self.logout(user, message)
-            return
-        if op not in REPLAYED:
-            self.log.warn("Unknown cluster event {op}", op=op)
-            return
-        try:
-            getattr(self, op)(user, *args)
-        except (ChatError, TypeError) as e:
-            self.log.warn("Replaying {op} of {user}: {e!r}", op=op, user=user, e=e)
 
     def users(self) -> list[User]:
         """Everyone connected, oldest login first."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -37,27 +37,24 @@ from menuchat.core.names import token_key
 from menuchat.store import StoreError
 from menuchat.store.redis import CONNECT_TIMEOUT, RedisStore
 from menuchat.store.redis_bus import (
-    BEAT,
     BUS,
     NAME_CLAIM,
     NODES,
-    RECLAIM,
     RELEASE,
     RELEASE_ROOM,
     ROOM_CLAIM,
-    SWEEP,
     Event,
     RemoteMember,
     beat_key,
     decode,
     encode,
     listing,
-    pairs,
     presence_key,
     rooms_key,
     subscriber_protocol,
     told,
 )
+from menuchat.store.redis_liveness import Liveness, room_token
 
 if TYPE_CHECKING:
     from menuchat.core.hub import Hub, User
@@ -67,11 +64,6 @@ __all__ = ["LOST", "RESTORED", "RedisCluster"]
 #: What this node's users are told when Redis goes away, and comes back.
 LOST = "the server lost touch with its other processes; retrying"
 RESTORED = "the server is in touch with its other processes again"
-
-
-def _token(created_at: float) -> str:
-    """The value of a room's claim: its creation time, exactly."""
-    return repr(created_at)
 
 
 @attrs.define
@@ -85,7 +77,7 @@ class _Sync:
     done: Deferred[None] = attrs.field(factory=Deferred)
 
 
-class RedisCluster:
+class RedisCluster(Liveness):
     """The L{menuchat.core.cluster.Cluster} of the nodes sharing C{store}'s Redis.
 
     @param node: this node's name, unique among the live nodes.
@@ -155,23 +147,6 @@ class RedisCluster:
             if timer.active():
                 timer.cancel()
         self._beat.start(self.ttl / 4, now=False)
-
-    async def _check_alone(self) -> None:
-        """Refuse to start as a node that another live process is: its
-        heartbeat would be renewed. A heartbeat left by a process that died
-        (restarted under the same name) runs out instead: wait for that."""
-        key = beat_key(self.node)
-        left: int = await self._do("PTTL", key)
-        if left < 0:
-            return  # no heartbeat: no such node
-        wait = min(left / 1000, self.ttl / 2)
-        await deferLater(self._reactor, wait, lambda: None)
-        now: int = await self._do("PTTL", key)
-        if now > left - wait * 1000 + 50:
-            raise StoreError(
-                f"another process is node {self.node!r} at Redis"
-                f" {self._store.address}: give this one another --node"
-            )
 
     def stop(self) -> Deferred[None]:
         """Leave the cluster (this node's users have logged out by now)."""
@@ -296,45 +271,6 @@ class RedisCluster:
             self.log.info("In touch with the cluster again")
             self._tell_everyone(RESTORED)
 
-    async def _claim_again(self, hub: Hub) -> None:
-        """Claim again the names and room ids of this node's users, and give
-        back those listed for this node that it no longer has (its users
-        and rooms when a process before it under this name died). A name
-        or room id taken meanwhile by another node (this one was out of
-        touch past the TTL) is that node's now: the user here is
-        disconnected, the room here closed."""
-        node = self.node
-        mine = {user.id: user for user in hub.users() if not user.node}
-        for user_id, entry in pairs(await self._do("HGETALL", presence_key(node))):
-            if int(user_id) not in mine:
-                key = _listed_key(entry)
-                await self._eval(RELEASE, [NAME_CLAIM + key], [node])
-                await self._do("HDEL", presence_key(node), user_id)
-        for user in mine.values():
-            key = token_key(user.name)
-            if not await self._eval(RECLAIM, [NAME_CLAIM + key], [node]):
-                self.log.warn("{user}'s name was taken meanwhile", user=user)
-                user.client.disconnected("the server")
-                continue
-            await self._do("HSET", presence_key(node), user.id, listing(user))
-        rooms = {room.key: room for room in hub.rooms()}
-        for key, token in pairs(await self._do("HGETALL", rooms_key(node))):
-            room = rooms.get(key)
-            if room is None or _token(room.created_at) != token:
-                await self._eval(
-                    RELEASE_ROOM, [ROOM_CLAIM + key, rooms_key(node)], [token, key]
-                )
-        for room in rooms.values():
-            owner = hub.user(room.owner_id)
-            if owner is None or owner.node or room.persistent:
-                continue
-            token = _token(room.created_at)
-            if await self._eval(RECLAIM, [ROOM_CLAIM + room.key], [token]):
-                await self._do("HSET", rooms_key(node), room.key, token)
-            else:
-                self.log.warn("Room {room} was opened elsewhere meanwhile", room=room)
-                hub.drop_room(room)
-
     def _give_up_waiting(self, sync: _Sync) -> None:
         if sync is self._sync and sync.waiting:
             self.log.warn(
@@ -378,7 +314,7 @@ class RedisCluster:
         released.addErrback(lambda f: self.log.failure("Giving back a name failed", f))
 
     def claim_room(self, key: str, created_at: float) -> Deferred[bool]:
-        token = _token(created_at)
+        token = room_token(created_at)
 
         def claimed(reply: object) -> bool:
             if reply is None:
@@ -395,7 +331,7 @@ class RedisCluster:
         released = self._eval(
             RELEASE_ROOM,
             [ROOM_CLAIM + key, rooms_key(self.node)],
-            [_token(created_at), key],
+            [room_token(created_at), key],
         )
         released.addErrback(lambda f: self.log.failure("Giving back a room failed", f))
 
@@ -484,68 +420,3 @@ class RedisCluster:
                 hub.replay(event.op, event.user, event.args)
         except Exception:
             self.log.failure("Applying cluster event {event!r}", event=event)
-
-    # Liveness
-
-    def _heartbeat(self) -> Deferred[None]:
-        async def beat() -> None:
-            was = await self._eval(
-                BEAT, [beat_key(self.node)], [self._instance, int(self.ttl * 500)]
-            )
-            if was is None and self._sync is None and not self._resyncing:
-                # Late (a stalled process, or Redis was away): the others may
-                # have taken this node for dead. Say again who its users are.
-                self.log.warn("This node's heartbeat had run out: announcing it")
-                self._steady_since = float("inf")
-                self._resynchronise()
-                return
-            await self._sweep()
-
-        return Deferred.fromCoroutine(beat()).addErrback(self._beat_failed)
-
-    def _beat_failed(self, reason: Failure) -> None:
-        if self._connected and not self._stopping:
-            self.log.failure("Heartbeat failed", reason)
-
-    async def _sweep(self) -> None:
-        """Forget every node whose heartbeat has run out, and drop its users.
-
-        Not before this node has been in touch for half a TTL: after Redis
-        comes back, the others get that long to beat again."""
-        hub = self._hub
-        assert hub is not None
-        if self._reactor.seconds() - self._steady_since < self.ttl / 2:
-            return
-        nodes = set(await self._do("SMEMBERS", NODES))
-        nodes |= {user.node for user in hub.users() if user.node}
-        for node in sorted(nodes - {self.node}):
-            if await self._do("EXISTS", beat_key(node)):
-                continue
-            # Its names and room ids, but for the rooms that live on here.
-            gone = {user.id for user in hub.users() if user.node == node}
-            kept = [
-                room.key
-                for room in hub.rooms()
-                if room.persistent or room.owner_id not in gone
-            ]
-            keys = [beat_key(node), presence_key(node), rooms_key(node), NODES]
-            swept = await self._eval(SWEEP, keys, [node, *kept])
-            if not swept:
-                continue  # it beat again meanwhile
-            dropped = [user for user in hub.users() if user.node == node]
-            if dropped:
-                self.log.warn(
-                    "Node {node} is silent: dropping its {count} users",
-                    node=node,
-                    count=len(dropped),
-                )
-            for user in dropped:
-                hub.logout(user)
-
-
-def _listed_key(entry: str) -> str:
-    """The name key of an entry of a presence hash."""
-    import json
-
-    fields = json.loads(entry)
-    return str(fields[2]) if len(fields) > 2 else token_key(fields[0])
