@@ -192,6 +192,32 @@ class OutputTests(ConnectionCase):
             b"Users in server: Nina:1\r\nYour option <enter a number>: "
         )
 
+    def test_a_reply_is_sent_without_a_flush_at_the_turn_end(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = connect(factory)
+        # Looked at before the turn ends (Wire.value would end it):
+        assert transport.writes == 1  # the greeting
+        assert len(clock.getDelayedCalls()) == 1  # the login timeout; no flush
+        protocol.dataReceived(b"Nina\n")
+        assert transport.writes == 2
+        assert clock.getDelayedCalls() == []  # no idle timeout, and no flush
+        assert transport.value().endswith(b"Your option <enter a number>: ")
+
+    def test_a_reply_waits_for_the_flush_when_the_turn_has_calls_to_come(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = login(factory, "Nina")
+        transport.writes = 0
+        late = []
+        protocol.at_turn_end(lambda: late.append(transport.writes))
+        protocol.dataReceived(b"1\n")
+        assert transport.writes == 0
+        clock.advance(0)
+        assert late == [0]
+        assert transport.writes == 1
+        assert transport.value().endswith(b"Your option <enter a number>: ")
+
     def test_direct_sends_never_overtake_what_the_transport_holds(self):
         factory, clock = clocked_factory(line_rate=0)
         reactor = MemoryReactorClock()

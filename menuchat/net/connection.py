@@ -152,6 +152,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._held = False
         self._socket: socket.socket | None = None
         self._output_wait = False
+        self._replying = False
         self._awaiting = False
         self._throttled = False
         self._closed = False
@@ -228,7 +229,11 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
             )
         self._set_timeout(limits.login_timeout or None)
         self.handler = self.make_handler()
-        self.handler.start()
+        self._replying = True
+        try:
+            self.handler.start()
+        finally:
+            self._end_reply()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
@@ -279,6 +284,13 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     # Input
 
     def dataReceived(self, data: bytes) -> None:
+        self._replying = True
+        try:
+            self._received(data)
+        finally:
+            self._end_reply()
+
+    def _received(self, data: bytes) -> None:
         if self._fresh:
             self._fresh = False
             if looks_like_tls(data) and self.handler is not None:
@@ -297,17 +309,6 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._buffer = self._buffer + data if self._buffer else data
         if not self.paused:
             self._handle()
-        # A reply leaves in the turn that produced it: one poll round less
-        # for the person waiting for it. Others' output waits for the flush,
-        # and so does this reply when the turn has notices still to come
-        # (mail): they are likely to be for the same people, in one write.
-        if (
-            self._queue
-            and not self._held
-            and not self._closed
-            and not self.factory.flusher.late_calls_pending
-        ):
-            self.flush()
 
     def _handle(self) -> None:
         """Hand the buffer's whole lines to L{lineReceived}, in order.

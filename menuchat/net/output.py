@@ -145,6 +145,7 @@ class QueuedOutput:
         _held: bool
         _closed: bool
         _output_wait: bool
+        _replying: bool
         _socket: socket.socket | None
 
         def _resume_input(self) -> None: ...
@@ -161,13 +162,16 @@ class QueuedOutput:
     def _enqueue(self, data: bytes) -> None:
         """Queue C{data} for the next flush; drop a peer that lags too far.
 
-        A peer lags while the transport holds a full send buffer for it;
-        what is queued for it then may not pass C{max_output} bytes.
+        While the connection handles its own input (C{_replying}), the
+        flusher is not told: what is queued then leaves when that input is
+        handled (L{_end_reply}). A peer lags while the transport holds a
+        full send buffer for it; what is queued for it then may not pass
+        C{max_output} bytes.
         """
         if self._closed:
             return
         queue = self._queue
-        if not queue and not self._held:
+        if not queue and not self._held and not self._replying:
             self.factory.flusher.flush_soon(self)
         queue.append(data)
         self._queued += len(data)
@@ -177,6 +181,23 @@ class QueuedOutput:
     #: Queue bytes already encoded (an event's cached rendering). The queue
     #: itself, not a wrapper: it is called once per member per room line.
     write_bytes = _enqueue
+
+    def _end_reply(self) -> None:
+        """The connection's own input is handled: its reply leaves now.
+
+        One poll round less for the person waiting for it. The reply waits
+        for the turn's flush instead when the turn has calls still to come
+        (mail notices, likely for the same people: one write), and whatever
+        the transport holds back waits for the transport.
+        """
+        self._replying = False
+        if not self._queue or self._held or self._closed:
+            return
+        flusher = self.factory.flusher
+        if flusher.late_calls_pending:
+            flusher.flush_soon(self)
+        else:
+            self.flush()
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
