@@ -28,7 +28,14 @@ from zope.interface import implementer
 if TYPE_CHECKING:
     from menuchat.net.connection import LineFactory
 
-__all__ = ["OUTPUT_PAUSE", "OutputFlusher", "OutputValve", "QueuedOutput", "Transport"]
+__all__ = [
+    "FEW",
+    "OUTPUT_PAUSE",
+    "OutputFlusher",
+    "OutputValve",
+    "QueuedOutput",
+    "Transport",
+]
 
 
 class Transport(Protocol):
@@ -51,6 +58,10 @@ class Transport(Protocol):
 # Queued output past which a connection's own lines wait: a client that
 # asks for more than it reads is served as fast as it reads, no faster.
 OUTPUT_PAUSE = 64 * 1024
+
+
+#: Connections whose output a read may write at once (L{OutputFlusher.flush_if_few}).
+FEW = 4
 
 
 class OutputFlusher:
@@ -84,6 +95,23 @@ class OutputFlusher:
         self._dirty.append(connection)
         if self._call is None and not self._flushing:
             self._call = self._clock.callLater(0, self._flush)
+
+    def flush_if_few(self) -> None:
+        """Write now what this turn queued so far, if it is for L{FEW}
+        connections at most and no late call waits.
+
+        Called at the end of a read: a line to a small room (or a reply to
+        one other person) then leaves in the turn that produced it, not at
+        the turn's end, behind every other read of the turn. Output for
+        more connections still waits, to go out in one write per member
+        however many lines of the turn reach it.
+        """
+        if self._flushing or self._late or not self._dirty or len(self._dirty) > FEW:
+            return
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+        self._flush()
 
     def _flush(self) -> None:
         # What the late calls write is flushed in this pass, not in a turn of
@@ -183,21 +211,24 @@ class QueuedOutput:
     write_bytes = _enqueue
 
     def _end_reply(self) -> None:
-        """The connection's own input is handled: its reply leaves now.
+        """The connection's own input is handled: its reply leaves now, and
+        so does what it said to a few others (L{OutputFlusher.flush_if_few}).
 
-        One poll round less for the person waiting for it. The reply waits
-        for the turn's flush instead when the turn has calls still to come
-        (mail notices, likely for the same people: one write), and whatever
-        the transport holds back waits for the transport.
+        No wait for the turn's end for the people waiting for it. The reply
+        waits for the turn's flush instead when the turn has calls still to
+        come (mail notices, likely for the same people: one write), and
+        whatever the transport holds back waits for the transport.
         """
         self._replying = False
-        if not self._queue or self._held or self._closed:
-            return
         flusher = self.factory.flusher
+        ready = bool(self._queue) and not self._held and not self._closed
         if flusher.late_calls_pending:
-            flusher.flush_soon(self)
-        else:
+            if ready:
+                flusher.flush_soon(self)
+            return
+        if ready:
             self.flush()
+        flusher.flush_if_few()
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
