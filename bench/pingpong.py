@@ -131,6 +131,9 @@ def pingpong(
         "samples": len(latencies),
     }
     result["round_trips_per_s"] = answered / stats["wall_s"]
+    result["cpu_us_per_round_trip"] = (
+        stats["server_cpu_s"] / answered * 1e6 if answered else float("nan")
+    )
     result["p50_ms"] = percentile(latencies, 0.50) * 1e3
     result["p99_ms"] = percentile(latencies, 0.99) * 1e3
     result["max_ms"] = max(latencies, default=float("nan")) * 1e3

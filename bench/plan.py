@@ -100,6 +100,7 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("p50_ms", "round trip p50 ms", "{:.2f}"),
         Figure("p99_ms", "round trip p99 ms", "{:.2f}"),
         Figure("round_trips_per_s", "round trips/s"),
+        Figure("cpu_us_per_round_trip", "server CPU us/round trip", "{:.1f}"),
     ],
     "hold": [
         Figure("login_s", "time to log in all s", "{:.2f}"),
