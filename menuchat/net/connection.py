@@ -58,6 +58,13 @@ def looks_like_tls(data: bytes) -> bool:
     return False
 
 
+def address_text(address: object) -> str:
+    """A peer's address as logs show it: C{host:port}, or as it is."""
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    return f"{host}:{port}" if host is not None else str(address)
+
+
 class LineHandler(Protocol):
     """What a front-end does with one connection's lines (the menu's Session)."""
 
@@ -124,7 +131,8 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     scans the buffer in place once, and accepts LF as well as CRLF.
 
     Output is queued and goes out once per reactor turn, or at the end of
-    the read that caused it for a connection's own replies. While the
+    the read that caused it for a connection's own replies and for lines
+    to a few others (a small room). While the
     transport's send buffer is full, output stays queued, up to
     C{max_output} bytes, past which the connection is dropped as a slow
     reader; while a connection's own output is backed up, its input is not
@@ -144,6 +152,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self.name: str | None = None
         self._user_id: int | None = None
         self._host: str | None = None
+        self._peer: str | None = None
         self._buffer = b""
         self._discarding = False
         self._fresh = True
@@ -201,7 +210,9 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     def connectionMade(self) -> None:
         factory = self.factory
         limits = factory.limits
-        self._host = host_of(self.transport.getPeer())
+        address = self.transport.getPeer()
+        self._host = host_of(address)
+        self._peer = address_text(address)
         refusal = factory.admission.admit(self, self._host)
         if refusal is not None:
             factory.stats.refusals[refusal.name.lower()] += 1
@@ -463,8 +474,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         return is_private(self.transport)
 
     def peer(self) -> str:
-        """The peer's address, as logs show it."""
-        peer = self.transport.getPeer()
-        host = getattr(peer, "host", None)
-        port = getattr(peer, "port", None)
-        return f"{host}:{port}" if host is not None else str(peer)
+        """The peer's address, as logs show it (read once, when connected)."""
+        if self._peer is None:
+            self._peer = address_text(self.transport.getPeer())
+        return self._peer

@@ -1,12 +1,13 @@
 """The output side of a line connection: a queue, flushed once a turn.
 
 Everything said to a connection is queued and leaves once per reactor turn
-(or, for a connection's own replies, at the end of the read that asked for
-them), so lines that reach a member in one turn cost one write, not one
-each. While the transport's send buffer is full, output stays queued, up
-to C{max_output} bytes, past which the connection is dropped as a slow
-reader. On a TCP or UNIX socket the queue is sent on the socket directly
-when the transport holds nothing (see L{QueuedOutput._send_queue}).
+(or, for a connection's own replies and for what a read said to a few
+others, at the end of that read), so lines that reach a member in one turn
+cost one write, not one each. While the transport's send buffer is full,
+output stays queued, up to C{max_output} bytes, past which the connection
+is dropped as a slow reader. On a TCP or UNIX socket the queue is sent on
+the socket directly when the transport holds nothing (see
+L{QueuedOutput._send_queue}).
 """
 
 from __future__ import annotations
