@@ -44,6 +44,10 @@ class MenuchatDriver:
         """What a member sends to say ``text`` in its room."""
         return text + b"\n"
 
+    def room_line_to(self, room: bytes, text: bytes) -> bytes:
+        """The same, for a member of ``room`` (a member is in one room)."""
+        return text + b"\n"
+
     def room_marker(self, text: bytes) -> bytes:
         """How a member sees ``text`` said in its room."""
         return b"> " + text
@@ -190,6 +194,10 @@ class FloorDriver:
         """What a member sends to say ``text`` in its room."""
         return text + b"\n"
 
+    def room_line_to(self, room: bytes, text: bytes) -> bytes:
+        """The same, for a member of ``room`` (a member is in one room)."""
+        return text + b"\n"
+
     def room_marker(self, text: bytes) -> bytes:
         """How a member sees ``text`` said in its room."""
         return b"> " + text
@@ -280,6 +288,10 @@ class IrcDriver:
     def room_line(self, text: bytes) -> bytes:
         """A PRIVMSG to the channel."""
         return b"PRIVMSG %s :%s\r\n" % (self.room, text)
+
+    def room_line_to(self, room: bytes, text: bytes) -> bytes:
+        """A PRIVMSG to channel #``room`` (a client may be in several)."""
+        return b"PRIVMSG #%s :%s\r\n" % (room, text)
 
     def room_marker(self, text: bytes) -> bytes:
         """Others see ``:nick!user@host PRIVMSG #room :text``."""

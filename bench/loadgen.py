@@ -15,7 +15,7 @@ import math
 import sys
 import traceback
 
-from bench import workloads
+from bench import pingpong, workloads
 from bench.drivers import DRIVERS
 from bench.loop import DialogueError, Loop, Timeout
 from bench.procstat import raise_nofile
@@ -51,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fanout")
     s.add_argument("--size", type=int, required=True)
     s.add_argument("--duration", type=float, default=3.0)
-    s.add_argument("--window", type=int, default=200)
+    s.add_argument(
+        "--window",
+        type=int,
+        default=0,
+        help="lines in flight (default: 200, or two batches if more)",
+    )
+    s.add_argument("--batch", type=int, default=32, help="lines per send()")
     s.add_argument("--line-bytes", type=int, default=48)
 
     s = sub.add_parser("busy")
@@ -72,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--rate", type=float, default=10.0, help="messages/s per pair")
     s.add_argument("--duration", type=float, default=5.0)
 
+    s = sub.add_parser("pingpong")
+    s.add_argument("--size", type=int, required=True, help="number of rooms (pairs)")
+    s.add_argument("--rate", type=float, default=10.0, help="round trips/s per room")
+    s.add_argument("--duration", type=float, default=5.0)
+
     s = sub.add_parser("hold")
     s.add_argument("--size", type=int, required=True)
     s.add_argument("--settle", type=float, default=0.5)
@@ -79,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("storm")
     s.add_argument("--size", type=int, required=True)
     return p
+
+
+def fanout_window(batch: int) -> int:
+    """Fan-out's default window: 200 lines in flight, or two batches if more."""
+    return max(200, 2 * batch)
 
 
 #: At a fixed pace, messages in flight per pair before a sender falls behind
@@ -99,7 +115,8 @@ def run(args: argparse.Namespace) -> dict:
                 args.pid,
                 args.size,
                 args.duration,
-                args.window,
+                args.window or fanout_window(args.batch),
+                args.batch,
                 args.line_bytes,
                 args.timeout,
             )
@@ -128,6 +145,16 @@ def run(args: argparse.Namespace) -> dict:
                 [],
                 args.timeout,
                 rate=args.rate if paced else 0.0,
+            )
+        if args.scenario == "pingpong":
+            return pingpong.pingpong(
+                loop,
+                driver,
+                args.pid,
+                args.size,
+                args.rate,
+                args.duration,
+                args.timeout,
             )
         if args.scenario == "hold":
             return workloads.hold(

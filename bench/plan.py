@@ -20,11 +20,13 @@ RAISED: dict[str, list[str]] = {
     "busy": _CAPS + _ROOM,
     "private": _NO_FLOOD + _CAPS,
     "paced": _NO_FLOOD + _CAPS,
+    "pingpong": _NO_FLOOD + _CAPS,
     "hold": _CAPS,
     "storm": _CAPS,
     # Through the IRC gateway, which has the same connection limits.
     "ircfanout": _NO_FLOOD + _CAPS + _ROOM,
     "ircpaced": _NO_FLOOD + _CAPS,
+    "ircpingpong": _NO_FLOOD + _CAPS,
 }
 
 
@@ -34,7 +36,7 @@ STORE_SCENARIOS = {"private", "paced"}
 
 #: Scenarios run through IRC: menuchat's gateway ("menuchat-irc") against
 #: ngIRCd ("ngircd", the base of their ratio) instead of the menu and floor.
-IRC_SCENARIOS = {"ircfanout", "ircpaced"}
+IRC_SCENARIOS = {"ircfanout", "ircpaced", "ircpingpong"}
 
 #: Every kind of server, and the ones a case runs.
 KINDS = ("menuchat", "menuchat-sqlite", "floor", "menuchat-irc", "ngircd")
@@ -94,6 +96,12 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("p99_ms", "send->notice p99 ms", "{:.2f}"),
         Figure("messages_per_s", "messages/s"),
     ],
+    "pingpong": [
+        Figure("p50_ms", "round trip p50 ms", "{:.2f}"),
+        Figure("p99_ms", "round trip p99 ms", "{:.2f}"),
+        Figure("round_trips_per_s", "round trips/s"),
+        Figure("cpu_us_per_round_trip", "server CPU us/round trip", "{:.1f}"),
+    ],
     "hold": [
         Figure("login_s", "time to log in all s", "{:.2f}"),
         Figure("kib_per_conn", "server RSS KiB/conn", "{:.1f}"),
@@ -104,6 +112,7 @@ FIGURES: dict[str, list[Figure]] = {
     ],
 }
 FIGURES["ircfanout"] = FIGURES["fanout"]
+FIGURES["ircpingpong"] = FIGURES["pingpong"]
 FIGURES["ircpaced"] = [
     Figure("p50_ms", "send->PRIVMSG p50 ms", "{:.2f}"),
     Figure("p99_ms", "send->PRIVMSG p99 ms", "{:.2f}"),
@@ -115,10 +124,12 @@ TITLES = {
     "busy": "busy room",
     "private": "private messages",
     "paced": "private, fixed load",
+    "pingpong": "small rooms ping-pong",
     "hold": "hold idle clients",
     "storm": "login storm",
     "ircfanout": "IRC fan-out (1 sender)",
     "ircpaced": "IRC private, fixed load",
+    "ircpingpong": "IRC small rooms ping-pong",
 }
 
 SIZE_LABEL = {
@@ -126,15 +137,22 @@ SIZE_LABEL = {
     "busy": "R",
     "private": "pairs",
     "paced": "pairs",
+    "pingpong": "rooms",
     "hold": "N",
     "storm": "N",
     "ircfanout": "R",
     "ircpaced": "pairs",
+    "ircpingpong": "rooms",
 }
 
 #: IRC fan-out's window of lines in flight: ngIRCd closes a client with
 #: 2048 bytes of unprocessed input, and 20 lines of 48 bytes stay under it.
-IRC_WINDOW = ["--window", "20"]
+#: Its sends carry 5 lines each (a quarter of that window).
+IRC_WINDOW = ["--window", "20", "--batch", "5"]
+
+#: Fan-out's sender batch sizes, in lines per send(): a client writing one
+#: line at a time, 32 (what an independent harness used) and 256.
+BATCHES = (1, 32, 256)
 
 
 @dataclass(frozen=True)
@@ -146,18 +164,33 @@ class Case:
     args: list[str] = field(default_factory=list)
     step_timeout: float = 60.0
     hard_timeout: float = 240.0
+    #: What sets this case apart from others of its size, e.g. "batch 32".
+    variant: str = ""
 
     @property
     def label(self) -> str:
-        """e.g. "R=500"."""
-        return f"{SIZE_LABEL[self.scenario]}={self.size}"
+        """e.g. "R=500" or "R=500 batch 32"."""
+        size = f"{SIZE_LABEL[self.scenario]}={self.size}"
+        return f"{size} {self.variant}" if self.variant else size
+
+
+def fanout_case(size: int, batch: int, duration: str, step: float, hard: float) -> Case:
+    """Fan-out in a room of C{size}, its sender writing C{batch} lines per send."""
+    return Case(
+        "fanout",
+        size,
+        ["--duration", duration, "--batch", str(batch)],
+        step,
+        hard,
+        variant=f"batch {batch}",
+    )
 
 
 def full_plan() -> list[Case]:
     """The full run: about 5 minutes per repeat on 2 cores."""
-    cases = [
-        Case("fanout", r, ["--duration", "3"], 60, 180) for r in (10, 100, 500, 1000)
-    ]
+    cases = [fanout_case(10, 32, "3", 60, 180)]
+    cases += [fanout_case(r, b, "3", 60, 180) for r in (100, 500) for b in BATCHES]
+    cases.append(fanout_case(1000, 32, "3", 60, 180))
     cases.append(
         Case(
             "busy",
@@ -170,6 +203,8 @@ def full_plan() -> list[Case]:
     cases += [Case("private", p, ["--duration", "3"], 60, 180) for p in (10, 100)]
     # 100 pairs, 10 messages a second each: the same offered load for both.
     cases.append(Case("paced", 100, ["--rate", "10", "--duration", "5"], 60, 180))
+    # 100 two-member rooms, 10 round trips a second each: 1,000 a second.
+    cases.append(Case("pingpong", 100, _PINGPONG, 60, 180))
     cases += [Case("hold", n, [], 120, 300) for n in (1000, 5000, 10000)]
     cases += [Case("storm", n, [], 60, 200) for n in (100, 1000, 5000, 10000)]
     cases += [
@@ -177,14 +212,19 @@ def full_plan() -> list[Case]:
         for r in (100, 500)
     ]
     cases.append(Case("ircpaced", 100, ["--rate", "10", "--duration", "5"], 60, 180))
+    cases.append(Case("ircpingpong", 100, _PINGPONG, 60, 180))
     return cases
+
+
+_PINGPONG = ["--rate", "10", "--duration", "5"]
 
 
 def quick_plan() -> list[Case]:
     """Every scenario, tiny: completion and zero loss, in a few seconds each."""
     return [
-        Case("fanout", 5, ["--duration", "0.3"], 10, 40),
-        Case("fanout", 20, ["--duration", "0.3"], 10, 40),
+        fanout_case(5, 1, "0.3", 10, 40),
+        fanout_case(20, 32, "0.3", 10, 40),
+        fanout_case(20, 256, "0.3", 10, 40),
         Case(
             "busy",
             20,
@@ -194,9 +234,11 @@ def quick_plan() -> list[Case]:
         ),
         Case("private", 5, ["--duration", "0.3"], 10, 40),
         Case("paced", 5, ["--rate", "10", "--duration", "0.5"], 10, 40),
+        Case("pingpong", 5, ["--rate", "20", "--duration", "0.5"], 10, 40),
         Case("hold", 50, ["--settle", "0.1"], 10, 40),
         Case("storm", 50, [], 10, 40),
         Case("ircfanout", 5, ["--duration", "0.3", *IRC_WINDOW], 10, 40),
         Case("ircfanout", 20, ["--duration", "0.3", *IRC_WINDOW], 10, 40),
         Case("ircpaced", 5, ["--rate", "10", "--duration", "0.5"], 10, 40),
+        Case("ircpingpong", 5, ["--rate", "20", "--duration", "0.5"], 10, 40),
     ]

@@ -124,7 +124,7 @@ def fd_shortfall(case: Case) -> str | None:
     The server and the load generator each need a descriptor per client.
     """
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    pairs = ("private", "paced", "ircpaced")
+    pairs = ("private", "paced", "ircpaced", "pingpong", "ircpingpong")
     clients = case.size * (2 if case.scenario in pairs else 1)
     if hard != resource.RLIM_INFINITY and clients + 64 > hard:
         return f"skipped: RLIMIT_NOFILE hard limit {hard} < {clients} clients + 64"

@@ -273,52 +273,66 @@ def fanout(
     size: int,
     duration: float,
     window: int,
+    batch: int,
     line_bytes: int,
     timeout: float,
 ) -> dict:
     """One sender, ``size`` members; send as fast as the server takes it.
 
     The sender keeps at most ``window`` lines sent but not yet echoed back to
-    itself, topping up in batches of a quarter window (one write each). Where
-    the server does not echo (IRC), the sender is not counted: the other
+    itself, topping up in sends of exactly ``batch`` lines each (one send()
+    per batch, as a client that writes ``batch`` lines at a time). Where the
+    server does not echo (IRC), the sender is not counted: the other
     ``size - 1`` members must each receive every line, and the window is
     paced on the last member's receipts instead.
     """
+    if not 1 <= batch <= window:
+        raise ValueError(f"batch {batch} must be 1..window ({window})")
     conns = _room(loop, driver, size, timeout, _start_counting)
     sender = conns[0]
     watcher = sender
     if not driver.echoes_own:
         conns = conns[1:]
         watcher = conns[-1]
-    batch = max(1, window // 4)
     pad = b"x" * max(0, line_bytes - 12)
     sent = 0
+    sends = 0
     sending = True
     win = Window(pid)
     stop_at = time.monotonic() + duration
 
     def tick() -> None:
-        nonlocal sent, sending
+        nonlocal sent, sends, sending
         if not sending:
             return
         if time.monotonic() >= stop_at:
             sending = False
             return
         free = window - (sent - watcher.count)
-        if free >= batch:
+        while free >= batch:
             sender.send(
                 b"".join(
-                    driver.room_line(b"%d %s" % (sent + i, pad)) for i in range(free)
+                    driver.room_line(b"%d %s" % (sent + i, pad)) for i in range(batch)
                 )
             )
-            sent += free
+            sent += batch
+            sends += 1
+            free -= batch
 
     loop.ticks.append(tick)
     loop.run_until(lambda: not sending, duration + 5, "fan-out send")
     loop.ticks.remove(tick)
     drained = _drain(loop, conns, sent, timeout)
     stats = win.stop()
-    result = {**stats, **_loss(conns, sent), "lines_sent": sent, "drained": drained}
+    result = {
+        **stats,
+        **_loss(conns, sent),
+        "lines_sent": sent,
+        "sends": sends,
+        "batch": batch,
+        "window": window,
+        "drained": drained,
+    }
     result["deliveries_per_s"] = result["delivered"] / stats["wall_s"]
     result["cpu_us_per_delivery"] = (
         stats["server_cpu_s"] / result["delivered"] * 1e6

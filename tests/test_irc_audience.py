@@ -34,7 +34,19 @@ class AudienceCase(SynchronousTestCase):
 
 
 class SharedLinesTests(AudienceCase):
+    def crowd(self):
+        """More members than a read writes to at once (output.FEW): the
+        room's lines wait for the end of the turn."""
+        for nick in ("x1", "x2", "x3"):
+            protocol, _ = self.world.register(nick)
+            protocol.dataReceived(b"JOIN #r\r\n")
+        self.world.clock.advance(0)
+        for _, wire in self.members:
+            wire.clear()
+            wire.writes = 0
+
     def test_a_read_of_lines_is_one_shared_entry_and_one_write_per_member(self):
+        self.crowd()
         self.ana.dataReceived(
             b"".join(b"PRIVMSG #r :line %d\r\n" % n for n in range(20))
         )
@@ -177,6 +189,7 @@ class SharedLinesTests(AudienceCase):
         assert self.room().listening is None
 
     def test_shared_lines_last_one_turn(self):
+        self.crowd()
         self.ana.dataReceived(b"PRIVMSG #r :one\r\n")
         shared = self.ben._queue[0]
         assert isinstance(shared, SharedLines) and shared.open

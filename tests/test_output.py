@@ -8,7 +8,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 
 from menuchat.frontends.menu import texts
-from menuchat.net.output import OUTPUT_PAUSE
+from menuchat.net.output import FEW, OUTPUT_PAUSE
 from tests.support import (
     Wire,
     clocked_factory,
@@ -174,15 +174,36 @@ class OutputTests(ConnectionCase):
 
     def test_lines_from_several_senders_in_one_turn_are_one_write_per_member(self):
         factory, clock = clocked_factory(line_rate=0)
-        members = room(factory, 4)
-        for protocol, _ in members[1:]:
+        members = room(factory, FEW + 2)
+        for protocol, _ in members[1:4]:
             protocol.dataReceived(b"hi\n")
         clock.advance(0)
         # A listener gets the turn's lines in one write; a sender gets its own
         # echo at once, as a reply, and the lines said after it at the flush.
-        assert [transport.writes for _, transport in members] == [1, 2, 2, 1]
+        writes = [transport.writes for _, transport in members]
+        assert writes == [1, 2, 2, 1] + [1] * (FEW - 2)
         for _, transport in members:
             assert transport.value() == b"m1> hi\r\nm2> hi\r\nm3> hi\r\n"
+
+    def test_a_line_to_a_small_room_leaves_in_the_read_that_said_it(self):
+        factory, clock = clocked_factory(line_rate=0)
+        members = room(factory, FEW + 1)
+        members[1][0].dataReceived(b"hi\n")
+        # Before the turn ends (Wire.value would end it), and with no
+        # flush left to come:
+        assert [transport.writes for _, transport in members] == [1] * (FEW + 1)
+        assert clock.getDelayedCalls() == []
+        for _, transport in members:
+            assert transport.value() == b"m1> hi\r\n"
+
+    def test_a_line_to_a_larger_room_waits_for_the_turn_end(self):
+        factory, clock = clocked_factory(line_rate=0)
+        members = room(factory, FEW + 2)
+        members[1][0].dataReceived(b"hi\n")
+        assert [transport.writes for _, transport in members] == [0, 1] + [0] * FEW
+        assert len(clock.getDelayedCalls()) == 1  # the flush
+        clock.advance(0)
+        assert [transport.writes for _, transport in members] == [1] * (FEW + 2)
 
     def test_a_reply_leaves_in_the_read_that_asked_for_it(self):
         factory, _clock = clocked_factory(line_rate=0)
@@ -191,6 +212,32 @@ class OutputTests(ConnectionCase):
         assert transport.io.getvalue() == (
             b"Users in server: Nina:1\r\nYour option <enter a number>: "
         )
+
+    def test_a_reply_is_sent_without_a_flush_at_the_turn_end(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = connect(factory)
+        # Looked at before the turn ends (Wire.value would end it):
+        assert transport.writes == 1  # the greeting
+        assert len(clock.getDelayedCalls()) == 1  # the login timeout; no flush
+        protocol.dataReceived(b"Nina\n")
+        assert transport.writes == 2
+        assert clock.getDelayedCalls() == []  # no idle timeout, and no flush
+        assert transport.value().endswith(b"Your option <enter a number>: ")
+
+    def test_a_reply_waits_for_the_flush_when_the_turn_has_calls_to_come(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        protocol, transport = login(factory, "Nina")
+        transport.writes = 0
+        late = []
+        protocol.at_turn_end(lambda: late.append(transport.writes))
+        protocol.dataReceived(b"1\n")
+        assert transport.writes == 0
+        clock.advance(0)
+        assert late == [0]
+        assert transport.writes == 1
+        assert transport.value().endswith(b"Your option <enter a number>: ")
 
     def test_direct_sends_never_overtake_what_the_transport_holds(self):
         factory, clock = clocked_factory(line_rate=0)

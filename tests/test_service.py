@@ -1,6 +1,8 @@
 """ChatService: the store opens before any port listens and closes after
 every connection has."""
 
+import gc
+
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
@@ -71,6 +73,24 @@ class ChatServiceTests(SynchronousTestCase):
         assert self.log == ["store start", "listen"]
         assert started == [None]
         assert self.service.running
+
+    def test_what_a_started_server_holds_is_left_out_of_full_collections(self):
+        self.addCleanup(gc.unfreeze)
+        gc.unfreeze()
+        service = ChatService(self.store, self.clock, Limits(), [], freeze_heap=True)
+        service.startService()
+        assert gc.get_freeze_count() == 0  # not before the store has started
+        self.store.started.callback(None)
+        assert gc.get_freeze_count() > 0
+        assert not any(o is service.hub for o in gc.get_objects())
+        gc.unfreeze()
+        assert any(o is service.hub for o in gc.get_objects())
+
+    def test_a_service_leaves_the_collector_alone_by_default(self):
+        self.addCleanup(gc.unfreeze)
+        gc.unfreeze()
+        self.start()
+        assert gc.get_freeze_count() == 0
 
     def test_stop_closes_every_connection_then_stops_the_store(self):
         self.start()

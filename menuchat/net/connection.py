@@ -59,6 +59,13 @@ def looks_like_tls(data: bytes) -> bool:
     return False
 
 
+def address_text(address: object) -> str:
+    """A peer's address as logs show it: C{host:port}, or as it is."""
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    return f"{host}:{port}" if host is not None else str(address)
+
+
 class LineHandler(Protocol):
     """What a front-end does with one connection's lines (the menu's Session)."""
 
@@ -125,7 +132,8 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     scans the buffer in place once, and accepts LF as well as CRLF.
 
     Output is queued and goes out once per reactor turn, or at the end of
-    the read that caused it for a connection's own replies. While the
+    the read that caused it for a connection's own replies and for lines
+    to a few others (a small room). While the
     transport's send buffer is full, output stays queued, up to
     C{max_output} bytes, past which the connection is dropped as a slow
     reader; while a connection's own output is backed up, its input is not
@@ -145,6 +153,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self.name: str | None = None
         self._user_id: int | None = None
         self._host: str | None = None
+        self._peer: str | None = None
         self._buffer = b""
         self._discarding = False
         self._fresh = True
@@ -155,6 +164,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._held = False
         self._socket: socket.socket | None = None
         self._output_wait = False
+        self._replying = False
         self._awaiting = False
         self._throttled = False
         self._closed = False
@@ -203,7 +213,9 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     def connectionMade(self) -> None:
         factory = self.factory
         limits = factory.limits
-        self._host = host_of(self.transport.getPeer())
+        address = self.transport.getPeer()
+        self._host = host_of(address)
+        self._peer = address_text(address)
         refusal = factory.admission.admit(self, self._host)
         if refusal is not None:
             factory.stats.refusals[refusal.name.lower()] += 1
@@ -231,7 +243,11 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
             )
         self._set_timeout(limits.login_timeout or None)
         self.handler = self.make_handler()
-        self.handler.start()
+        self._replying = True
+        try:
+            self.handler.start()
+        finally:
+            self._end_reply()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
@@ -282,6 +298,13 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     # Input
 
     def dataReceived(self, data: bytes) -> None:
+        self._replying = True
+        try:
+            self._received(data)
+        finally:
+            self._end_reply()
+
+    def _received(self, data: bytes) -> None:
         if self._fresh:
             self._fresh = False
             if looks_like_tls(data) and self.handler is not None:
@@ -300,17 +323,6 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._buffer = self._buffer + data if self._buffer else data
         if not self.paused:
             self._handle()
-        # A reply leaves in the turn that produced it: one poll round less
-        # for the person waiting for it. Others' output waits for the flush,
-        # and so does this reply when the turn has notices still to come
-        # (mail): they are likely to be for the same people, in one write.
-        if (
-            self._queue
-            and not self._held
-            and not self._closed
-            and not self.factory.flusher.late_calls_pending
-        ):
-            self.flush()
 
     def _handle(self) -> None:
         """Hand the buffer's whole lines to L{lineReceived}, in order.
@@ -465,8 +477,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         return is_private(self.transport)
 
     def peer(self) -> str:
-        """The peer's address, as logs show it."""
-        peer = self.transport.getPeer()
-        host = getattr(peer, "host", None)
-        port = getattr(peer, "port", None)
-        return f"{host}:{port}" if host is not None else str(peer)
+        """The peer's address, as logs show it (read once, when connected)."""
+        if self._peer is None:
+            self._peer = address_text(self.transport.getPeer())
+        return self._peer

@@ -1,12 +1,13 @@
 """The output side of a line connection: a queue, flushed once a turn.
 
 Everything said to a connection is queued and leaves once per reactor turn
-(or, for a connection's own replies, at the end of the read that asked for
-them), so lines that reach a member in one turn cost one write, not one
-each. While the transport's send buffer is full, output stays queued, up
-to C{max_output} bytes, past which the connection is dropped as a slow
-reader. On a TCP or UNIX socket the queue is sent on the socket directly
-when the transport holds nothing (see L{QueuedOutput._send_queue}).
+(or, for a connection's own replies and for what a read said to a few
+others, at the end of that read), so lines that reach a member in one turn
+cost one write, not one each. While the transport's send buffer is full,
+output stays queued, up to C{max_output} bytes, past which the connection
+is dropped as a slow reader. On a TCP or UNIX socket the queue is sent on
+the socket directly when the transport holds nothing (see
+L{QueuedOutput._send_queue}).
 
 Lines that reach many connections alike (a room's) can be queued as one
 L{SharedLines}: every connection's queue holds the same object, lines
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from menuchat.net.connection import LineFactory
 
 __all__ = [
+    "FEW",
     "OUTPUT_PAUSE",
     "OutputFlusher",
     "OutputValve",
@@ -113,6 +115,10 @@ class SharedLines:
         return data
 
 
+#: Connections whose output a read may write at once (L{OutputFlusher.flush_if_few}).
+FEW = 4
+
+
 class OutputFlusher:
     """Writes the queued output of every connection once per reactor turn.
 
@@ -152,6 +158,23 @@ class OutputFlusher:
         self._shared.append(shared)
         if self._call is None and not self._flushing:
             self._call = self._clock.callLater(0, self._flush)
+
+    def flush_if_few(self) -> None:
+        """Write now what this turn queued so far, if it is for L{FEW}
+        connections at most and no late call waits.
+
+        Called at the end of a read: a line to a small room (or a reply to
+        one other person) then leaves in the turn that produced it, not at
+        the turn's end, behind every other read of the turn. Output for
+        more connections still waits, to go out in one write per member
+        however many lines of the turn reach it.
+        """
+        if self._flushing or self._late or not self._dirty or len(self._dirty) > FEW:
+            return
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+        self._flush()
 
     def _flush(self) -> None:
         # What the late calls write is flushed in this pass, not in a turn of
@@ -218,6 +241,7 @@ class QueuedOutput:
         _held: bool
         _closed: bool
         _output_wait: bool
+        _replying: bool
         _socket: socket.socket | None
 
         def _resume_input(self) -> None: ...
@@ -234,13 +258,16 @@ class QueuedOutput:
     def _enqueue(self, data: bytes) -> None:
         """Queue C{data} for the next flush; drop a peer that lags too far.
 
-        A peer lags while the transport holds a full send buffer for it;
-        what is queued for it then may not pass C{max_output} bytes.
+        While the connection handles its own input (C{_replying}), the
+        flusher is not told: what is queued then leaves when that input is
+        handled (L{_end_reply}). A peer lags while the transport holds a
+        full send buffer for it; what is queued for it then may not pass
+        C{max_output} bytes.
         """
         if self._closed:
             return
         queue = self._queue
-        if not queue and not self._held:
+        if not queue and not self._held and not self._replying:
             self.factory.flusher.flush_soon(self)
         elif self._tail is not None:
             # Lines shared with others come last here: none said later may
@@ -289,6 +316,26 @@ class QueuedOutput:
         self._queue = []
         self._shares = 0
         self._tail = None
+
+    def _end_reply(self) -> None:
+        """The connection's own input is handled: its reply leaves now, and
+        so does what it said to a few others (L{OutputFlusher.flush_if_few}).
+
+        No wait for the turn's end for the people waiting for it. The reply
+        waits for the turn's flush instead when the turn has calls still to
+        come (mail notices, likely for the same people: one write), and
+        whatever the transport holds back waits for the transport.
+        """
+        self._replying = False
+        flusher = self.factory.flusher
+        ready = bool(self._queue) and not self._held and not self._closed
+        if flusher.late_calls_pending:
+            if ready:
+                flusher.flush_soon(self)
+            return
+        if ready:
+            self.flush()
+        flusher.flush_if_few()
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
