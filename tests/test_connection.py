@@ -391,6 +391,13 @@ class TimeoutTests(ConnectionCase):
         ]
         assert factory.stats.drops == {"login_timeout": 1, "idle_timeout": 1}
 
+    def test_every_timed_out_connection_is_counted(self):
+        factory, clock = clocked_factory(login_timeout=5)
+        for port in (1, 2, 3):
+            connect(factory, port=port)
+        clock.advance(5)
+        assert factory.stats.drops == {"login_timeout": 3}
+
 
 class LogTests(ConnectionCase):
     """What a connection logs."""

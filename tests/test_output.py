@@ -4,7 +4,7 @@ flush once a turn, back-pressure, the direct socket send and slow readers."""
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs, formatEvent
 
 from menuchat.frontends.menu import texts
@@ -269,6 +269,36 @@ class OutputTests(ConnectionCase):
         assert factory.stats.drops == {"slow_reader": 1}
         assert factory.stats.output_high_water == 1001
         assert protocol._queued == 1001  # nothing more was queued
+
+    def test_each_dropped_slow_reader_is_counted(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=1000)
+        (owner, _), (_, first), (_, second) = room(factory, 3)
+        first.producer.pauseProducing()
+        second.producer.pauseProducing()
+        owner.dataReceived(b"".join(b"message %03d\n" % n for n in range(100)))
+        assert first.aborted
+        assert second.aborted
+        assert factory.stats.drops == {"slow_reader": 2}
+
+    def test_a_dropped_slow_reader_is_told_nothing_more_before_it_goes(self):
+        # A real transport aborts later, in a turn of its own; until then
+        # nothing more is queued or written for the dropped peer.
+        factory, clock = clocked_factory(line_rate=0, max_output=1000)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the abort, stays connected
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n")
+        clock.advance(0)
+        transport.clear()
+        transport.producer.pauseProducing()
+        protocol.write("x" * 1001)
+        assert transport.disconnected  # aborted
+        protocol.write("after the drop\r\n")
+        transport.producer.resumeProducing()  # the peer reads after all
+        protocol.flush()
+        clock.advance(0)
+        assert transport.value() == b""
+        assert factory.stats.drops == {"slow_reader": 1}
 
     def test_send_line_queues_the_line_with_crlf(self):
         protocol, transport = login(self.factory, "Nina")
