@@ -4,20 +4,66 @@ the outgoing queue."""
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
+from menuchat.net.connection import LineConnection, LineFactory
 from tests.support import (
     PROMPT,
+    Wire,
     clocked_factory,
     connect,
     login,
     room,
 )
+
+
+class Handler:
+    """A front-end that notes its lines, replies C{reply} to each and
+    answers it with the next of C{answers} (None: at once)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.lines = []
+        self.answers = []
+        self.reply = ""
+
+    def start(self):
+        pass
+
+    def line_received(self, line):
+        self.lines.append(line)
+        self.connection.write(self.reply)
+        return self.answers.pop(0) if self.answers else None
+
+    def connection_lost(self):
+        pass
+
+
+class BareConnection(LineConnection):
+    """A line connection with no dialogue: what net/ does on its own."""
+
+    def make_handler(self):
+        return Handler(self)
+
+
+def bare_connection(wire=Wire, **limits):
+    """A L{BareConnection} on a C{wire}, its handler and the transport."""
+    clock = Clock()
+    factory = LineFactory(clock, Limits(**limits))
+    factory.protocol = BareConnection
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    transport = wire(peerAddress=IPv4Address("TCP", "127.0.0.1", 1))
+    transport.protocol = protocol
+    transport.clock = clock
+    protocol.makeConnection(transport)
+    return protocol, protocol.handler, transport
 
 
 class ConnectionCase(SynchronousTestCase):
@@ -148,6 +194,15 @@ class LineLimitTests(ConnectionCase):
             + PROMPT
         )
 
+    def test_a_long_line_is_logged(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, _ = login(factory, "Nina")
+        with capturedLogs() as events:
+            protocol.dataReceived(b"x" * 17 + b"\n")
+        assert [formatEvent(e) for e in events] == [
+            "127.0.0.1:40000 sent a line over the limit"
+        ]
+
     def test_long_line_at_a_sub_prompt_returns_to_the_option_prompt(self):
         factory, _ = clocked_factory(max_line_length=16)
         protocol, transport = login(factory, "Nina")
@@ -266,7 +321,10 @@ class LineRateTests(ConnectionCase):
                 clock.advance(1)
         assert transport.value().count(b"Users in server") == 6
         throttled = [e for e in events if "over the line rate" in e["log_format"]]
-        assert len(throttled) == 1
+        assert [formatEvent(e) for e in throttled] == [
+            "127.0.0.1:40000 is over the line rate: reading paused until its"
+            " budget refills (logged once a connection)"
+        ]
 
     def test_no_token_is_spent_while_output_is_backed_up(self):
         factory, clock = clocked_factory(line_rate=1, line_burst=2)
@@ -388,6 +446,10 @@ class TimeoutTests(ConnectionCase):
         assert [(e["peer"], e["when"]) for e in timed_out] == [
             ("127.0.0.1:1", "before logging in"),
             ("127.0.0.1:2", "idle"),
+        ]
+        assert [formatEvent(e) for e in timed_out] == [
+            "127.0.0.1:1 timed out before logging in",
+            "127.0.0.1:2 timed out idle",
         ]
         assert factory.stats.drops == {"login_timeout": 1, "idle_timeout": 1}
 
