@@ -3,6 +3,7 @@ in-memory transports and a Clock: framing, decoding, limits, timeouts and
 the outgoing queue."""
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -344,6 +345,24 @@ class LineRateTests(ConnectionCase):
         assert transport.take().count(b"Users in server") == 1
         assert transport.producerState == "producing"
         assert clock.getDelayedCalls() == []
+
+
+class AnswerTests(SynchronousTestCase):
+    """Lines wait for a pending answer, then are read on at once."""
+
+    def test_lines_read_on_after_an_answer_are_answered_at_once(self):
+        protocol, handler, transport = bare_connection(line_rate=0)
+        handler.reply = "reply\r\n"
+        answer = Deferred()
+        handler.answers.append(answer)
+        protocol.dataReceived(b"first\nsecond\n")
+        assert handler.lines == ["first"]
+        assert transport.producerState == "paused"
+        answer.callback(None)
+        assert handler.lines == ["first", "second"]
+        assert transport.producerState == "producing"
+        # Both replies are out in this turn, not at the next one's flush.
+        assert transport.io.getvalue() == b"reply\r\nreply\r\n"
 
 
 class TimeoutTests(ConnectionCase):
