@@ -5,6 +5,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors as hub
 from menuchat.core.hub import Hub
+from menuchat.store import Account
 from menuchat.store.memory import MemoryStore
 from tests.support import FakeMember, resolved
 
@@ -19,8 +20,9 @@ class HubCase(SynchronousTestCase):
 
     def setUp(self):
         now = [1565027100.0]
+        self.store = MemoryStore()
         self.chat = Hub(
-            MemoryStore(),
+            self.store,
             now=lambda: now[0],
             mailbox_size=3,
             max_rooms=2,
@@ -135,10 +137,24 @@ class MailTests(HubCase):
         ]
         assert resolved(self.chat.read_messages(jose)) == []
 
+    def test_mail_to_a_registered_user_offline_waits_in_the_mailbox(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        nina, _ = login(self.chat, "Nina")
+        message = resolved(self.chat.send_message(nina, 7, "see you"))
+        assert (
+            message.sender_id,
+            message.sender_name,
+            message.recipient_id,
+            message.recipient_name,
+            message.text,
+        ) == (nina.id, "Nina", 7, "Jose", "see you")
+        assert resolved(self.store.take_mail(7)) == [message]
+
     def test_unknown_recipient_stores_nothing(self):
         nina, _ = login(self.chat, "Nina")
-        with self.assertRaises(hub.UnknownUser):
+        with self.assertRaises(hub.UnknownUser) as caught:
             resolved(self.chat.send_message(nina, 99, "hello"))
+        assert caught.exception.args == (99,)
         assert resolved(self.chat.read_messages(nina)) == []
 
     def test_a_departed_users_id_reaches_no_one(self):
