@@ -150,6 +150,19 @@ class MailTests(HubCase):
         ) == (nina.id, "Nina", 7, "Jose", "see you")
         assert resolved(self.store.take_mail(7)) == [message]
 
+    def test_users_are_found_by_id_online_or_registered(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        nina, _ = login(self.chat, "Nina")
+        assert resolved(self.chat.find_user(str(nina.id))) == (nina.id, "Nina")
+        assert resolved(self.chat.find_user("7")) == (7, "Jose")
+        assert resolved(self.chat.find_user("8")) is None
+
+    def test_an_id_has_at_most_eighteen_digits(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        assert resolved(self.chat.find_user("0" * 17 + "7")) == (7, "Jose")
+        # Nineteen digits are a name, which no one has.
+        assert resolved(self.chat.find_user("0" * 18 + "7")) is None
+
     def test_unknown_recipient_stores_nothing(self):
         nina, _ = login(self.chat, "Nina")
         with self.assertRaises(hub.UnknownUser) as caught:

@@ -127,6 +127,15 @@ class RoomTests(HubCase):
         assert jose_member.events[-1] == ("line", "lobby", "Jose", "Hello")
         assert outsider.events == []
 
+    def test_deliveries_count_every_member_reached(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "den")
+        self.chat.join_room(jose, "den")
+        self.chat.say(nina, "one")
+        self.chat.say(jose, "two")
+        assert self.chat.deliveries == 4
+
     def test_say_outside_a_room_is_refused(self):
         nina, _ = login(self.chat, "Nina")
         with self.assertRaises(hub.NotInRoom):
@@ -340,6 +349,19 @@ class KeptRoomTests(HubCase):
             restarted.say(ann, text)
         assert [line.text for line in room.history] == ["two", "three", "four"]
 
+    def test_a_kept_rooms_lines_are_stored_with_speaker_and_time_up_to_the_cap(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        self.chat.create_room(nina, "lobby")
+        for n, text in enumerate(("one", "two", "three", "four")):
+            self.now[0] = 1000.0 + n
+            self.chat.say(nina, text)
+        stored = resolved(self.store.history("lobby", 100))
+        assert [(h.speaker, h.text, h.said_at) for h in stored] == [
+            ("Nina", "two", 1001.0),
+            ("Nina", "three", 1002.0),
+            ("Nina", "four", 1003.0),
+        ]
+
     def test_a_guest_room_does_not_come_back(self):
         ann, _ = login(self.chat, "Ann")
         self.chat.create_room(ann, "den")
@@ -502,6 +524,15 @@ class ModerationTests(HubCase):
         with self.assertRaises(hub.NotHere) as caught:
             self.chat.kick(self.nina, "eve")
         assert caught.exception.args == ("eve",)
+
+    def test_closing_refusals_name_the_room(self):
+        olga, _ = registered(self.chat, self.store, "Olga", 99)
+        with self.assertRaises(hub.UnknownRoom) as caught:
+            self.chat.close_room(olga, "Nowhere")
+        assert caught.exception.args == ("Nowhere",)
+        with self.assertRaises(hub.NotOwner) as caught:
+            self.chat.close_room(self.jose)
+        assert caught.exception.args == ("lobby",)
 
     def test_refusals_name_the_room(self):
         self.chat.mute(self.nina, "Jose")
