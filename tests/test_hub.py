@@ -163,6 +163,27 @@ class MailTests(HubCase):
         # Nineteen digits are a name, which no one has.
         assert resolved(self.chat.find_user("0" * 18 + "7")) is None
 
+    def test_send_to_refuses_an_empty_message_and_an_unknown_name(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        with self.assertRaises(hub.EmptyMessage):
+            resolved(self.chat.send_to(nina, "Jose", "   "))
+        with self.assertRaises(hub.UnknownUser) as caught:
+            resolved(self.chat.send_to(nina, "Nobody", "hi"))
+        assert caught.exception.args == ("Nobody",)
+        # Nineteen digits are a name, not the id of anyone online.
+        with self.assertRaises(hub.UnknownUser):
+            resolved(self.chat.send_to(nina, "0" * 18 + str(jose.id), "hi"))
+        assert jose_member.events == []
+        assert self.chat.private_messages == 0
+
+    def test_private_messages_are_counted(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        resolved(self.chat.send_to(nina, "Jose", "one"))
+        resolved(self.chat.send_to(jose, str(nina.id), "two"))
+        assert self.chat.private_messages == 2
+
     def test_unknown_recipient_stores_nothing(self):
         nina, _ = login(self.chat, "Nina")
         with self.assertRaises(hub.UnknownUser) as caught:
