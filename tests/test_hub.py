@@ -156,6 +156,8 @@ class MailTests(HubCase):
         assert resolved(self.chat.find_user(str(nina.id))) == (nina.id, "Nina")
         assert resolved(self.chat.find_user("7")) == (7, "Jose")
         assert resolved(self.chat.find_user("8")) is None
+        assert resolved(self.chat.find_user("NINA")) == (nina.id, "Nina")
+        assert resolved(self.chat.find_user("jose")) == (7, "Jose")
 
     def test_an_id_has_at_most_eighteen_digits(self):
         resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))

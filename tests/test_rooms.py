@@ -525,6 +525,27 @@ class ModerationTests(HubCase):
             self.chat.kick(self.nina, "eve")
         assert caught.exception.args == ("eve",)
 
+    def test_joining_and_creating_refusals_name_the_room(self):
+        eve, _ = login(self.chat, "Eve")
+        with self.assertRaises(hub.RoomTaken) as caught:
+            self.chat.create_room(eve, "LOBBY")
+        assert caught.exception.args == ("LOBBY",)
+        with self.assertRaises(hub.UnknownRoom) as caught:
+            self.chat.join_room(eve, "Nowhere")
+        assert caught.exception.args == ("Nowhere",)
+        with self.assertRaises(hub.RoomFull) as caught:
+            self.chat.join_room(eve, "LOBBY")
+        assert caught.exception.args == ("lobby",)
+
+    def test_a_joiner_is_told_when_it_joined(self):
+        joined = []
+        eve, eve_member = login(self.chat, "Eve")
+        eve_member.member_joined = joined.append
+        self.chat.kick(self.nina, "Ana")
+        self.now[0] = 1565027200.0
+        self.chat.join_room(eve, "lobby")
+        assert [(e.name, e.at) for e in joined] == [("Eve", 1565027200.0)]
+
     def test_closing_refusals_name_the_room(self):
         olga, _ = registered(self.chat, self.store, "Olga", 99)
         with self.assertRaises(hub.UnknownRoom) as caught:
