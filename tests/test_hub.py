@@ -179,6 +179,14 @@ class MailTests(HubCase):
         assert jose_member.events == []
         assert self.chat.private_messages == 0
 
+    def test_up_to_eighteen_digits_are_an_id_even_if_someone_has_that_name(self):
+        nina, nina_member = login(self.chat, "Nina")
+        digits, digits_member = login(self.chat, "0" * 17 + str(nina.id))
+        message = resolved(self.chat.send_to(digits, "0" * 17 + str(nina.id), "hi"))
+        assert message.recipient_id == nina.id
+        assert nina_member.events == [("waiting", "hi", 1)]
+        assert digits_member.events == []
+
     def test_private_messages_are_counted(self):
         nina, _ = login(self.chat, "Nina")
         jose, _ = login(self.chat, "Jose")
