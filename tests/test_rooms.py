@@ -464,7 +464,7 @@ class ModerationTests(HubCase):
         with self.assertRaises(hub.UnknownUser):
             self.chat.disconnect(olga, "nobody")
 
-    def test_moderation_is_logged(self):
+    def test_every_moderation_is_logged_in_full(self):
         olga, _ = registered(self.chat, self.store, "Olga", 99)
         with capturedLogs() as events:
             self.chat.mute(self.nina, "Jose")
