@@ -8,7 +8,7 @@ from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -158,6 +158,18 @@ class CapTests(SynchronousTestCase):
         (refused,) = [e for e in events if e.get("event") == "refusal"]
         assert refused["count"] == 5
         assert refused["why"] == "the server is full"
+
+    def test_a_refusal_summary_reads_as_one_sentence(self):
+        clock = Clock()
+        factory = make_factory(clock, Limits(max_clients=1))
+        connect(factory, port=1)
+        with capturedLogs() as events:
+            for port in range(7, 10):
+                connect(factory, port=port)
+            clock.advance(1)
+        assert [formatEvent(e) for e in events if e.get("event") == "refusal"] == [
+            "Refused 3 connection(s) in 1.0s: the server is full"
+        ]
 
 
 class ShutdownTests(SynchronousTestCase):
