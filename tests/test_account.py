@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
+from menuchat.core import errors
 from menuchat.frontends.menu.factory import MenuChatProtocol
 from menuchat.store import Account
 from menuchat.store.memory import MemoryStore
@@ -282,3 +284,23 @@ class AccountDialogueTests(SynchronousTestCase):
             b"Error: the name 'Nina' was registered meanwhile; nothing was changed.",
             out,
         )
+
+    def test_a_store_refusing_a_change_or_deletion_is_a_fault_told_as_such(
+        self,
+    ) -> None:
+        nina, wire = self.register()
+
+        def refuse(*args: object) -> Deferred[None]:
+            return fail(errors.UnknownUser(1))
+
+        self.store.set_password = refuse  # type: ignore[method-assign]
+        self.store.delete_account = refuse  # type: ignore[method-assign]
+        failed = (
+            b"Error: the server could not do that just now; nothing was"
+            b" changed.\r\n" + PROMPT
+        )
+        out = self.say(nina, wire, "8", "1", "newsecret", "newsecret")
+        self.assertTrue(out.endswith(failed), out)
+        out = self.say(nina, wire, "8", "2", "DELETE")
+        self.assertTrue(out.endswith(failed), out)
+        self.assertEqual(len(self.flushLoggedErrors(errors.UnknownUser)), 2)
