@@ -304,3 +304,21 @@ class AccountDialogueTests(SynchronousTestCase):
         out = self.say(nina, wire, "8", "2", "DELETE")
         self.assertTrue(out.endswith(failed), out)
         self.assertEqual(len(self.flushLoggedErrors(errors.UnknownUser)), 2)
+
+    def test_a_long_line_at_a_password_prompt_shows_input_again(self) -> None:
+        long = "x" * 3000
+        too_long = b"Error: that line was longer than 2048 bytes and was discarded.\r\n"
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.say(nina, wire, "8")
+        self.assertEqual(self.say(nina, wire, long), SHOW_INPUT + too_long + PROMPT)
+        self.say(nina, wire, "8", "secret12")
+        self.assertEqual(self.say(nina, wire, long), SHOW_INPUT + too_long + PROMPT)
+        self.say(nina, wire, "8", "secret12", "secret12", "6")
+        again, wire = self.connect()
+        self.say(again, wire, "Nina")
+        self.assertEqual(
+            self.say(again, wire, long),
+            SHOW_INPUT + too_long + b"Your id key (i.e your name): ",
+        )
+        self.assertIn(b"Client Name: Jose", self.say(again, wire, "Jose"))

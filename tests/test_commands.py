@@ -300,3 +300,46 @@ class OwnRoomTests(PeopleCase):
         assert said.startswith(
             "You left chat room lobby; it stays open until you close it.\r\n"
         ), said
+
+
+class MessageRefusalTests(PeopleCase):
+    """What a refused private message says."""
+
+    def test_an_unknown_recipient_is_quoted_in_part(self) -> None:
+        nina = self.person("Nina")
+        assert nina.say("/msg " + "z" * 50 + " hi") == (
+            "Error: no user has the id or name '" + "z" * 40 + "'; nothing was"
+            " sent.\r\n" + PROMPT
+        )
+
+    def test_the_full_mailbox_of_someone_offline(self) -> None:
+        jose = self.registered("Jose")
+        jose.say("6")
+        nina = self.person("Nina")
+        for n in range(100):
+            nina.say(f"/msg jose {n}")
+        assert nina.say("/msg jose one too many") == (
+            "Error: the mailbox of jose is full; nothing was sent.\r\n" + PROMPT
+        )
+
+    def test_a_store_failing_to_read_mail_is_told_as_a_fault(self) -> None:
+        from twisted.internet.defer import fail
+
+        from menuchat.core import errors
+
+        nina = self.person("Nina")
+        self.patch(self.store, "take_mail", lambda user_id: fail(errors.UnknownUser(1)))
+        assert nina.say("3") == (
+            "Error: the server could not do that just now; nothing was changed.\r\n"
+            + PROMPT
+        )
+        assert len(self.flushLoggedErrors(errors.UnknownUser)) == 1
+
+
+class RoomLineLimitTests(PeopleCase):
+    def test_a_long_line_in_a_room_is_refused_there(self) -> None:
+        nina = self.person("Nina")
+        nina.say("/create lobby")
+        assert nina.say("x" * 3000) == (
+            "Error: that line was longer than 2048 bytes and was discarded.\r\n"
+        )

@@ -73,6 +73,25 @@ class RenderOnceTests(SynchronousTestCase):
         self.nina.say("hello")
         assert Counted.calls == 1
 
+    def test_a_member_joining(self) -> None:
+        from menuchat.frontends.menu import texts
+
+        self.patch(texts, "MEMBER_JOINED", Counted(texts.MEMBER_JOINED))
+        self.case.person("Eve").say("/join lobby")
+        assert Counted.calls == 1
+
+    def test_a_member_leaving(self) -> None:
+        from menuchat.core.events import LeaveReason
+        from menuchat.frontends.menu import view
+
+        left = dict(view.LEFT)
+        left[LeaveReason.LEFT] = Counted(left[LeaveReason.LEFT])
+        self.patch(view, "LEFT", left)
+        eve = self.case.person("Eve")
+        eve.say("/join lobby")
+        eve.say("bye")
+        assert Counted.calls == 1
+
     def test_a_room_change(self) -> None:
         from menuchat.core.events import Change
         from menuchat.frontends.menu import view
