@@ -52,6 +52,7 @@ __all__ = [
     "check",
 ]
 
+
 def _open(path: str) -> tuple[sqlite3.Connection, set[str]]:
     """In the store's thread: the database, and the keys of its accounts."""
     conn = open_database(path)
