@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import maybeDeferred
@@ -38,6 +41,25 @@ class PasswordTests(SynchronousTestCase):
     def test_a_malformed_hash_verifies_nothing(self) -> None:
         for stored in ("", "plain", "md5$1$2$3$4$5", "scrypt$x$8$1$AA==$AA=="):
             self.assertFalse(verify_password("x", stored), stored)
+
+
+class HashFormatTests(SynchronousTestCase):
+    def test_a_hash_records_its_parameters_and_a_16_byte_salt(self) -> None:
+        kind, n, r, p, salt, digest = hash_password("secret12").split("$")
+        self.assertEqual((kind, n, r, p), ("scrypt", "16384", "8", "1"))
+        self.assertEqual(len(base64.b64decode(salt)), 16)
+        self.assertEqual(len(base64.b64decode(digest)), 64)
+
+    def test_a_costlier_hash_than_ours_still_verifies(self) -> None:
+        # Twice our memory (32 MiB and more): what a later, stronger setting
+        # would write. OpenSSL's default memory cap would refuse it.
+        salt = b"0123456789abcdef"
+        digest = hashlib.scrypt(
+            b"secret12", salt=salt, n=2**15, r=8, p=1, maxmem=64 * 1024 * 1024
+        )
+        encode = base64.b64encode
+        stored = f"scrypt$32768$8$1${encode(salt).decode()}${encode(digest).decode()}"
+        self.assertTrue(verify_password("secret12", stored))
 
 
 class PortalTests(SynchronousTestCase):
