@@ -203,3 +203,41 @@ class LineRuleTests(MessageCase):
             transport.value() == b"ERROR :Closing Link: (too many connections"
             b" from your address)\r\n"
         )
+
+
+class StoreFaultTests(MessageCase):
+    """A store that fails is a fault: logged, and the client told."""
+
+    def test_a_message_the_store_fails_to_keep(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import capturedLogs
+
+        self.world.account("carl", "secret12", user_id=77)
+        self.patch(
+            self.world.store, "deliver", lambda *args: fail(RuntimeError("disk full"))
+        )
+        with capturedLogs() as events:
+            self.ana.dataReceived(b"PRIVMSG carl :are you there?\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test FAIL PRIVMSG STORE_FAILED :The server could not do that;"
+            " nothing changed"
+        ]
+        (failed,) = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "IRC request failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+    def test_a_logout_the_store_fails(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import capturedLogs
+
+        self.patch(
+            self.world.store, "drop_mail", lambda *args: fail(RuntimeError("disk full"))
+        )
+        with capturedLogs() as events:
+            self.ben_wire.loseConnection()
+        (failed,) = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Logout failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+        assert [u.name for u in self.world.hub.users()] == ["ana"]
