@@ -241,3 +241,32 @@ class StoreFaultTests(MessageCase):
         assert failed["log_failure"].check(RuntimeError)
         assert len(self.flushLoggedErrors(RuntimeError)) == 1
         assert [u.name for u in self.world.hub.users()] == ["ana"]
+
+    def test_mail_the_store_fails_to_hand_over(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import capturedLogs
+
+        self.patch(
+            self.world.store, "take_mail", lambda *args: fail(RuntimeError("disk full"))
+        )
+        with capturedLogs() as events:
+            self.ana.dataReceived(b"PRIVMSG ben :psst\r\n")
+        (failed,) = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Taking mail failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+
+class MessageRefusalTests(MessageCase):
+    def test_a_message_without_recipient_or_text(self):
+        self.ana.dataReceived(
+            b"PRIVMSG\r\nPRIVMSG ben\r\nPRIVMSG ben :\x02\x02\r\n"
+            b"PRIVMSG ben,carl :hi\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 411 ana :No recipient given (PRIVMSG)",
+            ":irc.test 412 ana :No text to send",
+            ":irc.test 412 ana :No text to send",
+        ]
+        # Of several targets, the first is taken.
+        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :hi"]
