@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
+from menuchat.core import errors
 from menuchat.frontends.menu.factory import MenuChatProtocol
+from menuchat.store import Account
 from menuchat.store.memory import MemoryStore
-from tests.support import make_factory
+from tests.support import PROMPT, make_factory
 
 HIDE_INPUT = b"\xff\xfb\x01"  # IAC WILL ECHO
 SHOW_INPUT = b"\xff\xfc\x01"  # IAC WONT ECHO
@@ -23,9 +26,11 @@ class AccountDialogueTests(SynchronousTestCase):
         self.factory = make_factory(self.clock, Limits(line_rate=0), self.store)
         self.port = 1000
 
-    def connect(self) -> tuple[MenuChatProtocol, StringTransport]:
+    def connect(
+        self, host: str = "127.0.0.1"
+    ) -> tuple[MenuChatProtocol, StringTransport]:
         self.port += 1
-        address = IPv4Address("TCP", "127.0.0.1", self.port)
+        address = IPv4Address("TCP", host, self.port)
         protocol = self.factory.buildProtocol(address)
         assert isinstance(protocol, MenuChatProtocol)
         transport = StringTransport(peerAddress=address)
@@ -155,3 +160,165 @@ class AccountDialogueTests(SynchronousTestCase):
         nina.dataReceived(b"\xff\xfd\x01")  # IAC DO ECHO: telnet accepts
         self.clock.advance(0)
         self.assertEqual(wire.value(), b"")
+
+    def test_the_guest_is_told_what_registering_takes(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.assertEqual(
+            self.say(nina, wire, "8"),
+            b"You are a guest. To register the name Nina, choose a password of"
+            b" at least 8 characters; an empty line goes back to the menu.\r\n"
+            + HIDE_INPUT
+            + b"New password: ",
+        )
+
+    def test_an_empty_password_goes_back_to_the_menu_showing_input(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.say(nina, wire, "8")
+        self.assertEqual(
+            self.say(nina, wire, ""),
+            b"\r\n" + SHOW_INPUT + b"Back to the menu.\r\n" + PROMPT,
+        )
+        self.assertIn(b"Users in server: Nina:1", self.say(nina, wire, "1"))
+
+    def test_a_short_password_is_refused_showing_input(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.say(nina, wire, "8")
+        self.assertEqual(
+            self.say(nina, wire, "short"),
+            b"\r\n"
+            + SHOW_INPUT
+            + b"Error: a password has at least 8 characters; nothing was"
+            b" changed.\r\n" + PROMPT,
+        )
+
+    def test_differing_passwords_are_refused_showing_input(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.say(nina, wire, "8", "secret12")
+        self.assertEqual(
+            self.say(nina, wire, "secret13"),
+            SHOW_INPUT
+            + b"\r\nError: the two passwords differ; nothing was changed.\r\n"
+            + PROMPT,
+        )
+
+    def test_the_account_menu_goes_back_on_3_or_an_empty_line(self) -> None:
+        nina, wire = self.register()
+        for choice in ("3", ""):
+            self.say(nina, wire, "8")
+            self.assertEqual(
+                self.say(nina, wire, choice), b"Back to the menu.\r\n" + PROMPT
+            )
+        self.assertIn(b"Users in server: Nina:1", self.say(nina, wire, "1"))
+
+    def test_an_unknown_account_choice_is_quoted_in_part(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "8")
+        self.assertEqual(
+            self.say(nina, wire, "9" * 50),
+            b"Error: '"
+            + b"9" * 40
+            + b"' is not a choice; back to the menu.\r\n"
+            + PROMPT,
+        )
+
+    def test_the_password_line_shows_input_again(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        self.say(again, wire, "Nina")
+        out = self.say(again, wire, "secret12")
+        self.assertTrue(out.startswith(SHOW_INPUT + b"\r\n"), out)
+
+    def test_a_registered_name_taken_while_its_password_is_typed(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        slow, slow_wire = self.connect()
+        self.say(slow, slow_wire, "Nina")
+        fast, fast_wire = self.connect()
+        self.assertIn(
+            b"Client Name: Nina", self.say(fast, fast_wire, "Nina", "secret12")
+        )
+        self.assertEqual(
+            self.say(slow, slow_wire, "secret12"),
+            SHOW_INPUT + b"\r\nError: the name 'Nina' is taken. Choose another.\r\n"
+            b"Your id key (i.e your name): ",
+        )
+
+    def test_guesses_from_one_address_do_not_slow_down_another(self) -> None:
+        for name in ("Nina", "Jose"):
+            user, wire = self.register(name)
+            self.say(user, wire, "6")
+        guesser, gwire = self.connect("10.0.0.1")
+        for _ in range(4):
+            self.say(guesser, gwire, "Nina", "wrong-one")
+        self.assertNotIn(b"wrong password", self.say(guesser, gwire, "Jose", "wrong"))
+        other, owire = self.connect("10.0.0.2")
+        self.assertIn(b"wrong password", self.say(other, owire, "Jose", "wrong-two"))
+
+    def test_a_changed_password_is_the_one_that_logs_in(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "8", "1", "newsecret", "newsecret")
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        self.assertIn(b"wrong password", self.say(again, wire, "Nina", "secret12"))
+        self.assertIn(b"Client Name: Nina", self.say(again, wire, "Nina", "newsecret"))
+
+    def test_a_deleted_account_leaves_a_guest_who_may_register_again(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "8", "2", "DELETE")
+        self.assertIn(b"You are a guest", self.say(nina, wire, "8"))
+
+    def test_a_name_registered_meanwhile_is_not_registered_again(self) -> None:
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        # Another server on the same store registered the name meanwhile.
+        self.successResultOf(
+            self.store.create_account(Account(99, "Nina", "nina", "hash", 1.0))
+        )
+        out = self.say(nina, wire, "8", "secret12", "secret12")
+        self.assertIn(
+            b"Error: the name 'Nina' was registered meanwhile; nothing was changed.",
+            out,
+        )
+
+    def test_a_store_refusing_a_change_or_deletion_is_a_fault_told_as_such(
+        self,
+    ) -> None:
+        nina, wire = self.register()
+
+        def refuse(*args: object) -> Deferred[None]:
+            return fail(errors.UnknownUser(1))
+
+        self.store.set_password = refuse  # type: ignore[method-assign]
+        self.store.delete_account = refuse  # type: ignore[method-assign]
+        failed = (
+            b"Error: the server could not do that just now; nothing was"
+            b" changed.\r\n" + PROMPT
+        )
+        out = self.say(nina, wire, "8", "1", "newsecret", "newsecret")
+        self.assertTrue(out.endswith(failed), out)
+        out = self.say(nina, wire, "8", "2", "DELETE")
+        self.assertTrue(out.endswith(failed), out)
+        self.assertEqual(len(self.flushLoggedErrors(errors.UnknownUser)), 2)
+
+    def test_a_long_line_at_a_password_prompt_shows_input_again(self) -> None:
+        long = "x" * 3000
+        too_long = b"Error: that line was longer than 2048 bytes and was discarded.\r\n"
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        self.say(nina, wire, "8")
+        self.assertEqual(self.say(nina, wire, long), SHOW_INPUT + too_long + PROMPT)
+        self.say(nina, wire, "8", "secret12")
+        self.assertEqual(self.say(nina, wire, long), SHOW_INPUT + too_long + PROMPT)
+        self.say(nina, wire, "8", "secret12", "secret12", "6")
+        again, wire = self.connect()
+        self.say(again, wire, "Nina")
+        self.assertEqual(
+            self.say(again, wire, long),
+            SHOW_INPUT + too_long + b"Your id key (i.e your name): ",
+        )
+        self.assertIn(b"Client Name: Jose", self.say(again, wire, "Jose"))

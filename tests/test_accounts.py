@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import Interface
 
 from menuchat.core.accounts import (
+    AccountRealm,
     Accounts,
     IAccount,
     LoginThrottle,
@@ -36,6 +41,25 @@ class PasswordTests(SynchronousTestCase):
     def test_a_malformed_hash_verifies_nothing(self) -> None:
         for stored in ("", "plain", "md5$1$2$3$4$5", "scrypt$x$8$1$AA==$AA=="):
             self.assertFalse(verify_password("x", stored), stored)
+
+
+class HashFormatTests(SynchronousTestCase):
+    def test_a_hash_records_its_parameters_and_a_16_byte_salt(self) -> None:
+        kind, n, r, p, salt, digest = hash_password("secret12").split("$")
+        self.assertEqual((kind, n, r, p), ("scrypt", "16384", "8", "1"))
+        self.assertEqual(len(base64.b64decode(salt)), 16)
+        self.assertEqual(len(base64.b64decode(digest)), 64)
+
+    def test_a_costlier_hash_than_ours_still_verifies(self) -> None:
+        # Twice our memory (32 MiB and more): what a later, stronger setting
+        # would write. OpenSSL's default memory cap would refuse it.
+        salt = b"0123456789abcdef"
+        digest = hashlib.scrypt(
+            b"secret12", salt=salt, n=2**15, r=8, p=1, maxmem=64 * 1024 * 1024
+        )
+        encode = base64.b64encode
+        stored = f"scrypt$32768$8$1${encode(salt).decode()}${encode(digest).decode()}"
+        self.assertTrue(verify_password("secret12", stored))
 
 
 class PortalTests(SynchronousTestCase):
@@ -69,6 +93,25 @@ class PortalTests(SynchronousTestCase):
         self.failureResultOf(self.login("Nina", "secret13"), UnauthorizedLogin)
         self.failureResultOf(self.login("Jose", "secret12"), UnauthorizedLogin)
 
+    def test_refusals_say_why(self) -> None:
+        wrong = self.failureResultOf(self.login("Nina", "secret13"), UnauthorizedLogin)
+        self.assertEqual(wrong.getErrorMessage(), "wrong password")
+        unknown = self.failureResultOf(
+            self.login("Jose", "secret12"), UnauthorizedLogin
+        )
+        self.assertEqual(unknown.getErrorMessage(), "no such account")
+
+    def test_the_realm_gives_accounts_only_and_only_those_that_exist(self) -> None:
+        realm = AccountRealm(self.store)
+        other = self.failureResultOf(
+            realm.requestAvatar(7, None, Interface), NotImplementedError
+        )
+        self.assertEqual(other.getErrorMessage(), "only IAccount avatars")
+        gone = self.failureResultOf(
+            realm.requestAvatar(8, None, IAccount), UnauthorizedLogin
+        )
+        self.assertEqual(gone.getErrorMessage(), "the account is gone")
+
 
 class ThrottleTests(SynchronousTestCase):
     def test_failures_past_the_free_ones_wait_longer_and_longer(self) -> None:
@@ -96,6 +139,20 @@ class ThrottleTests(SynchronousTestCase):
         throttle.failed("name:nina")
         throttle.succeeded("name:nina")
         self.assertEqual(throttle.delay("name:nina"), 0)
+
+    def test_a_failure_exactly_a_window_ago_is_forgotten_and_takes_no_room(
+        self,
+    ) -> None:
+        clock = Clock()
+        clock.advance(1_700_000_000)  # a real clock's time, not 0
+        throttle = LoginThrottle(clock, free=1, window=60)
+        throttle.failed("name:nina")
+        throttle.failed("name:nina")
+        clock.advance(59)
+        self.assertGreater(throttle.delay("name:nina"), 0)
+        clock.advance(1)
+        self.assertEqual(throttle.delay("name:nina"), 0)
+        self.assertEqual(throttle._failures, {})
 
 
 class AccountsTests(SynchronousTestCase):
@@ -129,6 +186,29 @@ class AccountsTests(SynchronousTestCase):
         self.assertNoResult(slowed)
         self.clock.advance(2)
         self.assertEqual(self.successResultOf(slowed).user_id, 5)
+
+    def test_a_registered_account_notes_when(self) -> None:
+        self.clock.advance(1234)
+        account = self.successResultOf(self.accounts.register(5, "Nina", "secret12"))
+        self.assertEqual(account.created_at, 1234)
+
+    def test_a_success_forgives_the_names_failures_not_the_addresss(self) -> None:
+        self.successResultOf(self.accounts.register(5, "Nina", "secret12"))
+        for _ in range(3):
+            self.failureResultOf(
+                self.accounts.authenticate("Nina", "wrong", "1.2.3.4"),
+                UnauthorizedLogin,
+            )
+        right = self.accounts.authenticate("Nina", "secret12", "5.6.7.8")
+        self.clock.advance(2)
+        self.successResultOf(right)
+        # The name is forgiven: from elsewhere it is answered at once.
+        self.successResultOf(self.accounts.authenticate("Nina", "secret12", "9.9.9.9"))
+        # The guessing address is not.
+        slowed = self.accounts.authenticate("Nina", "secret12", "1.2.3.4")
+        self.assertNoResult(slowed)
+        self.clock.advance(2)
+        self.successResultOf(slowed)
 
     def test_change_password_and_delete(self) -> None:
         self.successResultOf(self.accounts.register(5, "Nina", "secret12"))

@@ -7,8 +7,8 @@ in-memory transports.
 from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransportWithDisconnection
-from twisted.logger import capturedLogs
+from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -159,6 +159,18 @@ class CapTests(SynchronousTestCase):
         assert refused["count"] == 5
         assert refused["why"] == "the server is full"
 
+    def test_a_refusal_summary_reads_as_one_sentence(self):
+        clock = Clock()
+        factory = make_factory(clock, Limits(max_clients=1))
+        connect(factory, port=1)
+        with capturedLogs() as events:
+            for port in range(7, 10):
+                connect(factory, port=port)
+            clock.advance(1)
+        assert [formatEvent(e) for e in events if e.get("event") == "refusal"] == [
+            "Refused 3 connection(s) in 1.0s: the server is full"
+        ]
+
 
 class ShutdownTests(SynchronousTestCase):
     """Admission.shutdown: refuse newcomers, close everyone, fire when done."""
@@ -216,3 +228,16 @@ class ShutdownTests(SynchronousTestCase):
         _, transport = connect(factory)
         assert transport.value() == texts.SHUTDOWN.encode()
         assert not transport.connected
+
+    def test_a_timeout_after_the_shutdown_notice_says_nothing_more(self):
+        clock = Clock()
+        factory = make_factory(clock, Limits(login_timeout=30, close_timeout=0))
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the close; the peer never reads
+        protocol.makeConnection(transport)
+        factory.admission.shutdown()
+        clock.advance(0)
+        said = transport.value()
+        assert said.endswith(texts.SHUTDOWN.encode())
+        clock.advance(30)  # the login timeout, while the close waits
+        assert transport.value() == said

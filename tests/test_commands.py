@@ -230,3 +230,116 @@ class OperatorTests(PeopleCase):
         assert olga.say("/broadcast hi") == (
             "Error: only the room's owner or an operator may do that.\r\n" + PROMPT
         )
+
+
+class RefusalTextTests(PeopleCase):
+    """Refused commands name what they were given, cut to 40 characters."""
+
+    operators = ("Olga",)
+
+    def test_an_unknown_command_is_quoted_in_part(self) -> None:
+        nina = self.person("Nina")
+        assert nina.say("/" + "x" * 50) == (
+            "Error: '/"
+            + "x" * 39
+            + "' is not a command; /help lists them.\r\n"
+            + PROMPT
+        )
+
+    def test_moderating_someone_absent_names_them_in_part(self) -> None:
+        nina = self.person("Nina")
+        nina.say("/create lobby")
+        for command in ("/mute", "/unmute", "/owner"):
+            assert nina.say(f"{command} Nobody") == (
+                "Error: 'Nobody' is not in the chat room.\r\n"
+            )
+        assert nina.say("/kick " + "y" * 50) == (
+            "Error: '" + "y" * 40 + "' is not in the chat room.\r\n"
+        )
+
+    def test_an_operator_names_the_absent_and_the_unknown_room(self) -> None:
+        olga = self.registered("Olga")
+        assert olga.say("/disconnect Nobody") == (
+            "Error: 'Nobody' is not in the chat room.\r\n" + PROMPT
+        )
+        assert olga.say("/close " + "r" * 50) == (
+            "Error: there is no chat room '" + "r" * 40 + "'.\r\n" + PROMPT
+        )
+
+    def test_setting_a_topic_outside_a_room(self) -> None:
+        nina = self.person("Nina")
+        assert nina.say("/topic hello") == (
+            "Error: you are in no chat room.\r\n" + PROMPT
+        )
+
+    def test_creating_a_room_that_exists(self) -> None:
+        self.person("Nina").say("/create lobby")
+        assert self.person("Jose").say("/create Lobby") == (
+            "Error: chat room 'Lobby' exists already.\r\n" + PROMPT
+        )
+
+
+class OwnRoomTests(PeopleCase):
+    """An owner closing or leaving its own room from inside it."""
+
+    def test_the_owner_closes_its_room_with_a_command(self) -> None:
+        nina = self.person("Nina")
+        jose = self.person("Jose")
+        nina.say("/create lobby")
+        jose.say("/join lobby")
+        said = nina.say("/close lobby")
+        assert said.startswith("Chat room lobby is closed.\r\n"), said
+        assert said.endswith(PROMPT), said
+        assert "1. Get user list" in said
+        assert nina.say("1") == "Users in server: Nina:1, Jose:2\r\n" + PROMPT
+
+    def test_the_registered_owner_leaves_its_kept_room(self) -> None:
+        nina = self.registered("Nina")
+        nina.say("/create lobby")
+        said = nina.say("bye")
+        assert said.startswith(
+            "You left chat room lobby; it stays open until you close it.\r\n"
+        ), said
+
+
+class MessageRefusalTests(PeopleCase):
+    """What a refused private message says."""
+
+    def test_an_unknown_recipient_is_quoted_in_part(self) -> None:
+        nina = self.person("Nina")
+        assert nina.say("/msg " + "z" * 50 + " hi") == (
+            "Error: no user has the id or name '" + "z" * 40 + "'; nothing was"
+            " sent.\r\n" + PROMPT
+        )
+
+    def test_the_full_mailbox_of_someone_offline(self) -> None:
+        jose = self.registered("Jose")
+        jose.say("6")
+        nina = self.person("Nina")
+        for n in range(100):
+            nina.say(f"/msg jose {n}")
+        assert nina.say("/msg jose one too many") == (
+            "Error: the mailbox of jose is full; nothing was sent.\r\n" + PROMPT
+        )
+
+    def test_a_store_failing_to_read_mail_is_told_as_a_fault(self) -> None:
+        from twisted.internet.defer import fail
+
+        from menuchat.core import errors
+
+        nina = self.person("Nina")
+        self.patch(self.store, "take_mail", lambda user_id: fail(errors.UnknownUser(1)))
+        assert nina.say("3") == (
+            "Error: the server could not do that just now; nothing was changed.\r\n"
+            + PROMPT
+        )
+        assert len(self.flushLoggedErrors(errors.UnknownUser)) == 1
+
+
+class RoomLineLimitTests(PeopleCase):
+    def test_a_long_line_in_a_room_is_refused_there(self) -> None:
+        nina = self.person("Nina")
+        nina.say("/create lobby")
+        assert nina.say("x" * 3000) == (
+            "Error: that line was longer than 2048 bytes and was discarded.\r\n"
+        )

@@ -3,21 +3,68 @@ in-memory transports and a Clock: framing, decoding, limits, timeouts and
 the outgoing queue."""
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
+from menuchat.net.connection import LineConnection, LineFactory
 from tests.support import (
     PROMPT,
+    Wire,
     clocked_factory,
     connect,
     login,
     room,
 )
+
+
+class Handler:
+    """A front-end that notes its lines, replies C{reply} to each and
+    answers it with the next of C{answers} (None: at once)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.lines = []
+        self.answers = []
+        self.reply = ""
+
+    def start(self):
+        pass
+
+    def line_received(self, line):
+        self.lines.append(line)
+        self.connection.write(self.reply)
+        return self.answers.pop(0) if self.answers else None
+
+    def connection_lost(self):
+        pass
+
+
+class BareConnection(LineConnection):
+    """A line connection with no dialogue: what net/ does on its own."""
+
+    def make_handler(self):
+        return Handler(self)
+
+
+def bare_connection(wire=Wire, **limits):
+    """A L{BareConnection} on a C{wire}, its handler and the transport."""
+    clock = Clock()
+    factory = LineFactory(clock, Limits(**limits))
+    factory.protocol = BareConnection
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    transport = wire(peerAddress=IPv4Address("TCP", "127.0.0.1", 1))
+    transport.protocol = protocol
+    transport.clock = clock
+    protocol.makeConnection(transport)
+    return protocol, protocol.handler, transport
 
 
 class ConnectionCase(SynchronousTestCase):
@@ -148,6 +195,15 @@ class LineLimitTests(ConnectionCase):
             + PROMPT
         )
 
+    def test_a_long_line_is_logged(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, _ = login(factory, "Nina")
+        with capturedLogs() as events:
+            protocol.dataReceived(b"x" * 17 + b"\n")
+        assert [formatEvent(e) for e in events] == [
+            "127.0.0.1:40000 sent a line over the limit"
+        ]
+
     def test_long_line_at_a_sub_prompt_returns_to_the_option_prompt(self):
         factory, _ = clocked_factory(max_line_length=16)
         protocol, transport = login(factory, "Nina")
@@ -266,7 +322,10 @@ class LineRateTests(ConnectionCase):
                 clock.advance(1)
         assert transport.value().count(b"Users in server") == 6
         throttled = [e for e in events if "over the line rate" in e["log_format"]]
-        assert len(throttled) == 1
+        assert [formatEvent(e) for e in throttled] == [
+            "127.0.0.1:40000 is over the line rate: reading paused until its"
+            " budget refills (logged once a connection)"
+        ]
 
     def test_no_token_is_spent_while_output_is_backed_up(self):
         factory, clock = clocked_factory(line_rate=1, line_burst=2)
@@ -286,6 +345,24 @@ class LineRateTests(ConnectionCase):
         assert transport.take().count(b"Users in server") == 1
         assert transport.producerState == "producing"
         assert clock.getDelayedCalls() == []
+
+
+class AnswerTests(SynchronousTestCase):
+    """Lines wait for a pending answer, then are read on at once."""
+
+    def test_lines_read_on_after_an_answer_are_answered_at_once(self):
+        protocol, handler, transport = bare_connection(line_rate=0)
+        handler.reply = "reply\r\n"
+        answer = Deferred()
+        handler.answers.append(answer)
+        protocol.dataReceived(b"first\nsecond\n")
+        assert handler.lines == ["first"]
+        assert transport.producerState == "paused"
+        answer.callback(None)
+        assert handler.lines == ["first", "second"]
+        assert transport.producerState == "producing"
+        # Both replies are out in this turn, not at the next one's flush.
+        assert transport.io.getvalue() == b"reply\r\nreply\r\n"
 
 
 class TimeoutTests(ConnectionCase):
@@ -389,7 +466,18 @@ class TimeoutTests(ConnectionCase):
             ("127.0.0.1:1", "before logging in"),
             ("127.0.0.1:2", "idle"),
         ]
+        assert [formatEvent(e) for e in timed_out] == [
+            "127.0.0.1:1 timed out before logging in",
+            "127.0.0.1:2 timed out idle",
+        ]
         assert factory.stats.drops == {"login_timeout": 1, "idle_timeout": 1}
+
+    def test_every_timed_out_connection_is_counted(self):
+        factory, clock = clocked_factory(login_timeout=5)
+        for port in (1, 2, 3):
+            connect(factory, port=port)
+        clock.advance(5)
+        assert factory.stats.drops == {"login_timeout": 3}
 
 
 class LogTests(ConnectionCase):

@@ -5,6 +5,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors as hub
 from menuchat.core.hub import Hub
+from menuchat.store import Account
 from menuchat.store.memory import MemoryStore
 from tests.support import FakeMember, resolved
 
@@ -19,8 +20,9 @@ class HubCase(SynchronousTestCase):
 
     def setUp(self):
         now = [1565027100.0]
+        self.store = MemoryStore()
         self.chat = Hub(
-            MemoryStore(),
+            self.store,
             now=lambda: now[0],
             mailbox_size=3,
             max_rooms=2,
@@ -157,10 +159,68 @@ class MailTests(HubCase):
         ]
         assert resolved(self.chat.read_messages(jose)) == []
 
+    def test_mail_to_a_registered_user_offline_waits_in_the_mailbox(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        nina, _ = login(self.chat, "Nina")
+        message = resolved(self.chat.send_message(nina, 7, "see you"))
+        assert (
+            message.sender_id,
+            message.sender_name,
+            message.recipient_id,
+            message.recipient_name,
+            message.text,
+        ) == (nina.id, "Nina", 7, "Jose", "see you")
+        assert resolved(self.store.take_mail(7)) == [message]
+
+    def test_users_are_found_by_id_online_or_registered(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        nina, _ = login(self.chat, "Nina")
+        assert resolved(self.chat.find_user(str(nina.id))) == (nina.id, "Nina")
+        assert resolved(self.chat.find_user("7")) == (7, "Jose")
+        assert resolved(self.chat.find_user("8")) is None
+        assert resolved(self.chat.find_user("NINA")) == (nina.id, "Nina")
+        assert resolved(self.chat.find_user("jose")) == (7, "Jose")
+
+    def test_an_id_has_at_most_eighteen_digits(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        assert resolved(self.chat.find_user("0" * 17 + "7")) == (7, "Jose")
+        # Nineteen digits are a name, which no one has.
+        assert resolved(self.chat.find_user("0" * 18 + "7")) is None
+
+    def test_send_to_refuses_an_empty_message_and_an_unknown_name(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, jose_member = login(self.chat, "Jose")
+        with self.assertRaises(hub.EmptyMessage):
+            resolved(self.chat.send_to(nina, "Jose", "   "))
+        with self.assertRaises(hub.UnknownUser) as caught:
+            resolved(self.chat.send_to(nina, "Nobody", "hi"))
+        assert caught.exception.args == ("Nobody",)
+        # Nineteen digits are a name, not the id of anyone online.
+        with self.assertRaises(hub.UnknownUser):
+            resolved(self.chat.send_to(nina, "0" * 18 + str(jose.id), "hi"))
+        assert jose_member.events == []
+        assert self.chat.private_messages == 0
+
+    def test_up_to_eighteen_digits_are_an_id_even_if_someone_has_that_name(self):
+        nina, nina_member = login(self.chat, "Nina")
+        digits, digits_member = login(self.chat, "0" * 17 + str(nina.id))
+        message = resolved(self.chat.send_to(digits, "0" * 17 + str(nina.id), "hi"))
+        assert message.recipient_id == nina.id
+        assert nina_member.events == [("waiting", "hi", 1)]
+        assert digits_member.events == []
+
+    def test_private_messages_are_counted(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        resolved(self.chat.send_to(nina, "Jose", "one"))
+        resolved(self.chat.send_to(jose, str(nina.id), "two"))
+        assert self.chat.private_messages == 2
+
     def test_unknown_recipient_stores_nothing(self):
         nina, _ = login(self.chat, "Nina")
-        with self.assertRaises(hub.UnknownUser):
+        with self.assertRaises(hub.UnknownUser) as caught:
             resolved(self.chat.send_message(nina, 99, "hello"))
+        assert caught.exception.args == (99,)
         assert resolved(self.chat.read_messages(nina)) == []
 
     def test_a_departed_users_id_reaches_no_one(self):

@@ -3,6 +3,7 @@ WHOIS, KICK and MODE, with IRC and menu users in the same room."""
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.frontends.irc.wire import line
 from tests.irc_support import World, lines
 
 
@@ -374,3 +375,60 @@ class ModerationTests(ChannelCase):
         self.ana_wire.clear()
         bob.dataReceived(b"/mute ana\r\n")
         assert lines(self.ana_wire) == [":bob!3@irc.test MODE #den +q :ana!*@*"]
+
+
+class OperatorEventTests(ChannelCase):
+    """An operator's broadcast and disconnect, as IRC clients see them."""
+
+    def operator(self):
+        from menuchat.core.names import token_key
+        from tests.support import FakeMember, resolved
+
+        account = self.world.account("Olga", "secret12", user_id=99)
+        self.world.hub.operators = frozenset({token_key("Olga")})
+        return resolved(self.world.hub.login("Olga", FakeMember(), account))
+
+    def test_a_broadcast_is_a_notice_from_the_server(self):
+        self.world.hub.broadcast(self.operator(), "restart at noon")
+        assert lines(self.ana_wire) == [
+            ":irc.test NOTICE ana :Broadcast from Olga: restart at noon"
+        ]
+
+    def test_a_disconnect_says_by_whom(self):
+        self.world.hub.disconnect(self.operator(), "ana")
+        assert lines(self.ana_wire) == [
+            "ERROR :Closing Link: ana (Disconnected by Olga)"
+        ]
+
+
+class RenderOnceTests(ChannelCase):
+    """A room event is rendered once for all the IRC members, not once each."""
+
+    def setUp(self):
+        super().setUp()
+        self.carl, self.carl_wire = self.world.register("carl")
+        self.both_in()
+        self.carl.dataReceived(b"JOIN #lobby\r\n")
+        from menuchat.frontends.irc import audience, view
+
+        self.rendered = []
+
+        def counted(*args):
+            self.rendered.append(args[1])
+            return line(*args)
+
+        self.patch(view, "line", counted)
+        self.patch(audience, "line", counted)  # room lines, told together
+
+    def test_a_line(self):
+        self.carl.dataReceived(b"PRIVMSG #lobby :hi\r\n")
+        assert self.rendered == ["PRIVMSG"]
+
+    def test_a_join_and_a_part(self):
+        dave, _ = self.world.register("dave")
+        dave.dataReceived(b"JOIN #lobby\r\nPART #lobby\r\n")
+        assert self.rendered == ["JOIN", "PART"]
+
+    def test_a_topic_and_a_mute(self):
+        self.ana.dataReceived(b"TOPIC #lobby :maths\r\nMODE #lobby +q ben\r\n")
+        assert self.rendered == ["TOPIC", "MODE"]

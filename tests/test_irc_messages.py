@@ -293,3 +293,76 @@ class LineRuleTests(MessageCase):
             transport.value() == b"ERROR :Closing Link: (too many connections"
             b" from your address)\r\n"
         )
+
+
+class StoreFaultTests(MessageCase):
+    """A store that fails is a fault: logged, and the client told."""
+
+    def test_a_message_the_store_fails_to_keep(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import capturedLogs
+
+        self.world.account("carl", "secret12", user_id=77)
+        self.patch(
+            self.world.store, "deliver", lambda *args: fail(RuntimeError("disk full"))
+        )
+        with capturedLogs() as events:
+            self.ana.dataReceived(b"PRIVMSG carl :are you there?\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test FAIL PRIVMSG STORE_FAILED :The server could not do that;"
+            " nothing changed"
+        ]
+        (failed,) = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "IRC request failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+    def test_a_logout_the_store_fails(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import capturedLogs
+
+        self.patch(
+            self.world.store, "drop_mail", lambda *args: fail(RuntimeError("disk full"))
+        )
+        with capturedLogs() as events:
+            self.ben_wire.loseConnection()
+        (failed,) = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Logout failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+        assert [u.name for u in self.world.hub.users()] == ["ana"]
+
+    def test_mail_the_store_fails_to_hand_over(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import capturedLogs
+
+        # Mail waits for carl, registered and away; the store fails to hand
+        # it over when he comes.
+        self.world.account("carl", "secret12", user_id=77)
+        self.ana.dataReceived(b"PRIVMSG carl :while you were out\r\n")
+        self.patch(
+            self.world.store, "take_mail", lambda *args: fail(RuntimeError("disk full"))
+        )
+        carl, _ = self.world.connect()
+        with capturedLogs() as events:
+            carl.dataReceived(b"PASS secret12\r\nNICK carl\r\nUSER carl 0 * :Carl\r\n")
+            self.world.clock.advance(0)
+        (failed,) = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Taking mail failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+
+class MessageRefusalTests(MessageCase):
+    def test_a_message_without_recipient_or_text(self):
+        self.ana.dataReceived(
+            b"PRIVMSG\r\nPRIVMSG ben\r\nPRIVMSG ben :\x02\x02\r\n"
+            b"PRIVMSG ben,carl :hi\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 411 ana :No recipient given (PRIVMSG)",
+            ":irc.test 412 ana :No text to send",
+            ":irc.test 412 ana :No text to send",
+        ]
+        # Of several targets, the first is taken.
+        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :hi"]

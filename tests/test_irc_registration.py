@@ -4,6 +4,8 @@ burst, CAP, SASL PLAIN, PASS, nick collisions, PING/PONG, QUIT, timeouts."""
 import base64
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.irc.base import Gateway
@@ -360,3 +362,86 @@ class PasswordTransportTests(SynchronousTestCase):
         protocol, transport = self.world.connect()
         protocol.dataReceived(b"PASS :correct horse\r\nNICK reg\r\nUSER r 0 * :R\r\n")
         assert " 001 Reg " in transport.take().decode()
+
+
+class EdgeTests(SynchronousTestCase):
+    """What the session says at its edges: odd input, timeouts, goodbyes."""
+
+    def test_the_creation_date_and_version_in_the_welcome(self):
+        world = World(Gateway(server="irc.test", version="menuchat-9"))
+        world.clock.advance(1_700_000_000)
+        from menuchat.frontends.irc.factory import IRCFactory
+
+        world.irc = IRCFactory(
+            world.hub,
+            world.accounts,
+            world.clock,
+            world.limits,
+            gateway=Gateway(server="irc.test", version="menuchat-9"),
+        )
+        protocol, transport = world.connect()
+        protocol.dataReceived(b"NICK nina\r\nUSER nina 0 * :Nina N\r\n")
+        received = lines(transport)
+        assert received[2] == (
+            ":irc.test 003 nina :This server was created 2023-11-14 22:13:20"
+        )
+        assert received[3] == ":irc.test 004 nina irc.test menuchat-9 i bnqt :bqo"
+
+    def test_an_unknown_command_is_named_up_to_32_characters(self):
+        world = World()
+        protocol, transport = world.register("nina")
+        protocol.dataReceived(b"FROB" + b"X" * 40 + b"\r\n")
+        assert lines(transport) == [
+            ":irc.test 421 nina FROB" + "X" * 28 + " :Unknown command"
+        ]
+
+    def test_invalid_utf8_without_a_readable_command(self):
+        world = World()
+        protocol, transport = world.register("nina")
+        protocol.dataReceived(b":\xff\r\n\xff\xff x\r\n")
+        failed = (
+            ":irc.test FAIL * INVALID_UTF8 :Message rejected, your IRC software"
+            " MUST use UTF-8 encoding"
+        )
+        assert lines(transport) == [failed, failed]
+
+    def test_an_idle_client_is_told_so(self):
+        world = World(
+            Gateway(server="irc.test", created="t", ping_interval=0), idle_timeout=60
+        )
+        _, transport = world.register("nina")
+        world.clock.advance(60)
+        assert lines(transport) == ["ERROR :Closing Link: nina (Idle timeout)"]
+
+    def test_a_timeout_after_the_shutdown_notice_changes_nothing(self):
+        from twisted.internet.testing import StringTransport
+
+        world = World(
+            Gateway(server="irc.test", created="t", ping_interval=0),
+            idle_timeout=30,
+            close_timeout=0,
+        )
+        protocol = world.irc.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the close; the peer never reads
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"NICK nina\r\nUSER nina 0 * :Nina\r\n")
+        world.irc.admission.shutdown()
+        world.clock.advance(0)
+        said = transport.value()
+        assert said.endswith(b"(Server shutting down)\r\n")
+        world.clock.advance(30)  # the idle timeout, while the close waits
+        assert transport.value() == said
+        # Still in the hub until the connection is gone, as for any drop.
+        assert [u.name for u in world.hub.users()] == ["nina"]
+        protocol.connectionLost(Failure(ConnectionDone()))
+        assert world.hub.users() == []
+
+    def test_a_client_whose_connection_drops_is_heard_quitting(self):
+        world = World()
+        owner, owner_wire = world.register("owner")
+        dropper, dropper_wire = world.register("dropper")
+        owner.dataReceived(b"JOIN #r\r\n")
+        dropper.dataReceived(b"JOIN #r\r\n")
+        owner_wire.clear()
+        dropper_wire.loseConnection()
+        assert lines(owner_wire) == [":dropper!2@irc.test QUIT :Connection closed"]

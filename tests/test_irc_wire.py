@@ -44,3 +44,18 @@ class WireTests(SynchronousTestCase):
         assert from_irc("tab\there\x07") == "tab here"
         assert to_irc("/me waves") == "\x01ACTION waves\x01"
         assert to_irc("plain") == "plain"
+
+    def test_a_cut_in_the_middle_of_a_character_drops_that_character(self):
+        # 13 bytes before the text, then 2-byte characters: byte 510 falls
+        # inside one.
+        data = line(None, "PRIVMSG", "#ro", "é" * 300)
+        assert data == b"PRIVMSG #ro :" + "é".encode() * 248 + b"\r\n"
+
+    def test_trailing_whitespace_other_than_spaces_is_content(self):
+        assert parse("PRIVMSG #r :hi\t") == ("PRIVMSG", ["#r", "hi\t"])
+
+    def test_a_comma_is_no_part_of_a_nick(self):
+        assert nick_problem("a,b")
+
+    def test_an_action_keeps_its_last_letters(self):
+        assert from_irc("\x01ACTION says X\x01") == "/me says X"

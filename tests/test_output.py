@@ -3,12 +3,13 @@ flush once a turn, back-pressure, the direct socket send and slow readers."""
 
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs, formatEvent
 
 from menuchat.frontends.menu import texts
-from menuchat.net.output import FEW, OUTPUT_PAUSE
+from menuchat.net.output import FEW, OUTPUT_PAUSE, OutputFlusher
 from tests.support import (
     Wire,
     clocked_factory,
@@ -17,7 +18,7 @@ from tests.support import (
     make_factory,
     room,
 )
-from tests.test_connection import ConnectionCase
+from tests.test_connection import ConnectionCase, bare_connection
 
 
 class FullWire(Wire):
@@ -161,6 +162,21 @@ class OutputTests(ConnectionCase):
         assert total == 1 + 65536
         assert transport.producerState == "producing"
 
+    def test_an_answer_does_not_resume_reading_while_output_is_backed_up(self):
+        protocol, handler, transport = bare_connection(FullWire, line_rate=0)
+        answer = Deferred()
+        handler.answers.append(answer)
+        handler.reply = "x" * (OUTPUT_PAUSE + 1)  # fills the send buffer
+        protocol.dataReceived(b"first\nsecond\n")
+        assert transport.full
+        assert handler.lines == ["first"]
+        answer.callback(None)  # the store answers; the peer has not read
+        assert handler.lines == ["first"]
+        assert transport.producerState == "paused"
+        transport.drain()
+        assert handler.lines == ["first", "second"]
+        assert transport.producerState == "producing"
+
     def test_lines_of_a_client_with_a_full_buffer_wait_for_it_to_drain(self):
         factory, _ = clocked_factory(line_rate=0)
         protocol, transport = login(factory, "Nina")
@@ -273,6 +289,34 @@ class OutputTests(ConnectionCase):
         assert writes == [b"one\r\ntwo\r\n"]
         assert len(clock.getDelayedCalls()) == 1
 
+    def test_calls_for_the_end_of_a_turn_share_one_flush(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        ran = []
+        flusher.at_turn_end(lambda: ran.append("first"))
+        flusher.at_turn_end(lambda: ran.append("second"))
+        assert len(clock.getDelayedCalls()) == 1
+        clock.advance(0)
+        assert ran == ["first", "second"]
+        assert clock.getDelayedCalls() == []
+
+    def test_a_call_for_the_end_of_a_turn_made_during_the_flush_is_next_turns(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        ran = []
+        scheduled = []
+
+        def first():
+            ran.append("first")
+            flusher.at_turn_end(lambda: ran.append("second"))
+            scheduled.append(len(clock.getDelayedCalls()))
+
+        flusher.at_turn_end(first)
+        clock.advance(0)  # runs the next turn's flush too
+        assert ran == ["first", "second"]
+        assert scheduled == [0]  # one flush is scheduled, once this one ends
+        assert clock.getDelayedCalls() == []
+
     def queue_then_read_a_line(self, queued):
         """Queue C{queued} bytes, then read one line in the same turn; the
         transport's writes."""
@@ -343,6 +387,36 @@ class OutputTests(ConnectionCase):
             assert protocol._queued == 7
             protocol.write_now(b"12345\r\n")  # past max_output: dropped
         assert transport.aborted
+
+    def test_each_dropped_slow_reader_is_counted(self):
+        factory, _ = clocked_factory(line_rate=0, max_output=1000)
+        (owner, _), (_, first), (_, second) = room(factory, 3)
+        first.producer.pauseProducing()
+        second.producer.pauseProducing()
+        owner.dataReceived(b"".join(b"message %03d\n" % n for n in range(100)))
+        assert first.aborted
+        assert second.aborted
+        assert factory.stats.drops == {"slow_reader": 2}
+
+    def test_a_dropped_slow_reader_is_told_nothing_more_before_it_goes(self):
+        # A real transport aborts later, in a turn of its own; until then
+        # nothing more is queued or written for the dropped peer.
+        factory, clock = clocked_factory(line_rate=0, max_output=1000)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        transport = StringTransport()  # notes the abort, stays connected
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Nina\n")
+        clock.advance(0)
+        transport.clear()
+        transport.producer.pauseProducing()
+        protocol.write("x" * 1001)
+        assert transport.disconnected  # aborted
+        protocol.write("after the drop\r\n")
+        transport.producer.resumeProducing()  # the peer reads after all
+        protocol.flush()
+        clock.advance(0)
+        assert transport.value() == b""
+        assert factory.stats.drops == {"slow_reader": 1}
 
     def test_send_line_queues_the_line_with_crlf(self):
         protocol, transport = login(self.factory, "Nina")

@@ -12,7 +12,7 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -74,6 +74,15 @@ class DialogueTests(SynchronousTestCase):
         # The name prompt goes on: a guest name is welcome.
         session.line_received("Jose")
         self.assertIn("Client Name: Jose", screen.take())
+
+    def test_a_password_not_asked_is_logged(self) -> None:
+        session, _ = self.session(secure=False)
+        with capturedLogs() as events:
+            session.line_received("Nina")
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            ["127.0.0.1: no password asked for Nina without TLS"],
+        )
 
     def test_the_password_is_asked_on_a_secure_connection(self) -> None:
         session, screen = self.session(secure=True)

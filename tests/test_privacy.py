@@ -67,3 +67,11 @@ class PlainPortsTests(SynchronousTestCase):
                 "systemd:domain=INET:index=0",
             ],
         )
+
+    def test_the_interface_is_found_wherever_it_is_given(self) -> None:
+        ports = [
+            "tcp:interface=127.0.0.1:port=12000",
+            "tcp:12001:interface=127.0.0.1:backlog=4096",
+            "tcp:port=12002:backlog=4096",
+        ]
+        self.assertEqual(plain_ports(ports), ["tcp:port=12002:backlog=4096"])

@@ -1,10 +1,12 @@
 """Rooms and their rules (core/rooms.py): fan-out, history, kept rooms,
 moderation by owners and operators. Driven with fake members."""
 
+from twisted.internet.defer import fail
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors as hub
-from menuchat.core.events import Change, CloseReason
+from menuchat.core.events import Change, CloseReason, LeaveReason, MemberLeft
 from menuchat.core.hub import Hub
 from menuchat.store import Account
 from menuchat.store.memory import MemoryStore
@@ -124,6 +126,15 @@ class RoomTests(HubCase):
         assert nina_member.events[-1] == ("line", "lobby", "Jose", "Hello")
         assert jose_member.events[-1] == ("line", "lobby", "Jose", "Hello")
         assert outsider.events == []
+
+    def test_deliveries_count_every_member_reached(self):
+        nina, _ = login(self.chat, "Nina")
+        jose, _ = login(self.chat, "Jose")
+        self.chat.create_room(nina, "den")
+        self.chat.join_room(jose, "den")
+        self.chat.say(nina, "one")
+        self.chat.say(jose, "two")
+        assert self.chat.deliveries == 4
 
     def test_say_outside_a_room_is_refused(self):
         nina, _ = login(self.chat, "Nina")
@@ -282,6 +293,33 @@ class KeptRoomTests(HubCase):
         assert self.chat.room("den") is None
         assert jose_member.events[-1] == ("closed", "den", CloseReason.OWNER_LEFT)
 
+    def test_a_kept_room_handed_over_is_kept_for_its_new_owner_or_dropped(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        paul, _ = registered(self.chat, self.store, "Paul", 8)
+        ann, _ = login(self.chat, "Ann")
+        self.chat.create_room(nina, "lobby")
+        self.chat.join_room(paul, "lobby")
+        self.chat.join_room(ann, "lobby")
+        self.chat.give_room(nina, "Paul")
+        (saved,) = resolved(self.store.saved_rooms())
+        assert (saved.key, saved.owner_id, saved.owner_name) == ("lobby", 8, "Paul")
+        self.chat.give_room(paul, "Ann")  # a guest's room is not kept
+        assert resolved(self.store.saved_rooms()) == []
+
+    def test_a_room_the_store_fails_to_keep_is_logged(self):
+        def broken(room):
+            return fail(RuntimeError("disk full"))
+
+        self.store.save_room = broken
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        with capturedLogs() as events:
+            self.chat.create_room(nina, "lobby")
+        (failed,) = events
+        assert failed["log_format"] == "Keeping a room failed"
+        assert failed["log_failure"].check(RuntimeError)
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+        assert self.chat.room("lobby") is not None
+
     def test_a_kept_room_and_its_history_come_back_after_a_restart(self):
         nina, _ = registered(self.chat, self.store, "Nina", 7)
         self.chat.create_room(nina, "lobby")
@@ -295,6 +333,34 @@ class KeptRoomTests(HubCase):
         assert (room.owner_id, room.owner_name, room.topic) == (7, "Nina", "welcome")
         assert [line.text for line in room.history] == ["two", "three", "four"]
         assert room.members == ()
+
+    def test_a_restored_room_keeps_its_spelling_and_age_and_its_history_cap(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        self.now[0] = 1000.0
+        self.chat.create_room(nina, "Lobby")
+        self.now[0] = 2000.0
+        restarted = self.make_hub(self.store)
+        resolved(restarted.restore_rooms())
+        room = restarted.room("LOBBY")
+        assert (room.id, room.key, room.created_at) == ("Lobby", "lobby", 1000.0)
+        ann, _ = login(restarted, "Ann")
+        restarted.join_room(ann, "lobby")
+        for text in ("one", "two", "three", "four"):
+            restarted.say(ann, text)
+        assert [line.text for line in room.history] == ["two", "three", "four"]
+
+    def test_a_kept_rooms_lines_are_stored_with_speaker_and_time_up_to_the_cap(self):
+        nina, _ = registered(self.chat, self.store, "Nina", 7)
+        self.chat.create_room(nina, "lobby")
+        for n, text in enumerate(("one", "two", "three", "four")):
+            self.now[0] = 1000.0 + n
+            self.chat.say(nina, text)
+        stored = resolved(self.store.history("lobby", 100))
+        assert [(h.speaker, h.text, h.said_at) for h in stored] == [
+            ("Nina", "two", 1001.0),
+            ("Nina", "three", 1002.0),
+            ("Nina", "four", 1003.0),
+        ]
 
     def test_a_guest_room_does_not_come_back(self):
         ann, _ = login(self.chat, "Ann")
@@ -398,12 +464,111 @@ class ModerationTests(HubCase):
         with self.assertRaises(hub.UnknownUser):
             self.chat.disconnect(olga, "nobody")
 
-    def test_moderation_is_logged(self):
-        from twisted.logger import capturedLogs
-
+    def test_every_moderation_is_logged_in_full(self):
+        olga, _ = registered(self.chat, self.store, "Olga", 99)
         with capturedLogs() as events:
             self.chat.mute(self.nina, "Jose")
+            self.chat.mute(self.nina, "Jose", muted=False)
+            self.chat.set_topic(self.nina, "maths")
             self.chat.kick(self.nina, "Jose")
-        texts = [e["log_format"] for e in events]
-        assert any("muted" in e.get("change", "") for e in events), texts
-        assert any("kicked" in t for t in texts), texts
+            self.chat.give_room(self.nina, "Ana")
+            self.chat.broadcast(olga, "noon")
+            self.chat.disconnect(olga, "jose")
+            self.chat.close_room(olga, "lobby")
+        assert [formatEvent(e) for e in events] == [
+            "Nina muted Jose in lobby",
+            "Nina unmuted Jose in lobby",
+            "Nina set the topic of lobby: maths",
+            "Nina kicked Jose from lobby",
+            "Nina gave room lobby to Ana",
+            "Olga broadcast: noon",
+            "Olga disconnected Jose",
+            "Olga closed room lobby",
+        ]
+
+    def test_a_kick_says_who_kicked_and_why(self):
+        left = []
+        self.jose_member.member_left = left.append
+        self.chat.kick(self.nina, "Jose")
+        self.chat.join_room(self.jose, "lobby")
+        self.chat.kick(self.nina, "Jose", "spam")
+        assert left == [
+            MemberLeft("lobby", "Jose", self.jose.id, LeaveReason.KICKED, "Nina", ""),
+            MemberLeft(
+                "lobby", "Jose", self.jose.id, LeaveReason.KICKED, "Nina", "spam"
+            ),
+        ]
+
+    def test_a_kicked_member_comes_back_with_a_voice(self):
+        self.chat.mute(self.nina, "Jose")
+        self.chat.kick(self.nina, "Jose")
+        self.chat.join_room(self.jose, "lobby")
+        self.chat.say(self.jose, "back")
+        assert self.ana_member.events[-1] == ("line", "lobby", "Jose", "back")
+
+    def test_a_muted_member_given_the_room_has_a_voice(self):
+        self.chat.mute(self.nina, "Jose")
+        self.chat.give_room(self.nina, "Jose")
+        self.chat.say(self.jose, "mine now")
+        assert self.ana_member.events[-1] == ("line", "lobby", "Jose", "mine now")
+
+    def test_refusals_name_the_user_asked_for(self):
+        olga, _ = registered(self.chat, self.store, "Olga", 99)
+        with self.assertRaises(hub.UnknownUser) as caught:
+            self.chat.kick(self.nina, "Nobody")
+        assert caught.exception.args == ("Nobody",)
+        with self.assertRaises(hub.UnknownUser) as caught:
+            self.chat.disconnect(olga, "Nobody")
+        assert caught.exception.args == ("Nobody",)
+        login(self.chat, "Eve")
+        with self.assertRaises(hub.NotHere) as caught:
+            self.chat.kick(self.nina, "eve")
+        assert caught.exception.args == ("eve",)
+
+    def test_joining_and_creating_refusals_name_the_room(self):
+        eve, _ = login(self.chat, "Eve")
+        with self.assertRaises(hub.RoomTaken) as caught:
+            self.chat.create_room(eve, "LOBBY")
+        assert caught.exception.args == ("LOBBY",)
+        with self.assertRaises(hub.UnknownRoom) as caught:
+            self.chat.join_room(eve, "Nowhere")
+        assert caught.exception.args == ("Nowhere",)
+        with self.assertRaises(hub.RoomFull) as caught:
+            self.chat.join_room(eve, "LOBBY")
+        assert caught.exception.args == ("lobby",)
+
+    def test_a_joiner_is_told_when_it_joined(self):
+        joined = []
+        eve, eve_member = login(self.chat, "Eve")
+        eve_member.member_joined = joined.append
+        self.chat.kick(self.nina, "Ana")
+        self.now[0] = 1565027200.0
+        self.chat.join_room(eve, "lobby")
+        assert [(e.name, e.at) for e in joined] == [("Eve", 1565027200.0)]
+
+    def test_closing_refusals_name_the_room(self):
+        olga, _ = registered(self.chat, self.store, "Olga", 99)
+        with self.assertRaises(hub.UnknownRoom) as caught:
+            self.chat.close_room(olga, "Nowhere")
+        assert caught.exception.args == ("Nowhere",)
+        with self.assertRaises(hub.NotOwner) as caught:
+            self.chat.close_room(self.jose)
+        assert caught.exception.args == ("lobby",)
+
+    def test_refusals_name_the_room(self):
+        self.chat.mute(self.nina, "Jose")
+        with self.assertRaises(hub.Muted) as caught:
+            self.chat.say(self.jose, "hello?")
+        assert caught.exception.args == ("lobby",)
+        ann, _ = login(self.chat, "Ann")
+        self.chat.create_room(ann, "den")
+        with self.assertRaises(hub.NotOwner) as caught:
+            self.chat.leave_room(ann)
+        assert caught.exception.args == ("den",)
+
+    def test_an_owner_cannot_reach_into_another_room(self):
+        eve, _ = login(self.chat, "Eve")
+        self.chat.create_room(eve, "den")
+        with self.assertRaises(hub.NotHere):
+            self.chat.kick(eve, "Jose")
+        assert self.jose.room is self.room

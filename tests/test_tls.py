@@ -20,8 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from OpenSSL.SSL import TLS_METHOD, Context
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.net.tls import ReloadableCertificate
 from tests.realserver import NAME_PROMPT, OPTION_PROMPT, TIMEOUT, ServerProcess
 
 
@@ -133,3 +135,44 @@ class TLSPortTests(SynchronousTestCase):
         server.wait_for_log("kept the old certificate")
         with tls_connect(port) as sock:
             self.assertEqual(sock.getpeercert(binary_form=True), first)
+
+
+class Loaded:
+    """What the port's loader returns: a context factory."""
+
+    def __init__(self) -> None:
+        self.context = Context(TLS_METHOD)
+
+    def getContext(self) -> Context:
+        return self.context
+
+
+class ReloadableCertificateTests(SynchronousTestCase):
+    """Each new connection gets the context loaded last; a failed reload
+    keeps the one before."""
+
+    def test_new_connections_use_the_certificate_loaded_last(self) -> None:
+        loads = [Loaded(), Loaded()]
+        loaded = iter(loads)
+        certificate = ReloadableCertificate(lambda: next(loaded))
+        before = certificate.serverConnectionForTLS(None)  # type: ignore[arg-type]
+        self.assertIs(before.get_context(), loads[0].context)
+        certificate.reload()
+        after = certificate.serverConnectionForTLS(None)  # type: ignore[arg-type]
+        self.assertIs(after.get_context(), loads[1].context)
+        self.assertIs(before.get_context(), loads[0].context)
+
+    def test_a_failed_reload_keeps_the_certificate(self) -> None:
+        first = Loaded()
+        answers = [first]
+
+        def load() -> Loaded:
+            if not answers:
+                raise OSError("key.pem: permission denied")
+            return answers.pop()
+
+        certificate = ReloadableCertificate(load)
+        with self.assertRaises(OSError):
+            certificate.reload()
+        connection = certificate.serverConnectionForTLS(None)  # type: ignore[arg-type]
+        self.assertIs(connection.get_context(), first.context)

@@ -40,3 +40,79 @@ class JoinTests(SynchronousTestCase):
             f"[{stamp}] Nina> first\r\n"
             f"[{stamp}] Nina> second\r\n"
         )
+
+
+class Counted(str):
+    """A text whose format() calls are counted: how often it is rendered."""
+
+    calls = 0
+
+    def format(self, *args: object, **kwargs: object) -> str:
+        type(self).calls += 1
+        return str.format(self, *args, **kwargs)
+
+
+class RenderOnceTests(SynchronousTestCase):
+    """A room event is rendered once for all its members, not once each."""
+
+    def setUp(self) -> None:
+        from tests.menu_people import PeopleCase
+
+        self.case = PeopleCase()
+        self.case.setUp()
+        self.nina = self.case.person("Nina")
+        self.nina.say("/create lobby")
+        for name in ("Jose", "Ana"):
+            self.case.person(name).say("/join lobby")
+        Counted.calls = 0
+
+    def test_a_room_line(self) -> None:
+        from menuchat.frontends.menu import texts
+
+        self.patch(texts, "ROOM_LINE", Counted(texts.ROOM_LINE))
+        self.nina.say("hello")
+        assert Counted.calls == 1
+
+    def test_a_member_joining(self) -> None:
+        from menuchat.frontends.menu import texts
+
+        self.patch(texts, "MEMBER_JOINED", Counted(texts.MEMBER_JOINED))
+        self.case.person("Eve").say("/join lobby")
+        assert Counted.calls == 1
+
+    def test_a_member_leaving(self) -> None:
+        from menuchat.core.events import LeaveReason
+        from menuchat.frontends.menu import view
+
+        left = dict(view.LEFT)
+        left[LeaveReason.LEFT] = Counted(left[LeaveReason.LEFT])
+        self.patch(view, "LEFT", left)
+        eve = self.case.person("Eve")
+        eve.say("/join lobby")
+        eve.say("bye")
+        assert Counted.calls == 1
+
+    def test_a_room_change(self) -> None:
+        from menuchat.core.events import Change
+        from menuchat.frontends.menu import view
+
+        changed = dict(view.CHANGED)
+        changed[Change.TOPIC] = Counted(changed[Change.TOPIC])
+        self.patch(view, "CHANGED", changed)
+        self.nina.say("/topic maths")
+        assert Counted.calls == 1
+
+
+class MailNoticeTests(SynchronousTestCase):
+    def test_mail_read_in_the_turn_it_came_is_not_noticed_after(self) -> None:
+        from tests.menu_people import PeopleCase
+
+        case = PeopleCase()
+        case.setUp()
+        nina = case.person("Nina")
+        jose = case.person("Jose")
+        jose.protocol.dataReceived(b"/msg nina hi\r\n")
+        nina.protocol.dataReceived(b"3\r\n")  # in the same turn
+        said = nina.read()
+        assert "hi (from: Jose)" in said
+        assert "New message" not in said
