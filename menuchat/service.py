@@ -20,6 +20,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.interfaces import (
     IProtocolFactory,
+    IReactorCore,
     IReactorFromThreads,
     IReactorTime,
 )
@@ -90,8 +91,9 @@ class ChatService(MultiService):
         after the store, before the ports take connections; stopped after
         the connections are closed.
     @param metrics: an endpoint description to serve the metrics on, if any.
-    @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
-        (a process-wide handler: for the one service a process runs).
+    @param reload_on_hangup: whether SIGHUP reloads the TLS certificates,
+        and SIGTERM and SIGINT stop the server (process-wide handlers: for
+        the one service a process runs).
     @param passwords_need_tls: ask for passwords only over TLS or from this
         machine; otherwise the start is logged with a warning naming the
         ports where passwords travel in clear, if there are any.
@@ -166,6 +168,7 @@ class ChatService(MultiService):
         self._reload_on_hangup = reload_on_hangup
         self._hangup_handler: Any = None
         self._hangup_caught = False
+        self._termination_caught = False
         self._cannot_listen = cannot_listen
         self._cannot_start = cannot_start
         self.cluster = cluster
@@ -243,10 +246,37 @@ class ChatService(MultiService):
             self.reload_certificates
         )
 
+    def _catch_termination(self) -> None:
+        """Stop on SIGTERM and SIGINT without logging in the signal handler.
+
+        Twisted's own handlers log first. A signal that comes while the log
+        file is being written has that write entered again from the
+        handler, which raises there, and the stop is lost: the server runs
+        on. These only ask the reactor's thread to log and stop. Installed
+        once the reactor runs (it installs its own as it starts).
+        """
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._terminated)
+
+    def _terminated(self, signum: int, frame: object) -> None:
+        cast(IReactorFromThreads, self._reactor).callFromThread(self._stop_on, signum)
+
+    def _stop_on(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        self.log.info("Received {signal}, shutting down.", signal=name)
+        reactor: Any = self._reactor
+        # twistd ends with the same signal once stopped, as Twisted has it.
+        reactor._exitSignal = signum
+        if reactor.running:
+            reactor.stop()
+
     def startService(self) -> Deferred[None]:
         """Open the store, then listen on every port."""
         prepare()
         self._catch_hangup()
+        if self._reload_on_hangup and not self._termination_caught:
+            self._termination_caught = True
+            cast(IReactorCore, self._reactor).callWhenRunning(self._catch_termination)
         started: Deferred[None] = self.store.start()
 
         def listen(_: None) -> None:

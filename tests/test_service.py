@@ -175,3 +175,77 @@ class MakeHubTests(SynchronousTestCase):
         third.dataReceived(b"5\nden\n")
         assert b"chat room 'den' is full." in transport.value()
         assert len(service.hub.room("den").members) == 2
+
+
+class SignalledReactor(Clock):
+    """A clock that runs what is asked of it at start and from threads
+    when told to, and notes that it was stopped."""
+
+    def __init__(self):
+        super().__init__()
+        self.when_running = []
+        self.from_threads = []
+        self.running = True
+        self.stopped = False
+
+    def callWhenRunning(self, call, *args):
+        self.when_running.append((call, args))
+
+    def callFromThread(self, call, *args):
+        self.from_threads.append((call, args))
+
+    def stop(self):
+        self.stopped = True
+        self.running = False
+
+
+class TerminationSignalTests(SynchronousTestCase):
+    """Under twistd, SIGTERM and SIGINT stop the server without logging
+    inside the signal handler (a log write it interrupted would be entered
+    again, and the stop lost)."""
+
+    def setUp(self):
+        import signal
+
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            self.addCleanup(signal.signal, signum, signal.getsignal(signum))
+        self.reactor = SignalledReactor()
+        self.service = ChatService(
+            MemoryStore(), self.reactor, Limits(), [], reload_on_hangup=True
+        )
+        self.service.startService()
+
+    def test_the_handlers_come_once_the_reactor_runs(self):
+        import signal
+
+        [(install, args)] = self.reactor.when_running
+        assert signal.getsignal(signal.SIGTERM) != self.service._terminated
+        install(*args)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            assert signal.getsignal(signum) == self.service._terminated
+
+    def test_the_handler_only_asks_the_reactor_thread_to_log_and_stop(self):
+        import signal
+
+        from twisted.logger import capturedLogs, formatEvent
+
+        with capturedLogs() as events:
+            self.service._terminated(signal.SIGTERM, None)
+            assert events == []
+            assert not self.reactor.stopped
+            [(call, args)] = self.reactor.from_threads
+            call(*args)
+        assert [formatEvent(e) for e in events] == ["Received SIGTERM, shutting down."]
+        assert self.reactor.stopped
+        assert self.reactor._exitSignal == signal.SIGTERM
+
+    def test_a_second_signal_while_stopping_is_harmless(self):
+        import signal
+
+        self.reactor.running = False
+        from twisted.logger import capturedLogs
+
+        with capturedLogs():
+            self.service._stop_on(signal.SIGINT)
+        assert not self.reactor.stopped
+        assert self.reactor._exitSignal == signal.SIGINT
