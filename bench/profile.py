@@ -1,8 +1,10 @@
 """Profile the menuchat server under one benchmark case with py-spy.
 
     python -m bench.profile [--scenario fanout] [--size 500] [--seconds 8]
+                            [--db :memory:|sqlite]
 
-(--scenario: fanout, busy, private, hold or storm.)
+(--scenario: fanout, busy, private, hold or storm; --db sqlite runs the
+server on a fresh SQLite file instead of the memory store.)
 
 Starts ``twistd -n menuchat`` with the scenario's raised options, drives it
 with the load generator, samples the server with ``py-spy record --format
@@ -101,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds after the load generator starts (setup)",
     )
     p.add_argument("--top", type=int, default=15)
+    p.add_argument(
+        "--db",
+        default=":memory:",
+        help="the server's --db: :memory: (default) or sqlite, a fresh file",
+    )
     p.add_argument("--raw", help="also keep py-spy's raw output here")
     args = p.parse_args(argv)
     spy = _py_spy()
@@ -111,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     raw_path = Path(args.raw) if args.raw else logdir / "profile.txt"
     server = None
     try:
-        server = start_menuchat(RAISED[args.scenario], logdir)
+        db = str(logdir / "bench.sqlite3") if args.db == "sqlite" else args.db
+        server = start_menuchat(RAISED[args.scenario], logdir, db=db)
         duration = args.warmup + args.seconds + 2
         timed = ["--duration", str(duration)] if args.scenario in TIMED else []
         loadgen = spawn(
