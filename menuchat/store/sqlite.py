@@ -40,7 +40,7 @@ from menuchat.store.sqlite_schema import (
     StoreError,
     check,
 )
-from menuchat.store.sqlite_writer import Write, Writer
+from menuchat.store.sqlite_writer import Merged, Run, Write, Writer
 
 __all__ = [
     "APPLICATION_ID",
@@ -92,10 +92,42 @@ def _insert_mail(cursor: sqlite3.Cursor, *row: Any) -> None:
     )
 
 
-def _delete_mail_upto(cursor: sqlite3.Cursor, user_id: int, last: int) -> None:
-    cursor.execute(
-        "DELETE FROM mail WHERE recipient_id = ? AND id <= ?", (user_id, last)
-    )
+def _delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
+    _delete_many_mail_ids(cursor, [ids])
+
+
+#: The most rows one statement inserts or deletes; statements come in sizes
+#: of powers of two up to it, so a few prepared ones serve every batch.
+_MOST_ROWS = 64
+
+
+def _pieces(rows: list[Any]) -> list[list[Any]]:
+    """C{rows} in pieces of powers of two, the largest first."""
+    pieces = []
+    at = 0
+    while at < len(rows):
+        size = _MOST_ROWS
+        while size > len(rows) - at:
+            size //= 2
+        pieces.append(rows[at : at + size])
+        at += size
+    return pieces
+
+
+def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
+    for piece in _pieces(rows):
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(piece))
+        cursor.execute(
+            f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES {values}",
+            [value for row in piece for value in row],
+        )
+
+
+def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
+    ids = [mail_id for run in runs for mail_id in run]
+    for piece in _pieces(ids):
+        marks = ", ".join(["?"] * len(piece))
+        cursor.execute(f"DELETE FROM mail WHERE id IN ({marks})", piece)
 
 
 def _delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
@@ -181,6 +213,12 @@ def _history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
     return [HistoryLine(*row) for row in reversed(rows)]
 
 
+_MERGED: dict[Run, Merged] = {
+    _insert_mail: _insert_many_mail,
+    _delete_mail_ids: _delete_many_mail_ids,
+}
+
+
 class SQLiteStore:
     """A L{menuchat.store.Store} in the SQLite file at C{path} (or C{:memory:}).
 
@@ -189,7 +227,7 @@ class SQLiteStore:
 
     def __init__(self, path: str, reactor: Any) -> None:
         self.path = path
-        self._writer = Writer(path, reactor)
+        self._writer = Writer(path, reactor, _MERGED)
         self._open = False
         self._stopped = False
         # What the file holds, as committed: mailboxes (row id and message,
@@ -307,7 +345,11 @@ class SQLiteStore:
         if not mailbox:
             return succeed([])
         self._writer.write(
-            Write(_delete_mail_upto, (user_id, mailbox[-1][0]), retry=True)
+            Write(
+                _delete_mail_ids,
+                tuple(mail_id for mail_id, _ in mailbox),
+                late=True,
+            )
         )
         return succeed([message for _, message in mailbox])
 

@@ -45,11 +45,13 @@ class Write:
     @ivar done: in the reactor, once committed: keeps the store's memory in
         step, and gives the answer.
     @ivar undo: in the reactor, if the write was refused or rolled back.
-    @ivar retry: whether a rolled-back write goes again with the next batch
-        (a delete of what the store's memory already forgot).
+    @ivar late: a delete of rows the store's memory already forgot. It
+        commutes with every other write, so it goes at the end of its
+        transaction, in one statement run with the others like it (see
+        L{Writer}'s C{merged}), and again with the next batch if rolled back.
     """
 
-    __slots__ = ("answer", "args", "data", "done", "retry", "run", "undo")
+    __slots__ = ("answer", "args", "data", "done", "late", "run", "undo")
 
     def __init__(
         self,
@@ -59,7 +61,7 @@ class Write:
         done: Callable[[Any, Any], Any] | None = None,
         undo: Callable[[Any], None] | None = None,
         data: Any = None,
-        retry: bool = False,
+        late: bool = False,
     ) -> None:
         self.run = run
         self.args = args
@@ -67,10 +69,14 @@ class Write:
         self.done = done
         self.undo = undo
         self.data = data
-        self.retry = retry
+        self.late = late
 
 
 _Job = list[Write] | Deferred[None]
+
+#: Runs a kind of write for many writes at once: the cursor and each
+#: write's C{args}, in order.
+Merged = Callable[[sqlite3.Cursor, list[tuple[Any, ...]]], None]
 
 
 class Writer:
@@ -78,17 +84,27 @@ class Writer:
 
     @param reactor: provides C{callLater} (the end of a turn) and
         C{callFromThread} (the thread's answers).
+    @param merged: for some kinds of write (their C{run}), what runs a
+        whole run of them in a few statements. Each statement releases and
+        takes back Python's lock in the thread, and taking it back while
+        the reactor runs costs the reactor a switch: a batch of messages
+        is a handful of statements, not two a message. Their C{run} must
+        answer None and refuse nothing.
     @ivar transactions: how many transactions were committed since start.
     """
 
     log = Logger()
 
-    def __init__(self, path: str, reactor: Any) -> None:
+    def __init__(
+        self, path: str, reactor: Any, merged: dict[Run, Merged] | None = None
+    ) -> None:
         self.path = path
+        self._merged = merged or {}
         self._reactor = reactor
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._pending: list[Write] = []
         self._scheduled: IDelayedCall | None = None
+        self._in_flight = False
         self._thread: threading.Thread | None = None
         self._closing: Deferred[None] | None = None
         self.transactions = 0
@@ -114,9 +130,10 @@ class Writer:
         return opened.addErrback(gone)
 
     def write(self, write: Write) -> None:
-        """Queue C{write} for the transaction of this turn's writes."""
+        """Queue C{write} for the next transaction: this turn's, or, while
+        one is being committed, the one after it."""
         self._pending.append(write)
-        if self._scheduled is None:
+        if self._scheduled is None and not self._in_flight:
             self._scheduled = self._reactor.callLater(0, self._hand_over)
 
     def stop(self) -> Deferred[None]:
@@ -124,6 +141,7 @@ class Writer:
         closed: Deferred[None] = Deferred()
         if self._scheduled is not None and self._scheduled.active():
             self._scheduled.cancel()
+        self._in_flight = False  # the thread takes what follows in turn
         self._hand_over()
         thread, self._thread = self._thread, None
         if thread is None:
@@ -136,13 +154,18 @@ class Writer:
     # In the reactor
 
     def _hand_over(self) -> None:
+        """Give the thread what is queued: one batch at a time, so that the
+        writes of the turns spent committing it wait and go together, and
+        the thread is woken once a transaction."""
         self._scheduled = None
-        if self._pending:
+        if self._pending and not self._in_flight:
             batch, self._pending = self._pending, []
+            self._in_flight = True
             self._jobs.put(batch)
 
     def _answer(self, batch: list[Write], outcome: list[Any] | Failure) -> None:
         """The outcome of one transaction: each write's, in order."""
+        self._in_flight = False
         if isinstance(outcome, Failure):
             failure = outcome
             if not failure.check(StoreError):
@@ -154,7 +177,7 @@ class Writer:
                 count=len(batch),
                 reason=failure.getErrorMessage(),
             )
-            again = [write for write in batch if write.retry]
+            again = [write for write in batch if write.late]
             if again:
                 # Deletes of what the store's memory forgot: with the next
                 # batch (never at once: a broken disk would spin).
@@ -164,6 +187,8 @@ class Writer:
                     write.undo(write.data)
                 if write.answer is not None:
                     write.answer.errback(failure)
+            if self._scheduled is None and any(not w.late for w in self._pending):
+                self._scheduled = self._reactor.callLater(0, self._hand_over)
             return
         self.transactions += 1
         for write, result in zip(batch, outcome, strict=True):
@@ -179,8 +204,8 @@ class Writer:
             if answer is not None:
                 answer.callback(result)
         if self._pending:
-            # What the answers' callers asked next (a connection's next
-            # line, read once its answer came) goes now, not a turn later.
+            # What was asked while this one committed, and what the answers'
+            # callers asked next, goes now, not a turn later.
             if self._scheduled is not None:
                 self._scheduled.cancel()
             self._hand_over()
@@ -227,7 +252,7 @@ class Writer:
                     break
                 batch += more
             try:
-                outcome: list[Any] | Failure = _transaction(conn, batch)
+                outcome: list[Any] | Failure = _transaction(conn, batch, self._merged)
             except BaseException:
                 outcome = Failure()
             call(self._answer, batch, outcome)
@@ -235,26 +260,64 @@ class Writer:
         call(self._closed, closing)
 
 
-def _transaction(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
+def _transaction(
+    conn: sqlite3.Connection, batch: list[Write], merged: dict[Run, Merged]
+) -> list[Any]:
     """Every write of C{batch}, then one commit.
 
-    A refusal (a L{ChatError}, raised by a write before it changes
-    anything) answers that write alone; any other error rolls the whole
-    transaction back and fails every write in it.
+    Consecutive writes of a kind in C{merged} run together; the late ones
+    run last. A refusal (a L{ChatError}, raised by a write before it
+    changes anything) answers that write alone; any other error rolls the
+    whole transaction back and fails every write in it.
     """
     cursor = conn.cursor()
     cursor.execute("BEGIN IMMEDIATE")
     try:
         results: list[Any] = []
         append = results.append
-        for write in batch:
-            try:
-                append(write.run(cursor, *write.args))
-            except ChatError:
-                append(Failure())
+        late: list[Write] = []
+        count = len(batch)
+        at = 0
+        while at < count:
+            write = batch[at]
+            if write.late:
+                late.append(write)
+                append(None)
+                at += 1
+                continue
+            run = write.run
+            many = merged.get(run)
+            if many is None:
+                try:
+                    append(write.run(cursor, *write.args))
+                except ChatError:
+                    append(Failure())
+                at += 1
+                continue
+            end = at + 1
+            while end < count and batch[end].run is run and not batch[end].late:
+                end += 1
+            many(cursor, [w.args for w in batch[at:end]])
+            results.extend([None] * (end - at))
+            at = end
+        _run_all(cursor, late, merged)
         cursor.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.rollback()
         raise
     return results
+
+
+def _run_all(
+    cursor: sqlite3.Cursor, writes: list[Write], merged: dict[Run, Merged]
+) -> None:
+    """Run C{writes}, merging those of a kind that C{merged} knows."""
+    kinds: dict[Run, list[tuple[Any, ...]]] = {}
+    for write in writes:
+        if write.run in merged:
+            kinds.setdefault(write.run, []).append(write.args)
+        else:
+            write.run(cursor, *write.args)
+    for run, args in kinds.items():
+        merged[run](cursor, args)

@@ -79,6 +79,7 @@ class Session(AccountDialogue, Commands, EventView):
     def end(self, farewell: str) -> None:
         """Forget the user, say C{farewell} and close, as for a timeout."""
         if self.state is not State.CLOSED:
+            self._unhold()
             text = self.farewell(farewell)
             self._leave_hub()
             self._output.write(text)
@@ -96,6 +97,7 @@ class Session(AccountDialogue, Commands, EventView):
         told goodbye.
         """
         if self.state is not State.CLOSED:
+            self._unhold()
             text = self.farewell(texts.SHUTDOWN)
             self.state = State.CLOSED
             self._output.write(text)
@@ -107,6 +109,7 @@ class Session(AccountDialogue, Commands, EventView):
 
     def connection_lost(self) -> None:
         """The connection is gone, however it ended: forget the user."""
+        self._unhold()
         self._leave_hub()
 
     # Log-in
