@@ -10,6 +10,7 @@ them all.
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -69,6 +70,29 @@ def make_hub(
     )
 
 
+#: Allocations between two collections of the youngest generation (Python's
+#: default: 700).
+YOUNG_COLLECTION = 20_000
+
+
+def tune_collector() -> None:
+    """Set Python's garbage collector for a long-running server.
+
+    What exists once the server has started (modules, the confusables
+    table, what the store read) is moved out of the collector's sight
+    (C{gc.freeze}): a full collection no longer walks all of it, again and
+    again. And the youngest generation is collected every 20,000
+    allocations, not 700, so that what a message keeps while the store
+    commits it (a Deferred, its callbacks, the held answer) is freed by its
+    count before a collection promotes it. Under private mail on the SQLite
+    store, collections had been an eighth of the server's time.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION, middle, old)
+
+
 class ChatService(MultiService):
     """A menuchat server: its store, hub, front-ends and their ports.
 
@@ -81,6 +105,8 @@ class ChatService(MultiService):
     @param cannot_listen: called with the L{CannotListen} of a port that
         cannot be opened at start; by default it is raised.
     @param metrics: an endpoint description to serve the metrics on, if any.
+    @param tune_collector: whether to set Python's garbage collector for a
+        server process once started (L{tune_collector}); twistd does.
     @param reload_on_hangup: whether SIGHUP reloads the TLS certificates
         (a process-wide handler: for the one service a process runs).
     @param passwords_need_tls: ask for passwords only over TLS or from this
@@ -105,8 +131,10 @@ class ChatService(MultiService):
         irc_ports: Sequence[str] = (),
         gateway: Gateway | None = None,
         passwords_need_tls: bool = False,
+        tune_collector: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        self._tune_collector = tune_collector
         self.metrics = ServerMetrics()
         # The memory store answers every call at once: its latency is nil,
         # and timing it cost each private message about a tenth of its time.
@@ -228,6 +256,8 @@ class ChatService(MultiService):
         started: Deferred[None] = self.store.start()
 
         def listen(_: None) -> None:
+            if self._tune_collector:
+                tune_collector()
             MultiService.startService(self)
             self._warn_of_clear_passwords()
 

@@ -275,6 +275,7 @@ def makeService(options: Options) -> IService:
             passwords_need_tls=options["password-transport"] == "tls",
         ),
         passwords_need_tls=options["password-transport"] == "tls",
+        tune_collector=twistd is not None,
     )
 
 

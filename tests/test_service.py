@@ -1,6 +1,8 @@
 """ChatService: the store opens before any port listens and closes after
 every connection has."""
 
+import gc
+
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
@@ -10,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
 from menuchat.frontends.menu import texts
-from menuchat.service import ChatService, make_hub
+from menuchat.service import YOUNG_COLLECTION, ChatService, make_hub
 from menuchat.store.memory import MemoryStore
 from tests.support import connect, login
 
@@ -155,3 +157,32 @@ class MakeHubTests(SynchronousTestCase):
         third.dataReceived(b"5\nden\n")
         assert b"chat room 'den' is full." in transport.value()
         assert len(service.hub.room("den").members) == 2
+
+
+class CollectorTests(SynchronousTestCase):
+    """Under twistd the collector is set for a server; elsewhere it is left."""
+
+    def setUp(self):
+        threshold = gc.get_threshold()
+        self.addCleanup(gc.set_threshold, *threshold)
+        self.addCleanup(gc.unfreeze)
+
+    def start(self, **options):
+        store = RecordingStore([])
+        service = ChatService(store, Clock(), Limits(), [], **options)
+        service.startService()
+        store.started.callback(None)
+        return service
+
+    def test_a_tuned_server_freezes_what_exists_and_collects_less_often(self):
+        gc.unfreeze()
+        self.start(tune_collector=True)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION
+
+    def test_by_default_the_collector_is_left_alone(self):
+        gc.unfreeze()
+        before = gc.get_threshold()
+        self.start()
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == before
