@@ -5,7 +5,11 @@ act and renders the outcome with the phrases of L{texts}; it never touches
 bytes, sockets or the reactor. The transport side is the L{Output} it is
 given. A line whose answer needs the store returns the Deferred of that
 answer: the connection reads no further line until it fires, so pipelined
-input is handled in order, in the state the lines before it left.
+input is handled in order, in the state the lines before it left. A private
+message is the exception: whatever the store answers, it leaves the
+dialogue at the option prompt (or in its room), so the session reads on and
+its answer, once in, is written before the answers of the lines after it
+(L{menuchat.frontends.menu.replies}).
 
 The session is made of parts: L{SessionBase} (state and the ways of
 answering), L{Commands} (what the options and slash commands do, and life
