@@ -21,6 +21,7 @@ from collections.abc import Callable
 from bench.loop import Conn, DialogueTask
 
 NAME_PROMPT = b"Your id key (i.e your name): "
+PASSWORD_PROMPT = b"Password: "
 OPTION_PROMPT = b"Your option <enter a number>: "
 _CLIENT_ID = re.compile(rb"Client ID: (\d+)")
 
@@ -56,6 +57,20 @@ class MenuchatDriver:
         """Answer the name prompt; done at the option prompt after the menu."""
         yield NAME_PROMPT
         conn.send(name + b"\n")
+        got = yield OPTION_PROMPT
+        m = _CLIENT_ID.search(got)
+        if m is None:
+            raise ValueError(f"no 'Client ID:' in {got[-300:]!r}")
+        conn.user_id = int(m.group(1))
+
+    def login_registered(
+        self, conn: Conn, name: bytes, password: bytes
+    ) -> DialogueTask:
+        """A registered name: the name, then the password; done at the menu."""
+        yield NAME_PROMPT
+        conn.send(name + b"\n")
+        yield PASSWORD_PROMPT
+        conn.send(password + b"\n")
         got = yield OPTION_PROMPT
         m = _CLIENT_ID.search(got)
         if m is None:
@@ -207,6 +222,12 @@ class FloorDriver:
         yield b"HELLO\r\n"
         conn.send(name + b"\n")
         yield b"OK\r\n"
+
+    def login_registered(
+        self, conn: Conn, name: bytes, password: bytes
+    ) -> DialogueTask:
+        """The floor has no accounts: a registered user logs in by name alone."""
+        return self.login(conn, name)
 
     def create_room(self, conn: Conn, room: bytes) -> DialogueTask:
         """The floor has no owners: creating is joining."""

@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("storm")
     s.add_argument("--size", type=int, required=True)
+
+    s = sub.add_parser("logins")
+    s.add_argument("--size", type=int, required=True)
+    s.add_argument("--concurrency", type=int, default=40)
     return p
 
 
@@ -159,6 +163,10 @@ def run(args: argparse.Namespace) -> dict:
         if args.scenario == "hold":
             return workloads.hold(
                 loop, driver, args.pid, args.size, args.settle, args.timeout
+            )
+        if args.scenario == "logins":
+            return workloads.logins(
+                loop, driver, args.pid, args.size, args.concurrency, args.timeout
             )
         return workloads.storm(loop, driver, args.pid, args.size, args.timeout)
     finally:

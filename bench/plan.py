@@ -23,6 +23,7 @@ RAISED: dict[str, list[str]] = {
     "pingpong": _NO_FLOOD + _CAPS,
     "hold": _CAPS,
     "storm": _CAPS,
+    "logins": _CAPS,
     # Through the IRC gateway, which has the same connection limits.
     "ircfanout": _NO_FLOOD + _CAPS + _ROOM,
     "ircpaced": _NO_FLOOD + _CAPS,
@@ -33,6 +34,10 @@ RAISED: dict[str, list[str]] = {
 #: Scenarios that reach the store (private mail): these run menuchat on the
 #: SQLite store too ("menuchat-sqlite"), beside the memory store ("menuchat").
 STORE_SCENARIOS = {"private", "paced"}
+
+#: Scenarios that need accounts made in the store before the server starts:
+#: they run on the SQLite store only ("menuchat-sqlite", against the floor).
+ACCOUNT_SCENARIOS = {"logins"}
 
 #: Scenarios run through IRC: menuchat's gateway ("menuchat-irc") against
 #: ngIRCd ("ngircd", the base of their ratio) instead of the menu and floor.
@@ -47,6 +52,8 @@ def kinds_for(scenario: str, wanted: list[str]) -> list[str]:
     """The kinds of C{wanted} that run C{scenario}."""
     if scenario in IRC_SCENARIOS:
         return [k for k in wanted if k in IRC_KINDS]
+    if scenario in ACCOUNT_SCENARIOS:
+        return [k for k in wanted if k in ("menuchat-sqlite", "floor")]
     return [
         k
         for k in wanted
@@ -59,6 +66,8 @@ def compared(scenario: str) -> tuple[str, str]:
     """The kind measured and the kind it is a ratio to, for C{scenario}."""
     if scenario in IRC_SCENARIOS:
         return "menuchat-irc", "ngircd"
+    if scenario in ACCOUNT_SCENARIOS:
+        return "menuchat-sqlite", "floor"
     return "menuchat", "floor"
 
 
@@ -110,6 +119,12 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("all_s", "time until all at menu s", "{:.2f}"),
         Figure("p50_s", "median client at menu s", "{:.2f}"),
     ],
+    "logins": [
+        Figure("registered_logins_per_s", "registered logins/s"),
+        Figure("guest_logins_per_s", "guest logins/s"),
+        Figure("registered_cpu_ms", "server CPU ms/registered", "{:.2f}"),
+        Figure("guest_cpu_ms", "server CPU ms/guest", "{:.2f}"),
+    ],
 }
 FIGURES["ircfanout"] = FIGURES["fanout"]
 FIGURES["ircpingpong"] = FIGURES["pingpong"]
@@ -127,6 +142,7 @@ TITLES = {
     "pingpong": "small rooms ping-pong",
     "hold": "hold idle clients",
     "storm": "login storm",
+    "logins": "logins, guest/registered",
     "ircfanout": "IRC fan-out (1 sender)",
     "ircpaced": "IRC private, fixed load",
     "ircpingpong": "IRC small rooms ping-pong",
@@ -140,6 +156,7 @@ SIZE_LABEL = {
     "pingpong": "rooms",
     "hold": "N",
     "storm": "N",
+    "logins": "N",
     "ircfanout": "R",
     "ircpaced": "pairs",
     "ircpingpong": "rooms",
@@ -207,6 +224,8 @@ def full_plan() -> list[Case]:
     cases.append(Case("pingpong", 100, _PINGPONG, 60, 180))
     cases += [Case("hold", n, [], 120, 300) for n in (1000, 5000, 10000)]
     cases += [Case("storm", n, [], 60, 200) for n in (100, 1000, 5000, 10000)]
+    # Password checks (scrypt, in threads) bound the registered logins.
+    cases.append(Case("logins", 200, ["--concurrency", "40"], 120, 300))
     cases += [
         Case("ircfanout", r, ["--duration", "3", *IRC_WINDOW], 60, 180)
         for r in (100, 500)
@@ -237,6 +256,7 @@ def quick_plan() -> list[Case]:
         Case("pingpong", 5, ["--rate", "20", "--duration", "0.5"], 10, 40),
         Case("hold", 50, ["--settle", "0.1"], 10, 40),
         Case("storm", 50, [], 10, 40),
+        Case("logins", 10, ["--concurrency", "5"], 20, 60),
         Case("ircfanout", 5, ["--duration", "0.3", *IRC_WINDOW], 10, 40),
         Case("ircfanout", 20, ["--duration", "0.3", *IRC_WINDOW], 10, 40),
         Case("ircpaced", 5, ["--rate", "10", "--duration", "0.5"], 10, 40),

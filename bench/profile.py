@@ -1,9 +1,11 @@
 """Profile the menuchat server under one benchmark case with py-spy.
 
     python -m bench.profile [--scenario fanout] [--size 500] [--seconds 8]
+                            [--db :memory:|sqlite]
 
 (--scenario: fanout, busy, private, paced, hold or storm; ircfanout or
-ircpaced for the IRC gateway, driven as the benchmark drives it.)
+ircpaced for the IRC gateway, driven as the benchmark drives it; --db
+sqlite runs the server on a fresh SQLite file instead of the memory store.)
 
 Starts ``twistd -n menuchat`` with the scenario's raised options, drives it
 with the load generator, samples the server with ``py-spy record --format
@@ -119,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds after the load generator starts (setup)",
     )
     p.add_argument("--top", type=int, default=15)
+    p.add_argument(
+        "--db",
+        default=":memory:",
+        help="the server's --db: :memory: (default) or sqlite, a fresh file",
+    )
     p.add_argument("--raw", help="also keep py-spy's raw output here")
     args = p.parse_args(argv)
     spy = _py_spy()
@@ -130,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     try:
         irc = args.scenario in IRC_SCENARIOS
-        server = start_menuchat(RAISED[args.scenario], logdir, irc=irc)
+        db = str(logdir / "bench.sqlite3") if args.db == "sqlite" else args.db
+        server = start_menuchat(RAISED[args.scenario], logdir, db=db, irc=irc)
         driver, scenario = loadgen_args(
             args.scenario, "menuchat-irc" if irc else "menuchat"
         )

@@ -194,6 +194,38 @@ def start_menuchat(
     return server
 
 
+def make_accounts(db: Path, names: list[bytes], password: bytes) -> None:
+    """A new SQLite store at ``db`` holding an account for each of ``names``.
+
+    Written before the server starts, with the server's own schema and
+    password hash (one hash for all: each login still checks one).
+    """
+    from menuchat.core.accounts import hash_password
+    from menuchat.core.names import token_key
+    from menuchat.store.sqlite_schema import open_database
+
+    password_hash = hash_password(password.decode())
+    conn = open_database(str(db))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        (first,) = conn.execute(
+            "UPDATE sequence SET next = next + ? WHERE name = 'user_id'"
+            " RETURNING next - ?",
+            (len(names), len(names)),
+        ).fetchone()
+        conn.executemany(
+            "INSERT INTO accounts (user_id, name, key, password_hash, created_at)"
+            " VALUES (?, ?, ?, ?, 0)",
+            [
+                (first + n, name.decode(), token_key(name.decode()), password_hash)
+                for n, name in enumerate(names)
+            ],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def start_floor(logdir: Path) -> ServerProcess:
     """Start the floor relay (bench/floor.py) on a free loopback port."""
     port = free_port()

@@ -567,6 +567,60 @@ def private(
     return result
 
 
+#: The password of the registered users the harness makes for "logins"
+#: (bench/servers.py make_accounts): names u0, u1, ...
+ACCOUNT_PASSWORD = b"bench-password"
+
+
+def account_names(size: int) -> list[bytes]:
+    """The registered users' names of a "logins" case of ``size``."""
+    return [b"u%d" % i for i in range(size)]
+
+
+class _Registered:
+    """A driver whose logins are the registered users' (name and password)."""
+
+    def __init__(self, driver: Any) -> None:
+        self.fail = driver.fail
+        self._driver = driver
+
+    def login(self, conn: Conn, name: bytes) -> DialogueTask:
+        task: DialogueTask = self._driver.login_registered(conn, name, ACCOUNT_PASSWORD)
+        return task
+
+
+def logins(
+    loop: Loop,
+    driver: object,
+    pid: int,
+    size: int,
+    concurrency: int,
+    timeout: float,
+) -> dict:
+    """``size`` guests log in, ``concurrency`` at a time, then ``size``
+    registered users (name, then password) the same way; logins per second
+    and server CPU per login of each. The guests stay while the registered
+    users log in."""
+    win = Window(pid)
+    names = [b"g%d" % i for i in range(size)]
+    _, guests = login_all(loop, driver, names, concurrency, timeout)
+    guest_stats = win.stop()
+    win = Window(pid)
+    registered = _Registered(driver)
+    _, users = login_all(loop, registered, account_names(size), concurrency, timeout)
+    stats = win.stop()
+    return {
+        **stats,
+        "guest_logins_per_s": size / max(guests),
+        "registered_logins_per_s": size / max(users),
+        "guest_cpu_ms": guest_stats["server_cpu_s"] / size * 1e3,
+        "registered_cpu_ms": stats["server_cpu_s"] / size * 1e3,
+        "expected": 2 * size,
+        "delivered": len(guests) + len(users),
+        "loss": 2 * size - len(guests) - len(users),
+    }
+
+
 def hold(
     loop: Loop, driver: object, pid: int, size: int, settle: float, timeout: float
 ) -> dict:

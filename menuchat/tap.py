@@ -332,7 +332,7 @@ def makeService(options: Options) -> IService:
             passwords_need_tls=options["password-transport"] == "tls",
         ),
         passwords_need_tls=options["password-transport"] == "tls",
-        freeze_heap=twistd is not None,
+        tune_collector=twistd is not None,
     )
 
 

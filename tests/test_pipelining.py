@@ -2,8 +2,10 @@
 
 A store whose every answer waits until the test releases it stands behind
 two connections. While a line's answer is pending, that connection reads
-and handles nothing more; released in any order across connections, each
-connection's replies come in the order of its lines.
+and handles nothing more (except after a private message, whose answer
+leaves the dialogue where it is whatever it says); released in any order
+across connections, each connection's replies come in the order of its
+lines.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
 from menuchat.frontends.menu.factory import MenuChatProtocol
+from menuchat.frontends.menu.replies import MAX_OWED
 from menuchat.store.memory import MemoryStore
 from tests.support import make_factory, resolved
 
@@ -93,13 +96,14 @@ class PipeliningTests(SynchronousTestCase):
         self.drain(order)
         ann.dataReceived(b"2\nfrom Ann\nBob\n3\n1\n")
         bob.dataReceived(b"2\nfrom Bob\nann\n3\n1\n")
-        self.assertEqual(len(self.store.pending), 2)  # both look-ups wait
+        # A send's answer holds nothing: each read after it is asked too,
+        # and holds the user list after it.
+        self.assertEqual(len(self.store.pending), 4)
+        self.assertNotIn("Users in server", self.text(ann_wire).split("Bob:")[-1])
         self.drain(order)
-        for wire, user_id, sent in (
-            (ann_wire, 1, "from Bob"),
-            (bob_wire, 2, "from Ann"),
-        ):
+        for wire, sent in ((ann_wire, "from Bob"), (bob_wire, "from Ann")):
             text = self.text(wire)
+            user_id = int(text.split("Client ID: ")[1].split()[0])
             replies = [
                 text.index("Enter your message: "),
                 text.index("Enter recipient id: "),
@@ -112,7 +116,7 @@ class PipeliningTests(SynchronousTestCase):
             self.assertEqual(replies, sorted(replies), text)
             # The message sent to this user was acknowledged: it was either
             # listed by option 3 or waits in the store, never lost.
-            listed = sent in text
+            listed = f": {sent} (from: " in text
             waiting = resolved(self.store.inner.unread(user_id))
             self.assertEqual(int(listed) + waiting, 1, text)
 
@@ -132,3 +136,95 @@ class PipeliningTests(SynchronousTestCase):
         again.dataReceived(b"Ann\n")
         self.drain("oldest")
         self.assertIn("Client Name: Ann", self.text(wire))
+
+
+class PendingSendTests(SynchronousTestCase):
+    """A send waiting for the store holds nothing back but its own answer."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = LateStore()
+        self.factory = make_factory(self.clock, Limits(line_rate=0), self.store)
+        self.ann, self.ann_wire = self.login(1, b"Ann")
+        self.bob, self.bob_wire = self.login(2, b"Bob")
+
+    def login(self, port: int, name: bytes) -> tuple[MenuChatProtocol, StringTransport]:
+        address = IPv4Address("TCP", "127.0.0.1", port)
+        protocol = self.factory.buildProtocol(address)
+        assert isinstance(protocol, MenuChatProtocol)
+        wire = StringTransport(peerAddress=address)
+        protocol.makeConnection(wire)
+        protocol.dataReceived(name + b"\n")
+        self.release_all()
+        wire.clear()
+        return protocol, wire
+
+    def release_all(self) -> None:
+        while self.store.pending:
+            self.store.release(0)
+            self.clock.advance(0)
+
+    def text(self, wire: StringTransport) -> str:
+        self.clock.advance(0)
+        return wire.value().decode()
+
+    def test_the_lines_after_a_send_are_read_and_answered_after_it(self) -> None:
+        self.ann.dataReceived(b"2\nhello\nBob\n1\n")
+        self.assertEqual(len(self.store.pending), 1)  # the delivery
+        self.assertEqual(self.ann_wire.producerState, "producing")
+        asked = "Enter your message: Enter recipient id: "
+        self.assertEqual(self.text(self.ann_wire), asked)
+        self.release_all()
+        text = self.text(self.ann_wire)
+        self.assertTrue(text.startswith(asked + "Message sent!"), text)
+        sent = text.index("Message sent!")
+        self.assertLess(sent, text.index("Users in server"))
+        self.assertEqual(resolved(self.store.inner.unread(2)), 1)
+
+    def test_a_refused_send_answers_in_its_place(self) -> None:
+        self.factory.hub.mailbox_size = 1
+        self.ann.dataReceived(b"2\none\nBob\n2\ntwo\nBob\n1\n")
+        self.release_all()
+        text = self.text(self.ann_wire)
+        sent = text.index("Message sent!")
+        full = text.index("mailbox of Bob is full")
+        self.assertLess(sent, full)
+        self.assertLess(full, text.index("Users in server"))
+
+    def test_a_store_failure_answers_in_its_place(self) -> None:
+        self.ann.dataReceived(b"2\nlost\nBob\n1\n")
+        _, late = self.store.pending.pop(0)
+        late.errback(RuntimeError("disk on fire"))
+        text = self.text(self.ann_wire)
+        self.assertLess(text.index("Error: "), text.index("Users in server"))
+        self.assertNotIn("Message sent!", text)
+        self.flushLoggedErrors(RuntimeError)
+
+    def test_sends_in_flight_are_capped(self) -> None:
+        self.ann.dataReceived(b"2\nm\nBob\n" * (MAX_OWED + 1))
+        self.assertEqual(len(self.store.pending), MAX_OWED)
+        self.assertEqual(self.ann_wire.producerState, "paused")
+        self.release_all()
+        self.assertEqual(self.text(self.ann_wire).count("Message sent!"), MAX_OWED + 1)
+        self.assertEqual(self.ann_wire.producerState, "producing")
+
+    def test_a_send_in_a_room_answers_without_the_prompt(self) -> None:
+        self.ann.dataReceived(b"4\nlobby\n/msg Bob hi\nsaid after\n")
+        self.release_all()
+        text = self.text(self.ann_wire)
+        self.assertIn("Message sent!\r\nAnn> said after", text)
+
+    def test_the_server_stopping_does_not_wait_for_answers(self) -> None:
+        self.ann.dataReceived(b"2\nhello\nBob\n")
+        self.ann.server_stopping()
+        self.assertIn("The server is going down.", self.text(self.ann_wire))
+        self.release_all()
+        self.assertNotIn("Message sent!", self.text(self.ann_wire))
+
+    def test_a_connection_lost_with_answers_owed_writes_nothing_more(self) -> None:
+        self.ann.dataReceived(b"2\nhello\nBob\n1\n")
+        before = self.text(self.ann_wire)
+        self.ann.connectionLost(Failure(ConnectionDone()))
+        self.release_all()
+        self.assertEqual(self.text(self.ann_wire), before)
+        self.assertEqual(resolved(self.store.inner.unread(2)), 1)

@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
 from menuchat.frontends.menu import texts
-from menuchat.service import ChatService, make_hub
+from menuchat.service import YOUNG_COLLECTION, ChatService, make_hub
 from menuchat.store.memory import MemoryStore
 from tests.support import connect, login
 
@@ -76,8 +76,9 @@ class ChatServiceTests(SynchronousTestCase):
 
     def test_what_a_started_server_holds_is_left_out_of_full_collections(self):
         self.addCleanup(gc.unfreeze)
+        self.addCleanup(gc.set_threshold, *gc.get_threshold())
         gc.unfreeze()
-        service = ChatService(self.store, self.clock, Limits(), [], freeze_heap=True)
+        service = ChatService(self.store, self.clock, Limits(), [], tune_collector=True)
         service.startService()
         assert gc.get_freeze_count() == 0  # not before the store has started
         self.store.started.callback(None)
@@ -85,12 +86,6 @@ class ChatServiceTests(SynchronousTestCase):
         assert not any(o is service.hub for o in gc.get_objects())
         gc.unfreeze()
         assert any(o is service.hub for o in gc.get_objects())
-
-    def test_a_service_leaves_the_collector_alone_by_default(self):
-        self.addCleanup(gc.unfreeze)
-        gc.unfreeze()
-        self.start()
-        assert gc.get_freeze_count() == 0
 
     def test_stop_closes_every_connection_then_stops_the_store(self):
         self.start()
@@ -249,3 +244,32 @@ class TerminationSignalTests(SynchronousTestCase):
             self.service._stop_on(signal.SIGINT)
         assert not self.reactor.stopped
         assert self.reactor._exitSignal == signal.SIGINT
+
+
+class CollectorTests(SynchronousTestCase):
+    """Under twistd the collector is set for a server; elsewhere it is left."""
+
+    def setUp(self):
+        threshold = gc.get_threshold()
+        self.addCleanup(gc.set_threshold, *threshold)
+        self.addCleanup(gc.unfreeze)
+
+    def start(self, **options):
+        store = RecordingStore([])
+        service = ChatService(store, Clock(), Limits(), [], **options)
+        service.startService()
+        store.started.callback(None)
+        return service
+
+    def test_a_tuned_server_freezes_what_exists_and_collects_less_often(self):
+        gc.unfreeze()
+        self.start(tune_collector=True)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION
+
+    def test_by_default_the_collector_is_left_alone(self):
+        gc.unfreeze()
+        before = gc.get_threshold()
+        self.start()
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == before

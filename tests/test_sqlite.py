@@ -12,7 +12,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.trial.unittest import TestCase
 
-from menuchat.core.errors import MailboxFull
+from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.store import sqlite_schema as module
 from menuchat.store.sqlite import (
     APPLICATION_ID,
@@ -21,6 +21,7 @@ from menuchat.store.sqlite import (
     StoreError,
     check,
 )
+from menuchat.store.sqlite_writer import Write
 from tests.test_store_contract import account, inline, message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,10 +176,11 @@ class SQLiteFileTests(TestCase):
         store = await self.started()
         before = store.transactions
         calls = [store.deliver(message(1, 2, f"m{n}"), 100) for n in range(20)]
-        calls.append(store.unread(2))
+        calls.append(store.reserve_ids(3))
         results = await gatherResults(calls)
-        assert results == [*range(1, 21), 20]
+        assert results == [*range(1, 21), range(1, 4)]
         assert store.transactions == before + 1
+        assert await store.unread(2) == 20
 
     @inline
     async def test_a_refusal_in_a_transaction_keeps_the_rest(self) -> None:
@@ -243,3 +245,167 @@ class SQLiteFileTests(TestCase):
         assert (await again.find_account("nina")) == account(7, "Nina")
         assert await again.find_account("jose") is None
         await again.stop()
+
+
+def failing(cursor: sqlite3.Cursor) -> None:
+    """A write the database refuses: its whole transaction rolls back."""
+    cursor.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+class SQLiteMemoryTests(TestCase):
+    """What the store keeps in memory answers reads at once, as committed."""
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-sqlite-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.path = self.dir / "menuchat.sqlite3"
+
+    async def started(self) -> SQLiteStore:
+        store = SQLiteStore(str(self.path), reactor)
+        await store.start()
+        self.addCleanup(store.stop)
+        return store
+
+    @inline
+    async def test_reads_answer_at_once_without_a_transaction(self) -> None:
+        store = await self.started()
+        await store.deliver(message(1, 2, "one"), 10)
+        await store.create_account(account(7, "Nina"))
+        before = store.transactions
+        reads = [
+            store.unread(2),
+            store.find_account("nina"),
+            store.account_by_id(7),
+            store.find_account("nobody"),
+            store.take_mail(2),
+        ]
+        assert [read.called for read in reads] == [True] * 5
+        results = await gatherResults(reads)
+        assert results[:4] == [1, account(7, "Nina"), account(7, "Nina"), None]
+        assert [m.text for m in results[4]] == ["one"]
+        assert store.transactions == before
+
+    @inline
+    async def test_a_delivery_is_read_once_committed_not_before(self) -> None:
+        store = await self.started()
+        delivering = store.deliver(message(1, 2, "soon"), 10)
+        assert not delivering.called
+        assert await store.unread(2) == 0
+        assert await store.take_mail(2) == []
+        assert await delivering == 1
+        assert [m.text for m in await store.take_mail(2)] == ["soon"]
+
+    @inline
+    async def test_deliveries_in_flight_count_toward_a_full_mailbox(self) -> None:
+        store = await self.started()
+        calls = [store.deliver(message(1, 2, f"m{n}"), 2) for n in range(3)]
+        assert calls[2].called  # refused at once, without the thread
+        self.assertFailure(calls[2], MailboxFull)
+        await calls[2]
+        assert await gatherResults(calls[:2]) == [1, 2]
+
+    @inline
+    async def test_taken_mail_is_deleted_from_the_file(self) -> None:
+        store = await self.started()
+        await store.deliver(message(1, 2, "read"), 10)
+        await store.take_mail(2)
+        await store.deliver(message(1, 2, "unread"), 10)
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == ["unread"]
+
+    @inline
+    async def test_a_rolled_back_delete_goes_again_with_the_next_batch(self) -> None:
+        store = await self.started()
+        await store.deliver(message(1, 2, "read"), 10)
+        assert [m.text for m in await store.take_mail(2)] == ["read"]
+        broken = store.reserve_ids(1)
+        store._writer.write(Write(failing, ()))  # same turn: rolls it all back
+        self.assertFailure(broken, StoreError)
+        await broken
+        await store.deliver(message(1, 3, "later"), 10)  # the retry rides here
+        await store.stop()
+        again = await self.started()
+        assert await again.take_mail(2) == []
+        assert [m.text for m in await again.take_mail(3)] == ["later"]
+
+    @inline
+    async def test_a_rolled_back_delivery_is_neither_counted_nor_read(self) -> None:
+        store = await self.started()
+        lost = store.deliver(message(1, 2, "lost"), 1)
+        store._writer.write(Write(failing, ()))
+        self.assertFailure(lost, StoreError)
+        await lost
+        assert await store.unread(2) == 0
+        assert await store.deliver(message(1, 2, "kept"), 1) == 1
+        assert [m.text for m in await store.take_mail(2)] == ["kept"]
+
+    @inline
+    async def test_dropping_takes_the_deliveries_asked_before_it(self) -> None:
+        store = await self.started()
+        store.deliver(message(1, 2, "first"), 10)
+        delivering = store.deliver(message(1, 2, "second"), 10)
+        dropped = await store.drop_mail(2)
+        assert delivering.called
+        assert [m.text for m in dropped] == ["first", "second"]
+        assert await store.unread(2) == 0
+
+    @inline
+    async def test_mail_stays_in_order_across_a_restart(self) -> None:
+        store = await self.started()
+        await store.deliver(message(1, 2, "before"), 10)
+        await store.deliver(message(1, 3, "taken"), 10)
+        await store.take_mail(3)
+        await store.stop()
+        again = await self.started()
+        await again.deliver(message(1, 2, "after"), 10)
+        assert [m.text for m in await again.take_mail(2)] == ["before", "after"]
+
+    @inline
+    async def test_a_second_account_for_a_name_being_created_is_refused(self) -> None:
+        store = await self.started()
+        first = store.create_account(account(7, "Nina"))
+        second = store.create_account(account(8, "nina"))
+        same_id = store.create_account(account(7, "Other"))
+        for refused in (second, same_id):
+            assert refused.called
+            self.assertFailure(refused, NameTaken)
+            await refused
+        await first
+        assert await store.find_account("nina") == account(7, "Nina")
+
+    @inline
+    async def test_a_refused_account_frees_its_claim(self) -> None:
+        store = await self.started()
+        creating = store.create_account(account(7, "Nina"))
+        store._writer.write(Write(failing, ()))
+        self.assertFailure(creating, StoreError)
+        await creating
+        assert await store.find_account("nina") is None
+        await store.create_account(account(7, "Nina"))
+        assert await store.account_by_id(7) == account(7, "Nina")
+
+    @inline
+    async def test_a_password_change_and_a_deletion_show_once_committed(
+        self,
+    ) -> None:
+        store = await self.started()
+        await store.create_account(account(7, "Nina"))
+        await store.deliver(message(1, 7, "for nina"), 10)
+        changing = store.set_password(7, "new")
+        assert (await store.find_account("nina")) == account(7, "Nina")
+        await changing
+        assert (await store.find_account("nina")) == account(7, "Nina", "new")
+        await store.delete_account(7)
+        assert await store.find_account("nina") is None
+        assert await store.account_by_id(7) is None
+        assert await store.unread(7) == 0
+
+    @inline
+    async def test_a_store_stopped_while_opening_stops(self) -> None:
+        store = SQLiteStore(str(self.path), reactor)
+        opening = store.start()
+        await store.stop()
+        await opening
+        with self.assertRaises(StoreError):
+            await store.unread(2)

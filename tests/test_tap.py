@@ -169,11 +169,11 @@ class MakeServiceTests(SynchronousTestCase):
             service.hub.mailbox_size,
         ) == (7, 3, 5)
 
-    def test_under_twistd_the_heap_is_frozen_once_started(self):
+    def test_under_twistd_the_collector_is_tuned_once_started(self):
         options = parse("-p", "tcp:0")
-        assert not tap.makeService(options).freeze_heap
+        assert not tap.makeService(options)._tune_collector
         options.parent = {"nodaemon": True}
-        assert tap.makeService(options).freeze_heap
+        assert tap.makeService(options)._tune_collector
 
     def test_connection_limits_reach_the_factory_and_admission(self):
         service = tap.makeService(

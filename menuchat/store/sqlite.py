@@ -1,37 +1,36 @@
 """The embedded store: one SQLite file, written by one thread, in WAL mode.
 
-Every call is queued and answered by a Deferred. The calls made during one
-reactor turn run together, in order, in one transaction on the store's own
-thread; each caller's Deferred fires once that transaction is committed.
-While a transaction runs, the calls of the next turns wait and then share
-the next one. So a message is on disk before C{Message sent!} is written,
-and a busy server pays one commit for many messages, not one each.
+Writes are queued, and the writes of one reactor turn go to the store's
+thread together and are committed in one transaction
+(L{menuchat.store.sqlite_writer}); each caller's Deferred fires once its
+write is committed. So a message is on disk before C{Message sent!} is
+written, and a busy server pays one commit for many messages, not one each.
+
+The store keeps in memory what its file holds of accounts and mail, read
+at start and brought in step as each write is committed (this store is the
+file's only writer): a read of a mailbox, an unread count, an account
+looked up by name or id answers at once, from what is committed, without
+a trip through the thread. Taking the mail forgets it at once and queues
+its delete: if the server dies before that delete is committed, the
+messages are there again at the next start (read twice, never lost).
+Ids, kept rooms and their history go through the thread.
 
 The schema, its migrations and the checks a file must pass are in
 L{menuchat.store.sqlite_schema}; L{start} opens and migrates the file, and
-fails with a L{StoreError} of one line if it cannot.
-
-C{:memory:} keeps everything in the one connection, so it is shared by
-every call and gone when the store stops.
+fails with a L{StoreError} of one line if it cannot. C{:memory:} keeps
+everything in the one connection, gone when the store stops.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections import deque
+from typing import Any
 
+import attrs
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import (
-    IDelayedCall,
-    IReactorFromThreads,
-    IReactorTime,
-)
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
-from menuchat.core.errors import ChatError, MailboxFull, NameTaken
+from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
 from menuchat.store.sqlite_schema import (
@@ -40,8 +39,8 @@ from menuchat.store.sqlite_schema import (
     SCHEMA_VERSION,
     StoreError,
     check,
-    open_database,
 )
+from menuchat.store.sqlite_writer import Merged, Run, Write, Writer
 
 __all__ = [
     "APPLICATION_ID",
@@ -52,347 +51,402 @@ __all__ = [
     "check",
 ]
 
-
-def _open(path: str) -> tuple[sqlite3.Connection, set[str]]:
-    """In the store's thread: the database, and the keys of its accounts."""
-    conn = open_database(path)
-    rows = conn.execute("SELECT key FROM accounts").fetchall()
-    return conn, {key for (key,) in rows}
-
-
-T = TypeVar("T")
-_Op = Callable[[sqlite3.Cursor], Any]
-
-
-def _message(row: tuple[Any, ...]) -> Message:
-    return Message(row[0], row[1], row[2], row[3], row[4], row[5])
-
-
 _MAIL_COLUMNS = "sender_id, sender_name, recipient_id, recipient_name, text, sent_at"
+_ACCOUNT_COLUMNS = "user_id, name, key, password_hash, created_at"
+
+#: A message in memory with its row id, the order of its mailbox.
+_Mail = tuple[int, Message]
+
+
+@attrs.frozen
+class _Loaded:
+    """What the file holds at start: accounts, mail, the last mail id."""
+
+    accounts: list[Account]
+    mail: list[tuple[int, Message]]
+    last_mail_id: int
+
+
+def _load(conn: sqlite3.Connection) -> _Loaded:
+    """In the store's thread, once the file is open: what it holds."""
+    accounts = [
+        Account(*row)
+        for row in conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts")
+    ]
+    mail = [
+        (row[0], Message(*row[1:]))
+        for row in conn.execute(f"SELECT id, {_MAIL_COLUMNS} FROM mail ORDER BY id")
+    ]
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'mail'").fetchone()
+    last = max(int(row[0]) if row else 0, mail[-1][0] if mail else 0)
+    return _Loaded(accounts, mail, last)
+
+
+# What the thread runs: module functions with their arguments, so a write
+# costs no closure.
+
+
+def _insert_mail(cursor: sqlite3.Cursor, *row: Any) -> None:
+    cursor.execute(
+        f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
+    )
+
+
+def _delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
+    _delete_many_mail_ids(cursor, [ids])
+
+
+#: The most rows one statement inserts or deletes; statements come in sizes
+#: of powers of two up to it, so a few prepared ones serve every batch.
+_MOST_ROWS = 64
+
+
+def _pieces(rows: list[Any]) -> list[list[Any]]:
+    """C{rows} in pieces of powers of two, the largest first."""
+    pieces = []
+    at = 0
+    while at < len(rows):
+        size = _MOST_ROWS
+        while size > len(rows) - at:
+            size //= 2
+        pieces.append(rows[at : at + size])
+        at += size
+    return pieces
+
+
+def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
+    for piece in _pieces(rows):
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(piece))
+        cursor.execute(
+            f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES {values}",
+            [value for row in piece for value in row],
+        )
+
+
+def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
+    ids = [mail_id for run in runs for mail_id in run]
+    for piece in _pieces(ids):
+        marks = ", ".join(["?"] * len(piece))
+        cursor.execute(f"DELETE FROM mail WHERE id IN ({marks})", piece)
+
+
+def _delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
+    cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
+
+
+def _reserve(cursor: sqlite3.Cursor, count: int) -> range:
+    (first,) = cursor.execute(
+        "UPDATE sequence SET next = next + ? WHERE name = 'user_id' RETURNING next - ?",
+        (count, count),
+    ).fetchone()
+    return range(first, first + count)
+
+
+def _insert_account(cursor: sqlite3.Cursor, account: Account) -> None:
+    try:
+        cursor.execute(
+            f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            attrs.astuple(account),
+        )
+    except sqlite3.IntegrityError:
+        # The statement changed nothing; the transaction goes on.
+        raise NameTaken(account.name) from None
+
+
+def _set_password(cursor: sqlite3.Cursor, user_id: int, password_hash: str) -> None:
+    cursor.execute(
+        "UPDATE accounts SET password_hash = ? WHERE user_id = ?",
+        (password_hash, user_id),
+    )
+
+
+def _delete_account(cursor: sqlite3.Cursor, user_id: int) -> None:
+    cursor.execute("DELETE FROM accounts WHERE user_id = ?", (user_id,))
+    cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
+
+
+def _save_room(cursor: sqlite3.Cursor, room: SavedRoom) -> None:
+    cursor.execute(
+        "INSERT OR REPLACE INTO rooms"
+        " (key, room_id, owner_id, owner_name, topic, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        attrs.astuple(room),
+    )
+
+
+def _delete_room(cursor: sqlite3.Cursor, key: str) -> None:
+    cursor.execute("DELETE FROM rooms WHERE key = ?", (key,))
+    cursor.execute("DELETE FROM history WHERE room_key = ?", (key,))
+
+
+def _saved_rooms(cursor: sqlite3.Cursor) -> list[SavedRoom]:
+    rows = cursor.execute(
+        "SELECT key, room_id, owner_id, owner_name, topic, created_at"
+        " FROM rooms ORDER BY created_at, key"
+    ).fetchall()
+    return [SavedRoom(*row) for row in rows]
+
+
+def _append_history(
+    cursor: sqlite3.Cursor, key: str, line: HistoryLine, keep: int
+) -> None:
+    cursor.execute(
+        "INSERT INTO history (room_key, speaker, text, said_at) VALUES (?, ?, ?, ?)",
+        (key, line.speaker, line.text, line.said_at),
+    )
+    # Keep the last `keep` lines: drop those at or before the line `keep`
+    # places from the end.
+    cursor.execute(
+        "DELETE FROM history WHERE room_key = ? AND id <= ("
+        " SELECT id FROM history WHERE room_key = ?"
+        " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        (key, key, keep),
+    )
+
+
+def _history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
+    rows = cursor.execute(
+        "SELECT speaker, text, said_at FROM history WHERE room_key = ?"
+        " ORDER BY id DESC LIMIT ?",
+        (key, count),
+    ).fetchall()
+    return [HistoryLine(*row) for row in reversed(rows)]
+
+
+_MERGED: dict[Run, Merged] = {
+    _insert_mail: _insert_many_mail,
+    _delete_mail_ids: _delete_many_mail_ids,
+}
 
 
 class SQLiteStore:
     """A L{menuchat.store.Store} in the SQLite file at C{path} (or C{:memory:}).
 
     @param reactor: runs the store's thread and its timed calls.
-    @ivar transactions: how many transactions it has committed since
-        L{start}; the tests use it to see that one turn's calls share one.
     """
 
     def __init__(self, path: str, reactor: Any) -> None:
         self.path = path
-        self._reactor: IReactorTime = reactor
-        self._threads: IReactorFromThreads = reactor
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="menuchat-sqlite")
-        self._conn: sqlite3.Connection | None = None
-        self._pending: list[tuple[_Op, Deferred[Any]]] = []
-        self._scheduled: IDelayedCall | None = None
-        self._running: Deferred[None] | None = None
-        self._closed = False
-        self.transactions = 0
-        # The keys of the registered names, read at start and kept in step
-        # by this store (the only writer): most logins are guests', whose
-        # name is no account's, and are answered without the thread.
-        self._account_keys: set[str] = set()
+        self._writer = Writer(path, reactor, _MERGED)
+        self._open = False
+        self._stopped = False
+        # What the file holds, as committed: mailboxes (row id and message,
+        # oldest first) and accounts by key and by id.
+        self._mail: dict[int, deque[_Mail]] = {}
+        self._by_key: dict[str, Account] = {}
+        self._by_id: dict[int, Account] = {}
+        # Asked for and not yet committed: deliveries per recipient (they
+        # count toward a full mailbox), the keys and ids of new accounts.
+        self._incoming: dict[int, int] = {}
+        self._claimed: set[str | int] = set()
+        self._last_mail_id = 0
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed since L{start}; the tests count them."""
+        return self._writer.transactions
 
     # Opening and closing
 
     def start(self) -> Deferred[None]:
-        self._pool.start()
-        opened = deferToThreadPool(self._threads, self._pool, _open, self.path)
+        def keep(loaded: _Loaded) -> None:
+            for account in loaded.accounts:
+                self._by_key[account.key] = self._by_id[account.user_id] = account
+            for mail_id, message in loaded.mail:
+                self._mail.setdefault(message.recipient_id, deque()).append(
+                    (mail_id, message)
+                )
+            self._last_mail_id = loaded.last_mail_id
+            self._open = not self._stopped
 
-        def keep(opening: tuple[sqlite3.Connection, set[str]]) -> None:
-            self._conn, self._account_keys = opening
-
-        def failed(reason: Failure) -> Failure:
-            self._closed = True
-            self._pool.stop()
-            return reason
-
-        return opened.addCallbacks(keep, failed)
+        return self._writer.start(_load).addCallback(keep)
 
     def stop(self) -> Deferred[None]:
-        stopped: Deferred[None] = Deferred.fromCoroutine(self._stop())
-        return stopped
+        self._open = False
+        self._stopped = True
+        return self._writer.stop()
 
-    async def _stop(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._scheduled is not None and self._scheduled.active():
-            self._scheduled.cancel()
-        self._scheduled = None
-        while self._running is not None or self._pending:
-            if self._running is None:
-                self._flush()
-            if self._running is not None:
-                await self._running
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await deferToThreadPool(self._threads, self._pool, conn.close)
-        self._pool.stop()
+    def _refused(self) -> Deferred[Any]:
+        return fail(StoreError(f"{self.path}: the store is not open"))
 
-    # The queue: one transaction per turn
-
-    def _call(self, op: Callable[[sqlite3.Cursor], T]) -> Deferred[T]:
-        if self._closed or self._conn is None:
-            return fail(StoreError(f"{self.path}: the store is not open"))
-        answer: Deferred[T] = Deferred()
-        self._pending.append((op, answer))
-        if self._running is None and self._scheduled is None:
-            self._scheduled = self._reactor.callLater(0, self._flush)
+    def _write(
+        self,
+        run: Any,
+        *args: Any,
+        done: Any = None,
+        undo: Any = None,
+        data: Any = None,
+    ) -> Deferred[Any]:
+        if not self._open:
+            return self._refused()
+        answer: Deferred[Any] = Deferred()
+        self._writer.write(Write(run, args, answer, done, undo, data))
         return answer
-
-    def _flush(self) -> None:
-        """Run every queued call in one transaction in the store's thread."""
-        self._scheduled = None
-        if not self._pending or self._conn is None or self._running is not None:
-            # Calls queued while a transaction runs go in the next one,
-            # started as soon as it is committed.
-            return
-        batch, self._pending = self._pending, []
-        ops = [op for op, _ in batch]
-        done: Deferred[list[Any]] = deferToThreadPool(
-            self._threads, self._pool, self._transaction, self._conn, ops
-        )
-        running: Deferred[None] = Deferred()
-        self._running = running
-
-        def answer(outcome: list[Any] | Failure) -> None:
-            self._running = None
-            if isinstance(outcome, Failure):
-                failure = outcome
-                if not failure.check(StoreError):
-                    error = StoreError(f"{self.path}: {failure.getErrorMessage()}")
-                    failure = Failure(error)
-                for _, waiting in batch:
-                    waiting.errback(failure)
-            else:
-                self.transactions += 1
-                for (_, waiting), result in zip(batch, outcome, strict=True):
-                    if isinstance(result, Failure):
-                        waiting.errback(result)
-                    else:
-                        waiting.callback(result)
-            if self._pending and not self._closed:
-                self._flush()
-            running.callback(None)
-
-        done.addBoth(answer)
-
-    @staticmethod
-    def _transaction(conn: sqlite3.Connection, ops: list[_Op]) -> list[Any]:
-        """In the store's thread: every op, then one commit.
-
-        A refusal (a L{ChatError}, raised by an op before it writes
-        anything) answers that op alone; any other error rolls the whole
-        transaction back and fails every op in it.
-        """
-        cursor = conn.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            results: list[Any] = []
-            for op in ops:
-                try:
-                    results.append(op(cursor))
-                except ChatError:
-                    results.append(Failure())
-            cursor.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            raise
-        return results
 
     # Ids
 
     def reserve_ids(self, count: int) -> Deferred[range]:
-        def reserve(cursor: sqlite3.Cursor) -> range:
-            (first,) = cursor.execute(
-                "UPDATE sequence SET next = next + ? WHERE name = 'user_id' "
-                "RETURNING next - ?",
-                (count, count),
-            ).fetchone()
-            return range(first, first + count)
-
-        return self._call(reserve)
+        return self._write(_reserve, count)
 
     # Mail
 
     def deliver(self, message: Message, limit: int) -> Deferred[int]:
-        def insert(cursor: sqlite3.Cursor) -> int:
-            (unread,) = cursor.execute(
-                "SELECT count(*) FROM mail WHERE recipient_id = ?",
-                (message.recipient_id,),
-            ).fetchone()
-            if unread >= limit:
-                raise MailboxFull(message.recipient_id)
-            cursor.execute(
-                f"INSERT INTO mail ({_MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        if not self._open:
+            return self._refused()
+        recipient = message.recipient_id
+        mailbox = self._mail.get(recipient)
+        incoming = self._incoming.get(recipient, 0)
+        if (len(mailbox) if mailbox else 0) + incoming >= limit:
+            return fail(MailboxFull(recipient))
+        self._incoming[recipient] = incoming + 1
+        self._last_mail_id = mail_id = self._last_mail_id + 1
+        answer: Deferred[int] = Deferred()
+        self._writer.write(
+            Write(
+                _insert_mail,
                 (
+                    mail_id,
                     message.sender_id,
                     message.sender_name,
-                    message.recipient_id,
+                    recipient,
                     message.recipient_name,
                     message.text,
                     message.sent_at,
                 ),
+                answer,
+                self._delivered,
+                self._not_delivered,
+                (mail_id, message),
             )
-            return int(unread) + 1
+        )
+        return answer
 
-        return self._call(insert)
+    def _delivered(self, mail: _Mail, result: None) -> int:
+        recipient = mail[1].recipient_id
+        self._not_delivered(mail)
+        mailbox = self._mail.get(recipient)
+        if mailbox is None:
+            mailbox = self._mail[recipient] = deque()
+        mailbox.append(mail)
+        return len(mailbox)
+
+    def _not_delivered(self, mail: _Mail) -> None:
+        recipient = mail[1].recipient_id
+        left = self._incoming[recipient] - 1
+        if left:
+            self._incoming[recipient] = left
+        else:
+            del self._incoming[recipient]
 
     def take_mail(self, user_id: int) -> Deferred[list[Message]]:
-        def take(cursor: sqlite3.Cursor) -> list[Message]:
-            rows = cursor.execute(
-                "DELETE FROM mail WHERE recipient_id = ?"
-                f" RETURNING id, {_MAIL_COLUMNS}",
-                (user_id,),
-            ).fetchall()
-            rows.sort()
-            return [_message(row[1:]) for row in rows]
-
-        return self._call(take)
+        if not self._open:
+            return self._refused()
+        mailbox = self._mail.pop(user_id, None)
+        if not mailbox:
+            return succeed([])
+        self._writer.write(
+            Write(
+                _delete_mail_ids,
+                tuple(mail_id for mail_id, _ in mailbox),
+                late=True,
+            )
+        )
+        return succeed([message for _, message in mailbox])
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
-        return self.take_mail(user_id)
+        # In turn with the deliveries asked before it, which it drops too.
+        return self._write(_delete_mail, user_id, done=self._dropped, data=user_id)
+
+    def _dropped(self, user_id: int, result: None) -> list[Message]:
+        return [message for _, message in self._mail.pop(user_id, ())]
 
     def unread(self, user_id: int) -> Deferred[int]:
-        def count(cursor: sqlite3.Cursor) -> int:
-            (unread,) = cursor.execute(
-                "SELECT count(*) FROM mail WHERE recipient_id = ?", (user_id,)
-            ).fetchone()
-            return int(unread)
-
-        return self._call(count)
+        if not self._open:
+            return self._refused()
+        return succeed(len(self._mail.get(user_id, ())))
 
     # Accounts
 
     def create_account(self, account: Account) -> Deferred[None]:
-        def create(cursor: sqlite3.Cursor) -> None:
-            try:
-                cursor.execute(
-                    "INSERT INTO accounts"
-                    " (user_id, name, key, password_hash, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        account.user_id,
-                        account.name,
-                        account.key,
-                        account.password_hash,
-                        account.created_at,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                # The statement changed nothing; the transaction goes on.
-                raise NameTaken(account.name) from None
+        if not self._open:
+            return self._refused()
+        key, user_id = account.key, account.user_id
+        claimed = self._claimed
+        if (
+            key in self._by_key
+            or user_id in self._by_id
+            or key in claimed
+            or user_id in claimed
+        ):
+            return fail(NameTaken(account.name))
+        claimed.add(key)
+        claimed.add(user_id)
+        return self._write(
+            _insert_account,
+            account,
+            done=self._created,
+            undo=self._unclaim,
+            data=account,
+        )
 
-        created = self._call(create)
-        return created.addCallback(lambda _: self._account_keys.add(account.key))
+    def _created(self, account: Account, result: None) -> None:
+        self._unclaim(account)
+        self._by_key[account.key] = self._by_id[account.user_id] = account
+
+    def _unclaim(self, account: Account) -> None:
+        self._claimed.discard(account.key)
+        self._claimed.discard(account.user_id)
 
     def find_account(self, key: str) -> Deferred[Account | None]:
-        if key not in self._account_keys and not self._closed:
-            return succeed(None)
-        return self._find("key", key)
+        if not self._open:
+            return self._refused()
+        return succeed(self._by_key.get(key))
 
     def account_by_id(self, user_id: int) -> Deferred[Account | None]:
-        return self._find("user_id", user_id)
-
-    def _find(self, column: str, value: object) -> Deferred[Account | None]:
-        def find(cursor: sqlite3.Cursor) -> Account | None:
-            row = cursor.execute(
-                "SELECT user_id, name, key, password_hash, created_at"
-                f" FROM accounts WHERE {column} = ?",
-                (value,),
-            ).fetchone()
-            return None if row is None else Account(*row)
-
-        return self._call(find)
+        if not self._open:
+            return self._refused()
+        return succeed(self._by_id.get(user_id))
 
     def set_password(self, user_id: int, password_hash: str) -> Deferred[None]:
-        def change(cursor: sqlite3.Cursor) -> None:
-            cursor.execute(
-                "UPDATE accounts SET password_hash = ? WHERE user_id = ?",
-                (password_hash, user_id),
-            )
+        return self._write(
+            _set_password,
+            user_id,
+            password_hash,
+            done=self._password_set,
+            data=(user_id, password_hash),
+        )
 
-        return self._call(change)
+    def _password_set(self, change: tuple[int, str], result: None) -> None:
+        user_id, password_hash = change
+        account = self._by_id.get(user_id)
+        if account is not None:
+            changed = attrs.evolve(account, password_hash=password_hash)
+            self._by_id[user_id] = self._by_key[account.key] = changed
 
     def delete_account(self, user_id: int) -> Deferred[None]:
-        def delete(cursor: sqlite3.Cursor) -> str | None:
-            row = cursor.execute(
-                "DELETE FROM accounts WHERE user_id = ? RETURNING key", (user_id,)
-            ).fetchone()
-            cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
-            return None if row is None else str(row[0])
+        return self._write(
+            _delete_account, user_id, done=self._account_deleted, data=user_id
+        )
 
-        def forget(key: str | None) -> None:
-            self._account_keys.discard(key or "")
-
-        return self._call(delete).addCallback(forget)
+    def _account_deleted(self, user_id: int, result: None) -> None:
+        account = self._by_id.pop(user_id, None)
+        if account is not None:
+            del self._by_key[account.key]
+        self._mail.pop(user_id, None)
 
     # Kept rooms and their history
 
     def save_room(self, room: SavedRoom) -> Deferred[None]:
-        def save(cursor: sqlite3.Cursor) -> None:
-            cursor.execute(
-                "INSERT OR REPLACE INTO rooms"
-                " (key, room_id, owner_id, owner_name, topic, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    room.key,
-                    room.room_id,
-                    room.owner_id,
-                    room.owner_name,
-                    room.topic,
-                    room.created_at,
-                ),
-            )
-
-        return self._call(save)
+        return self._write(_save_room, room)
 
     def delete_room(self, key: str) -> Deferred[None]:
-        def delete(cursor: sqlite3.Cursor) -> None:
-            cursor.execute("DELETE FROM rooms WHERE key = ?", (key,))
-            cursor.execute("DELETE FROM history WHERE room_key = ?", (key,))
-
-        return self._call(delete)
+        return self._write(_delete_room, key)
 
     def saved_rooms(self) -> Deferred[list[SavedRoom]]:
-        def read(cursor: sqlite3.Cursor) -> list[SavedRoom]:
-            rows = cursor.execute(
-                "SELECT key, room_id, owner_id, owner_name, topic, created_at"
-                " FROM rooms ORDER BY created_at, key"
-            ).fetchall()
-            return [SavedRoom(*row) for row in rows]
-
-        return self._call(read)
+        return self._write(_saved_rooms)
 
     def append_history(self, key: str, line: HistoryLine, keep: int) -> Deferred[None]:
-        def append(cursor: sqlite3.Cursor) -> None:
-            cursor.execute(
-                "INSERT INTO history (room_key, speaker, text, said_at)"
-                " VALUES (?, ?, ?, ?)",
-                (key, line.speaker, line.text, line.said_at),
-            )
-            # Keep the last `keep` lines: drop those at or before the line
-            # `keep` places from the end.
-            cursor.execute(
-                "DELETE FROM history WHERE room_key = ? AND id <= ("
-                " SELECT id FROM history WHERE room_key = ?"
-                " ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                (key, key, keep),
-            )
-
-        return self._call(append)
+        return self._write(_append_history, key, line, keep)
 
     def history(self, key: str, count: int) -> Deferred[list[HistoryLine]]:
-        def read(cursor: sqlite3.Cursor) -> list[HistoryLine]:
-            rows = cursor.execute(
-                "SELECT speaker, text, said_at FROM history WHERE room_key = ?"
-                " ORDER BY id DESC LIMIT ?",
-                (key, count),
-            ).fetchall()
-            return [HistoryLine(*row) for row in reversed(rows)]
-
-        return self._call(read)
+        return self._write(_history, key, count)

@@ -27,6 +27,7 @@ from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
 from menuchat.core.names import MAX_TOKEN_LENGTH
 from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.replies import HeldOutput, Owed
 
 __all__ = [
     "PROMPTS",
@@ -292,6 +293,27 @@ class SessionBase:
                 self._refuse(texts.STORE_FAILED)
 
         return settle(pending, done, failed)
+
+    def _owe(self) -> tuple[HeldOutput, Owed]:
+        """A place for an answer still to come; what is written from now on
+        waits behind it (see L{menuchat.frontends.menu.replies})."""
+        held = self._output
+        if not isinstance(held, HeldOutput):
+            output = held
+            held = HeldOutput(output, lambda: self._paid(held, output))
+            self._output = held
+        return held, held.owe()
+
+    def _paid(self, held: Output, output: Output) -> None:
+        if self._output is held:
+            self._output = output
+
+    def _unhold(self) -> None:
+        """The session ends: what it still owes is never written."""
+        held = self._output
+        if isinstance(held, HeldOutput):
+            held.abandon()
+            self._output = held.output
 
     def _leave_hub(self) -> None:
         self.state = State.CLOSED

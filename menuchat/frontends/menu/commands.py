@@ -10,9 +10,11 @@ C{exit} or a command; C{//text} says C{/text}.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.events import Message
@@ -26,6 +28,7 @@ from menuchat.frontends.menu.base import (
     format_time,
     reraise,
 )
+from menuchat.frontends.menu.replies import MAX_OWED
 
 __all__ = ["Commands"]
 
@@ -67,27 +70,61 @@ class Commands(SessionBase):
         return self._answer(self._hub.read_messages(self._user), show, reraise)
 
     def _send(self, recipient: str, text: str) -> Deferred[None] | None:
-        """Send C{text} to C{recipient}, an id or a name; say how it went."""
+        """Send C{text} to C{recipient}, an id or a name; say how it went.
+
+        When the store answers later, the session goes on with the next
+        lines meanwhile: whatever the answer, it leaves the session where
+        it is now (a room) or at the option prompt, and it is written
+        before what those lines answer.
+        """
         who = recipient[:40]
+        sending = self._hub.send_to(self._user, recipient, text)
+        if sending.called:
 
-        def sent(message: Message) -> None:
-            self._reply(texts.MESSAGE_SENT)
+            def sent(message: Message) -> None:
+                self._reply(texts.MESSAGE_SENT)
 
-        def refused(error: errors.ChatError) -> None:
-            if isinstance(error, errors.UnknownUser):
-                self._refuse(texts.UNKNOWN_USER.format(who=who))
-            elif isinstance(error, errors.MailboxFull):
-                full = self._hub.user(error.args[0]) if error.args else None
-                name = full.name if full is not None else who
-                self._refuse(texts.MAILBOX_FULL.format(name=name))
-            elif isinstance(error, errors.EmptyMessage):
-                self._refuse(texts.EMPTY_MESSAGE)
-            else:
-                raise error
+            def refused(error: errors.ChatError) -> None:
+                self._refuse(self._send_refusal(error, who))
 
-        return self._answer(
-            self._hub.send_to(self._user, recipient, text), sent, refused
-        )
+            return self._answer(sending, sent, refused)
+        prompt = "" if self.state is State.IN_ROOM else texts.OPTION_PROMPT
+        if prompt:
+            self.state = State.MENU
+        held, owed = self._owe()
+
+        def stored(message: Message) -> None:
+            held.pay(owed, texts.MESSAGE_SENT + prompt)
+
+        def failed(reason: Failure) -> None:
+            error = reason.value
+            refusal = None
+            if isinstance(error, errors.ChatError):
+                with suppress(errors.ChatError):  # one it does not know
+                    refusal = self._send_refusal(error, who)
+            if refusal is None:
+                self.log.failure("Request failed", reason)
+                refusal = texts.STORE_FAILED
+            held.pay(owed, texts.ERROR.format(reason=refusal) + prompt)
+
+        sending.addCallbacks(stored, failed)
+        if len(held) < MAX_OWED:
+            return None
+        # Too much in flight: read on once this answer is in.
+        paid: Deferred[None] = Deferred()
+        sending.addBoth(lambda _: paid.callback(None))
+        return paid
+
+    def _send_refusal(self, error: errors.ChatError, who: str) -> str:
+        if isinstance(error, errors.UnknownUser):
+            return texts.UNKNOWN_USER.format(who=who)
+        if isinstance(error, errors.MailboxFull):
+            full = self._hub.user(error.args[0]) if error.args else None
+            name = full.name if full is not None else who
+            return texts.MAILBOX_FULL.format(name=name)
+        if isinstance(error, errors.EmptyMessage):
+            return texts.EMPTY_MESSAGE
+        raise error
 
     def _create(self, room_id: str) -> Deferred[None] | None:
         def created(room: Room) -> None:

@@ -5,7 +5,11 @@ act and renders the outcome with the phrases of L{texts}; it never touches
 bytes, sockets or the reactor. The transport side is the L{Output} it is
 given. A line whose answer needs the store returns the Deferred of that
 answer: the connection reads no further line until it fires, so pipelined
-input is handled in order, in the state the lines before it left.
+input is handled in order, in the state the lines before it left. A private
+message is the exception: whatever the store answers, it leaves the
+dialogue at the option prompt (or in its room), so the session reads on and
+its answer, once in, is written before the answers of the lines after it
+(L{menuchat.frontends.menu.replies}).
 
 The session is made of parts: L{SessionBase} (state and the ways of
 answering), L{Commands} (what the options and slash commands do, and life
@@ -79,6 +83,7 @@ class Session(AccountDialogue, Commands, EventView):
     def end(self, farewell: str) -> None:
         """Forget the user, say C{farewell} and close, as for a timeout."""
         if self.state is not State.CLOSED:
+            self._unhold()
             text = self.farewell(farewell)
             self._leave_hub()
             self._output.write(text)
@@ -96,6 +101,7 @@ class Session(AccountDialogue, Commands, EventView):
         told goodbye.
         """
         if self.state is not State.CLOSED:
+            self._unhold()
             text = self.farewell(texts.SHUTDOWN)
             self.state = State.CLOSED
             self._output.write(text)
@@ -107,6 +113,7 @@ class Session(AccountDialogue, Commands, EventView):
 
     def connection_lost(self) -> None:
         """The connection is gone, however it ended: forget the user."""
+        self._unhold()
         self._leave_hub()
 
     # Log-in

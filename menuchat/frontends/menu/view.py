@@ -116,6 +116,7 @@ class EventView(SessionBase):
 
     def disconnected(self, by: str) -> None:
         if self.state is not State.CLOSED:
+            self._unhold()
             text = texts.DISCONNECTED_BY.format(by=by)
             if PROMPTS[self.state]:
                 text = texts.CRLF + text

@@ -1,0 +1,114 @@
+"""Replies still to come, and what a session says after them, kept in order.
+
+A private message's answer waits for the store (C{Message sent!} is written
+once the message is committed), but what the session does after it does
+not depend on that answer: at the menu it is back at the option prompt
+whatever the store says, in a room it stays in the room. So the session
+goes on reading the person's next lines while the store commits, and its
+answers leave in the order of the lines: L{HeldOutput} stands in for the
+session's output while an answer is owed, keeps everything written after
+it, and lets it go once the answers before it are in. A connection with
+many messages in flight then pays one commit for all of them, not one
+commit each in turn.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from menuchat.frontends.menu.base import Output
+
+__all__ = ["MAX_OWED", "HeldOutput", "Owed"]
+
+#: Answers a session may owe at once; past that, it reads no further line
+#: until the oldest is in (a client cannot queue work without bound).
+MAX_OWED = 16
+
+_Action = Callable[["Output"], None]
+
+
+class Owed:
+    """One answer still to come, and what was written after it."""
+
+    __slots__ = ("after", "text")
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.after: list[_Action] = []
+
+
+class HeldOutput:
+    """A session's output while it owes answers (an L{Output} too).
+
+    @param output: the connection, where everything goes in the end.
+    @param done: called once nothing is owed any more (the session writes
+        to C{output} directly again).
+    """
+
+    def __init__(self, output: Output, done: Callable[[], None]) -> None:
+        self.output = output
+        self._done = done
+        self._owed: deque[Owed] = deque()
+
+    def __len__(self) -> int:
+        return len(self._owed)
+
+    def owe(self) -> Owed:
+        """Keep a place for an answer: what is written from now on follows it."""
+        owed = Owed()
+        self._owed.append(owed)
+        return owed
+
+    def pay(self, owed: Owed, text: str) -> None:
+        """C{owed}'s answer is C{text}: write every answer now in order."""
+        owed.text = text
+        queue = self._owed
+        output = self.output
+        while queue and queue[0].text is not None:
+            first = queue.popleft()
+            output.write(first.text)  # type: ignore[arg-type]
+            for action in first.after:
+                action(output)
+        if not queue:
+            self._done()
+
+    def abandon(self) -> None:
+        """Forget what is owed and what waits behind it (the session ends)."""
+        self._owed.clear()
+
+    def _later(self, action: _Action) -> None:
+        if self._owed:
+            self._owed[-1].after.append(action)
+        else:
+            action(self.output)
+
+    # Output
+
+    def write(self, text: str) -> None:
+        self._later(lambda output: output.write(text))
+
+    def write_bytes(self, data: bytes) -> None:
+        self._later(lambda output: output.write_bytes(data))
+
+    def close(self) -> None:
+        self._later(lambda output: output.close())
+
+    def hide_input(self, hidden: bool) -> None:
+        self._later(lambda output: output.hide_input(hidden))
+
+    def logged_in(self, name: str, user_id: int) -> None:
+        self.output.logged_in(name, user_id)
+
+    def at_turn_end(self, call: Callable[[], None]) -> None:
+        self.output.at_turn_end(call)
+
+    @property
+    def address(self) -> str:
+        return self.output.address
+
+    @property
+    def secure(self) -> bool:
+        return self.output.secure

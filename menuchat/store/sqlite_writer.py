@@ -1,0 +1,323 @@
+"""The SQLite store's own thread: queued writes, one transaction a batch.
+
+The reactor queues L{Write}s during a turn and hands them over at its end,
+as one batch, on a queue the store's thread waits on. The thread takes every
+batch waiting there, runs them in one transaction, commits, and wakes the
+reactor once with every outcome (one C{callFromThread} a transaction, not
+one a call). While it commits, the next turns' batches queue up and share
+the next transaction, so a busy server pays one commit for many writes and
+the reactor never waits on the disk.
+
+In the reactor, each write's outcome goes first to its C{done} (which
+brings the store's memory in step with what is now committed), then to its
+Deferred: a caller hears of a write once it is on disk.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from menuchat.core.errors import ChatError
+from menuchat.store.sqlite_schema import StoreError, open_database
+
+__all__ = ["Write", "Writer"]
+
+#: What the thread runs for a write: the cursor and the write's C{args}.
+Run = Callable[..., Any]
+
+
+class Write:
+    """One call's work for the store's thread, and what follows its commit.
+
+    @ivar run: called in the thread as C{run(cursor, *args)}; a L{ChatError}
+        it raises before writing anything refuses this write alone.
+    @ivar answer: fired with C{done(data, result)} (or C{result}) once
+        committed; None when no one waits.
+    @ivar done: in the reactor, once committed: keeps the store's memory in
+        step, and gives the answer.
+    @ivar undo: in the reactor, if the write was refused or rolled back.
+    @ivar late: a delete of rows the store's memory already forgot. It
+        commutes with every other write, so it goes at the end of its
+        transaction, in one statement run with the others like it (see
+        L{Writer}'s C{merged}), and again with the next batch if rolled back.
+    """
+
+    __slots__ = ("answer", "args", "data", "done", "late", "run", "undo")
+
+    def __init__(
+        self,
+        run: Run,
+        args: tuple[Any, ...],
+        answer: Deferred[Any] | None = None,
+        done: Callable[[Any, Any], Any] | None = None,
+        undo: Callable[[Any], None] | None = None,
+        data: Any = None,
+        late: bool = False,
+    ) -> None:
+        self.run = run
+        self.args = args
+        self.answer = answer
+        self.done = done
+        self.undo = undo
+        self.data = data
+        self.late = late
+
+
+_Job = list[Write] | Deferred[None]
+
+#: Runs a kind of write for many writes at once: the cursor and each
+#: write's C{args}, in order.
+Merged = Callable[[sqlite3.Cursor, list[tuple[Any, ...]]], None]
+
+
+class Writer:
+    """The thread that owns the SQLite connection, and the reactor's queue to it.
+
+    @param reactor: provides C{callLater} (the end of a turn) and
+        C{callFromThread} (the thread's answers).
+    @param merged: for some kinds of write (their C{run}), what runs a
+        whole run of them in a few statements. Each statement releases and
+        takes back Python's lock in the thread, and taking it back while
+        the reactor runs costs the reactor a switch: a batch of messages
+        is a handful of statements, not two a message. Their C{run} must
+        answer None and refuse nothing.
+    @ivar transactions: how many transactions were committed since start.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self, path: str, reactor: Any, merged: dict[Run, Merged] | None = None
+    ) -> None:
+        self.path = path
+        self._merged = merged or {}
+        self._reactor = reactor
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._pending: list[Write] = []
+        self._scheduled: IDelayedCall | None = None
+        self._in_flight = False
+        self._thread: threading.Thread | None = None
+        self._closing: Deferred[None] | None = None
+        self.transactions = 0
+
+    def start(self, load: Callable[[sqlite3.Connection], Any]) -> Deferred[Any]:
+        """Open the database in a new thread; fire with C{load(connection)}."""
+        opened: Deferred[Any] = Deferred()
+        self._thread = threading.Thread(
+            target=self._serve,
+            args=(opened, load),
+            name="menuchat-sqlite",
+            daemon=True,
+        )
+        self._thread.start()
+
+        def gone(reason: Failure) -> Failure:
+            self._thread = None  # it ended: nothing to stop
+            closing, self._closing = self._closing, None
+            if closing is not None:  # stopped while it was opening
+                closing.callback(None)
+            return reason
+
+        return opened.addErrback(gone)
+
+    def write(self, write: Write) -> None:
+        """Queue C{write} for the next transaction: this turn's, or, while
+        one is being committed, the one after it."""
+        self._pending.append(write)
+        if self._scheduled is None and not self._in_flight:
+            self._scheduled = self._reactor.callLater(0, self._hand_over)
+
+    def stop(self) -> Deferred[None]:
+        """Hand over what is queued; fire once it is answered and closed."""
+        closed: Deferred[None] = Deferred()
+        if self._scheduled is not None and self._scheduled.active():
+            self._scheduled.cancel()
+        self._in_flight = False  # the thread takes what follows in turn
+        self._hand_over()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            closed.callback(None)
+        else:
+            self._closing = closed
+            self._jobs.put(closed)
+        return closed
+
+    # In the reactor
+
+    def _hand_over(self) -> None:
+        """Give the thread what is queued: one batch at a time, so that the
+        writes of the turns spent committing it wait and go together, and
+        the thread is woken once a transaction."""
+        self._scheduled = None
+        if self._pending and not self._in_flight:
+            batch, self._pending = self._pending, []
+            self._in_flight = True
+            self._jobs.put(batch)
+
+    def _answer(self, batch: list[Write], outcome: list[Any] | Failure) -> None:
+        """The outcome of one transaction: each write's, in order."""
+        self._in_flight = False
+        if isinstance(outcome, Failure):
+            failure = outcome
+            if not failure.check(StoreError):
+                error = StoreError(f"{self.path}: {failure.getErrorMessage()}")
+                failure = Failure(error)
+            self.log.error(
+                "{path}: a transaction of {count} writes failed: {reason}",
+                path=self.path,
+                count=len(batch),
+                reason=failure.getErrorMessage(),
+            )
+            again = [write for write in batch if write.late]
+            if again:
+                # Deletes of what the store's memory forgot: with the next
+                # batch (never at once: a broken disk would spin).
+                self._pending[:0] = again
+            for write in batch:
+                if write.undo is not None:
+                    write.undo(write.data)
+                if write.answer is not None:
+                    write.answer.errback(failure)
+            if self._scheduled is None and any(not w.late for w in self._pending):
+                self._scheduled = self._reactor.callLater(0, self._hand_over)
+            return
+        self.transactions += 1
+        for write, result in zip(batch, outcome, strict=True):
+            answer = write.answer
+            if isinstance(result, Failure):
+                if write.undo is not None:
+                    write.undo(write.data)
+                if answer is not None:
+                    answer.errback(result)
+                continue
+            if write.done is not None:
+                result = write.done(write.data, result)
+            if answer is not None:
+                answer.callback(result)
+        if self._pending:
+            # What was asked while this one committed, and what the answers'
+            # callers asked next, goes now, not a turn later.
+            if self._scheduled is not None:
+                self._scheduled.cancel()
+            self._hand_over()
+
+    def _closed(self, closing: Deferred[None]) -> None:
+        self._closing = None
+        closing.callback(None)
+
+    # In the thread
+
+    def _serve(
+        self, opened: Deferred[Any], load: Callable[[sqlite3.Connection], Any]
+    ) -> None:
+        call = self._reactor.callFromThread
+        try:
+            conn = open_database(self.path)
+        except BaseException:
+            call(opened.errback, Failure())
+            return
+        try:
+            loaded = load(conn)
+        except BaseException:
+            conn.close()
+            call(opened.errback, Failure())
+            return
+        call(opened.callback, loaded)
+        jobs = self._jobs
+        closing: Deferred[None] | None = None
+        while closing is None:
+            job = jobs.get()
+            if isinstance(job, Deferred):
+                closing = job
+                continue
+            batch = job
+            # Every batch that waited while the last one committed joins
+            # this transaction.
+            while True:
+                try:
+                    more = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(more, Deferred):
+                    closing = more
+                    break
+                batch += more
+            try:
+                outcome: list[Any] | Failure = _transaction(conn, batch, self._merged)
+            except BaseException:
+                outcome = Failure()
+            call(self._answer, batch, outcome)
+        conn.close()
+        call(self._closed, closing)
+
+
+def _transaction(
+    conn: sqlite3.Connection, batch: list[Write], merged: dict[Run, Merged]
+) -> list[Any]:
+    """Every write of C{batch}, then one commit.
+
+    Consecutive writes of a kind in C{merged} run together; the late ones
+    run last. A refusal (a L{ChatError}, raised by a write before it
+    changes anything) answers that write alone; any other error rolls the
+    whole transaction back and fails every write in it.
+    """
+    cursor = conn.cursor()
+    cursor.execute("BEGIN IMMEDIATE")
+    try:
+        results: list[Any] = []
+        append = results.append
+        late: list[Write] = []
+        count = len(batch)
+        at = 0
+        while at < count:
+            write = batch[at]
+            if write.late:
+                late.append(write)
+                append(None)
+                at += 1
+                continue
+            run = write.run
+            many = merged.get(run)
+            if many is None:
+                try:
+                    append(write.run(cursor, *write.args))
+                except ChatError:
+                    append(Failure())
+                at += 1
+                continue
+            end = at + 1
+            while end < count and batch[end].run is run and not batch[end].late:
+                end += 1
+            many(cursor, [w.args for w in batch[at:end]])
+            results.extend([None] * (end - at))
+            at = end
+        _run_all(cursor, late, merged)
+        cursor.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    return results
+
+
+def _run_all(
+    cursor: sqlite3.Cursor, writes: list[Write], merged: dict[Run, Merged]
+) -> None:
+    """Run C{writes}, merging those of a kind that C{merged} knows."""
+    kinds: dict[Run, list[tuple[Any, ...]]] = {}
+    for write in writes:
+        if write.run in merged:
+            kinds.setdefault(write.run, []).append(write.args)
+        else:
+            write.run(cursor, *write.args)
+    for run, args in kinds.items():
+        merged[run](cursor, args)

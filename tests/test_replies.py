@@ -1,0 +1,64 @@
+"""The held output: answers still to come, and what follows them, in order."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.frontends.menu.replies import HeldOutput
+from tests.support import Screen
+
+
+class HeldOutputTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.screen = Screen()
+        self.done: list[bool] = []
+        self.held = HeldOutput(self.screen, lambda: self.done.append(True))
+
+    def test_what_follows_an_answer_waits_for_it(self) -> None:
+        owed = self.held.owe()
+        self.held.write("prompt after it")
+        self.held.write_bytes(b" and bytes")
+        self.assertEqual(self.screen.text, "")
+        self.held.pay(owed, "answer. ")
+        self.assertEqual(self.screen.text, "answer. prompt after it and bytes")
+        self.assertEqual(self.done, [True])
+        self.assertEqual(len(self.held), 0)
+
+    def test_answers_leave_in_the_order_they_were_owed(self) -> None:
+        first = self.held.owe()
+        self.held.write("1 ")
+        second = self.held.owe()
+        self.held.write("2 ")
+        self.held.pay(second, "B ")
+        self.assertEqual(self.screen.text, "")
+        self.assertEqual(self.done, [])
+        self.held.pay(first, "A ")
+        self.assertEqual(self.screen.text, "A 1 B 2 ")
+        self.assertEqual(self.done, [True])
+
+    def test_a_close_and_hidden_input_wait_their_turn(self) -> None:
+        owed = self.held.owe()
+        self.held.hide_input(True)
+        self.held.close()
+        self.assertFalse(self.screen.closed)
+        self.held.pay(owed, "last words")
+        self.assertEqual(self.screen.text, "last words")
+        self.assertTrue(self.screen.closed)
+        self.assertTrue(self.screen.hidden)
+
+    def test_abandoned_answers_are_never_written(self) -> None:
+        owed = self.held.owe()
+        self.held.write("after")
+        self.held.abandon()
+        self.held.pay(owed, "too late")
+        self.assertEqual(self.screen.text, "")
+
+    def test_the_rest_goes_straight_through(self) -> None:
+        calls: list[str] = []
+        self.held.owe()
+        self.held.logged_in("Nina", 7)
+        self.held.at_turn_end(lambda: calls.append("turn end"))
+        self.assertEqual(self.screen.admitted, ("Nina", 7))
+        self.assertEqual(calls, ["turn end"])
+        self.assertEqual(self.held.address, "127.0.0.1")
+        self.assertTrue(self.held.secure)
