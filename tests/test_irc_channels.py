@@ -432,3 +432,69 @@ class RenderOnceTests(ChannelCase):
     def test_a_topic_and_a_mute(self):
         self.ana.dataReceived(b"TOPIC #lobby :maths\r\nMODE #lobby +q ben\r\n")
         assert self.rendered == ["TOPIC", "MODE"]
+
+
+class EventDetailTests(ChannelCase):
+    """Hub events in the cases the usual paths pass by."""
+
+    def test_a_kick_without_a_reason_gives_the_kicker_as_reason(self):
+        self.both_in()
+        self.ana.dataReceived(b"KICK #lobby ben\r\n")
+        assert lines(self.ben_wire) == [":ana!1@irc.test KICK #lobby ben :ana"]
+
+    def test_a_room_closed_by_a_gone_owner_is_a_kick_from_its_nick(self):
+        # A kept room whose owner is offline: no mask to give, the nick alone.
+        from menuchat.core.events import CloseReason, RoomClosed
+
+        session = self.ana.session
+        session.room_closed(RoomClosed("den", "Gone", CloseReason.OWNER_CLOSED))
+        self.ben.session.room_closed(RoomClosed("den", "ana", CloseReason.OWNER_LEFT))
+        assert lines(self.ana_wire) == [":Gone KICK #den ana :Room closed by its owner"]
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test KICK #den ben :Room closed: its owner left"
+        ]
+
+    def test_the_topic_of_a_room_joined_has_no_setter_yet(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\nTOPIC #lobby :plans\r\n")
+        self.ben.dataReceived(b"JOIN #lobby\r\n")
+        self.ben_wire.clear()
+        self.ben.dataReceived(b"TOPIC #lobby\r\n")
+        assert lines(self.ben_wire) == [":irc.test 332 ben #lobby :plans"]
+
+    def test_an_owner_change_with_no_owner_known_is_plain_plus_o(self):
+        # An owner change heard with no previous owner to take +o from: by
+        # a session never in a room, or whose room closed.
+        from menuchat.core.events import Change, CloseReason, RoomChanged, RoomClosed
+
+        self.ben.session.room_changed(RoomChanged("den", Change.OWNER, "ana", "ben"))
+        assert lines(self.ben_wire) == [":ana!1@irc.test MODE #den +o :ben"]
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        session = self.ana.session
+        session.room_closed(RoomClosed("lobby", "ana", CloseReason.OWNER_CLOSED))
+        self.ana_wire.clear()
+        session.room_changed(RoomChanged("lobby", Change.OWNER, "ben", "ana"))
+        assert lines(self.ana_wire) == [":ben!2@irc.test MODE #lobby +o :ana"]
+
+    def test_a_room_line_told_to_the_session_alone(self):
+        # Members without a shared audience are told line by line.
+        from menuchat.core.events import room_line
+
+        self.both_in()
+        session = self.ana.session
+        session.room_line(room_line("ben", "hello", 0.0, "lobby", 2))
+        session.room_line(room_line("ana", "mine", 0.0, "lobby", 1))
+        assert lines(self.ana_wire) == [":ben!2@irc.test PRIVMSG #lobby :hello"]
+        self.ana.dataReceived(b"CAP REQ echo-message\r\n")
+        self.ana_wire.clear()
+        session.room_line(room_line("ana", "mine", 0.0, "lobby", 1))
+        assert lines(self.ana_wire) == [":ana!1@irc.test PRIVMSG #lobby :mine"]
+
+    def test_a_session_alone_has_an_audience_of_its_server(self):
+        from menuchat.frontends.irc.base import Gateway
+        from menuchat.frontends.irc.session import IRCSession
+
+        world = self.world
+        session = IRCSession(
+            world.hub, self.ana, world.accounts, world.clock, Gateway(server="s.test")
+        )
+        assert session.audience.server == "s.test"
