@@ -445,3 +445,51 @@ class EdgeTests(SynchronousTestCase):
         owner_wire.clear()
         dropper_wire.loseConnection()
         assert lines(owner_wire) == [":dropper!2@irc.test QUIT :Connection closed"]
+
+
+class LeavingDetailTests(SynchronousTestCase):
+    """What the room hears when a member's connection is closed for it."""
+
+    def setUp(self):
+        self.world = World(Gateway(server="irc.test", created="t", ping_interval=30))
+        self.ana, self.ana_wire = self.world.register("ana")
+        self.ben, self.ben_wire = self.world.register("ben")
+        self.ben.dataReceived(b"JOIN #r\r\n")  # ben owns the room
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        self.ana_wire.clear()
+        self.ben_wire.clear()
+
+    def test_a_ping_timeout_says_how_long_and_the_room_hears_it(self):
+        self.world.clock.advance(30)
+        self.ben.dataReceived(b"PONG :irc.test\r\n")
+        self.world.clock.advance(30)
+        assert lines(self.ana_wire) == [
+            "PING :irc.test",
+            "ERROR :Closing Link: ana (Ping timeout: 60 seconds)",
+        ]
+        assert lines(self.ben_wire) == [
+            "PING :irc.test",
+            ":ana!1@irc.test QUIT :Ping timeout",
+            "PING :irc.test",  # ben answered, so is pinged again
+        ]
+
+    def test_a_disconnect_by_an_operator_is_what_the_room_hears(self):
+        from menuchat.core.names import token_key
+        from tests.support import FakeMember, resolved
+
+        account = self.world.account("Olga", "secret12", user_id=99)
+        self.world.hub.operators = frozenset({token_key("Olga")})
+        olga = resolved(self.world.hub.login("Olga", FakeMember(), account))
+        self.world.hub.disconnect(olga, "ana")
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test QUIT :Closing Link: ana (Disconnected by Olga)"
+        ]
+
+    def test_a_session_that_quit_is_closed_for_good(self):
+        from menuchat.frontends.irc.base import State
+
+        session = self.ana.session
+        self.ana.dataReceived(b"QUIT\r\n")
+        assert session.state is State.CLOSED
+        session.server_stopping()  # says nothing more
+        assert lines(self.ana_wire) == ["ERROR :Closing Link: ana (Quit: Client quit)"]
