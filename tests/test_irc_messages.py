@@ -396,9 +396,9 @@ class MailDetailTests(MessageCase):
         self.world.account("Reg", "password1")
         self.world.clock.advance(1000)
         self.ana.dataReceived(b"PRIVMSG reg :old news\r\n")
-        self.world.clock.advance(60)
+        self.world.clock.advance(1)
         self.ana.dataReceived(b"PRIVMSG reg :fresh\r\n")
-        self.world.clock.advance(1)  # "old news" is 61 s old, "fresh" 1 s
+        self.world.clock.advance(60)  # "old news" is 61 s old, "fresh" 60 s
         reg, reg_wire = self.world.connect()
         reg.dataReceived(b"PASS :password1\r\nNICK Reg\r\nUSER r 0 * :R\r\n")
         received = [line for line in lines(reg_wire) if " PRIVMSG " in line]
