@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors
@@ -132,9 +132,13 @@ class ClusterSeamTests(SynchronousTestCase):
 
     def test_a_name_the_cluster_refuses_is_free_again_here(self):
         self.b.refuse_names = True
-        self.failureResultOf(self.hub_b.login("Ivo", FakeMember())).trap(
-            errors.NameTaken
-        )
+        failure = self.failureResultOf(self.hub_b.login("Ivo", FakeMember()))
+        failure.trap(errors.NameTaken)
+        assert failure.value.args == ("Ivo",)
+        assert self.hub_b.login_failures["name_taken"] == 1
+        self.failureResultOf(self.hub_b.login("Ivo", FakeMember()))
+        assert self.hub_b.login_failures["name_taken"] == 2
+        assert self.b.released == []  # never won: nothing to give back
         self.b.refuse_names = False
         ivo = resolved(self.hub_b.login("Ivo", FakeMember()))
         assert ivo.name == "Ivo"
@@ -143,6 +147,7 @@ class ClusterSeamTests(SynchronousTestCase):
         account = self.account("Reg", 77)
         failure = self.failureResultOf(self.hub_b.login("Reg", FakeMember()))
         failure.trap(errors.PasswordRequired)
+        assert failure.value.name == "Reg"
         assert self.b.released == ["reg"]
         assert "reg" not in self.b.names
         reg = resolved(self.hub_b.login("Reg", FakeMember(), account))
@@ -207,11 +212,13 @@ class ClusterSeamTests(SynchronousTestCase):
             self.hub_a.replay("explode", jose_id, [])
             self.hub_a.replay("kick", jose_id, ["Kim", ""])  # not Jose's room
             self.hub_a.replay("set_topic", jose_id, [])  # a missing argument
-        assert [e["log_format"] for e in logs] == [
-            "Unknown cluster event {op}",
-            "Replaying {op} of {user}: {e!r}",
-            "Replaying {op} of {user}: {e!r}",
+        said = [formatEvent(e) for e in logs]
+        jose = f"<User Jose:{jose_id}>"
+        assert said[:2] == [
+            "Unknown cluster event explode",
+            f"Replaying kick of {jose}: NotAllowed()",
         ]
+        assert said[2].startswith(f"Replaying set_topic of {jose}: TypeError(")
         assert [m.name for m in self.hub_a.room("den").members] == [
             "Nina",
             "Kim",

@@ -132,3 +132,10 @@ class MirrorTests(SynchronousTestCase):
         self.assertTrue(self.hub.user(901).registered)
         self.assertIsNone(nina.room)
         self.assertFalse(nina.registered)
+
+    def test_a_room_whose_owner_is_not_listed_is_left_as_it_is(self):
+        # Its owner's state has not come yet: the heartbeat decides.
+        state = [[], [["Den", 900, "Jose", "", False, 5.0, []]]]
+        agree(self.hub, {"b": state}, self.stand_in)
+        agree(self.hub, {"b": [[], []]}, self.stand_in)
+        self.assertIsNotNone(self.hub.room("den"))
