@@ -498,3 +498,32 @@ class EventDetailTests(ChannelCase):
             world.hub, self.ana, world.accounts, world.clock, Gateway(server="s.test")
         )
         assert session.audience.server == "s.test"
+
+
+class WhoDetailTests(ChannelCase):
+    def test_whois_shows_the_channel_with_the_owners_at_sign(self):
+        self.both_in()
+        self.ana.dataReceived(b"WHOIS\r\nWHOIS :\r\nWHOIS ben,ana\r\nWHOIS x ana\r\n")
+        about = ":irc.test 312 ana {} irc.test :menuchat, rooms and mailboxes for"
+        about += " menu and IRC users"
+        assert lines(self.ana_wire) == [
+            ":irc.test 431 ana :No nickname given",
+            ":irc.test 431 ana :No nickname given",
+            ":irc.test 311 ana ben 2 irc.test * :Real ben",
+            ":irc.test 319 ana ben :#lobby",
+            about.format("ben"),
+            ":irc.test 318 ana ben :End of /WHOIS list",
+            ":irc.test 311 ana ana 1 irc.test * :Real ana",
+            ":irc.test 319 ana ana :@#lobby",
+            about.format("ana"),
+            ":irc.test 318 ana ana :End of /WHOIS list",
+        ]
+
+    def test_who_without_a_target_or_of_no_channel_lists_no_one(self):
+        self.both_in()
+        self.ana.dataReceived(b"WHO\r\nWHO :\r\nWHO #none\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 315 ana * :End of WHO list",
+            ":irc.test 315 ana * :End of WHO list",
+            ":irc.test 315 ana #none :End of WHO list",
+        ]

@@ -493,3 +493,34 @@ class LeavingDetailTests(SynchronousTestCase):
         assert session.state is State.CLOSED
         session.server_stopping()  # says nothing more
         assert lines(self.ana_wire) == ["ERROR :Closing Link: ana (Quit: Client quit)"]
+
+
+class LookupTests(SynchronousTestCase):
+    def test_lusers_counts_users_operators_and_channels_and_motd_is_whole(self):
+        from menuchat.core.names import token_key
+
+        world = World()
+        ana, ana_wire = world.register("ana")
+        world.register("ben")
+        world.account("Olga", "secret12", user_id=99)
+        world.hub.operators = frozenset({token_key("Olga")})
+        olga, _ = world.connect()
+        olga.dataReceived(b"PASS :secret12\r\nNICK Olga\r\nUSER o 0 * :O\r\n")
+        ana.dataReceived(b"JOIN #lobby\r\n")
+        ana_wire.clear()
+        ana.dataReceived(b"LUSERS\r\nMOTD\r\n")
+        assert lines(ana_wire) == [
+            ":irc.test 251 ana :There are 3 users and 0 invisible on 1 servers",
+            ":irc.test 252 ana 1 :operator(s) online",
+            ":irc.test 254 ana 1 :channels formed",
+            ":irc.test 255 ana :I have 3 clients and 0 servers",
+            ":irc.test 375 ana :- irc.test Message of the day -",
+            ":irc.test 372 ana :- Welcome to menuchat. Its rooms are channels here:"
+            " #lobby is room lobby.",
+            ":irc.test 372 ana :- Menu users (telnet) are here too; a private"
+            " message waits in the",
+            ":irc.test 372 ana :- recipient's mailbox until read. One channel at"
+            " a time.",
+            ":irc.test 372 ana :- Registered names log in with SASL PLAIN or PASS.",
+            ":irc.test 376 ana :End of /MOTD command",
+        ]
