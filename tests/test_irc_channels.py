@@ -527,3 +527,53 @@ class WhoDetailTests(ChannelCase):
             ":irc.test 315 ana * :End of WHO list",
             ":irc.test 315 ana #none :End of WHO list",
         ]
+
+
+class ReplyTextTests(ChannelCase):
+    """Refusals and listings line by line, with their parameters and text."""
+
+    def test_refusals_and_listings_in_full(self):
+        self.both_in()
+        carl, _ = self.world.register("carl")
+        carl.dataReceived(b"JOIN #den\r\n")
+        self.ana.dataReceived(b"TOPIC #lobby :tea\r\nTOPIC #lobby :\x02\x02\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(
+            b"NICK\r\nNICK bob\r\nNICK ana\r\nUSER a 0 * :A\r\n"
+            b"TOPIC\r\nTOPIC #none\r\nTOPIC #den :x\r\nTOPIC #lobby\r\n"
+            b"KICK #lobby\r\nLIST #den,#lobby\r\nLIST #den\r\nNAMES #den,#lobby\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 431 ana :No nickname given",
+            ":irc.test 447 ana bob :Nick changes are not supported:"
+            " reconnect with the new nick",
+            ":irc.test 462 ana :You may not reregister",
+            ":irc.test 461 ana TOPIC :Not enough parameters",
+            ":irc.test 403 ana #none :No such channel",
+            ":irc.test 442 ana #den :You're not on that channel",
+            ":irc.test 331 ana #lobby :No topic is set",  # cleared
+            ":irc.test 461 ana KICK :Not enough parameters",
+            ":irc.test 321 ana Channel :Users  Name",
+            ":irc.test 322 ana #lobby 2 :",
+            ":irc.test 322 ana #den 1 :",
+            ":irc.test 323 ana :End of /LIST",
+            ":irc.test 321 ana Channel :Users  Name",
+            ":irc.test 322 ana #den 1 :",
+            ":irc.test 323 ana :End of /LIST",
+            ":irc.test 353 ana = #den :@carl",
+            ":irc.test 366 ana #den :End of /NAMES list",
+            ":irc.test 353 ana = #lobby :@ana ben",
+            ":irc.test 366 ana #lobby :End of /NAMES list",
+        ]
+
+    def test_the_topic_setter_and_time_after_a_topic_change(self):
+        self.both_in()
+        self.world.clock.advance(5)
+        self.ben.dataReceived(b"TOPIC #lobby\r\n")
+        self.ana.dataReceived(b"TOPIC #lobby :tea\r\n")
+        self.ben_wire.clear()
+        self.ben.dataReceived(b"TOPIC #lobby\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 332 ben #lobby :tea",
+            ":irc.test 333 ben #lobby ana :5",
+        ]
