@@ -524,3 +524,33 @@ class LookupTests(SynchronousTestCase):
             ":irc.test 372 ana :- Registered names log in with SASL PLAIN or PASS.",
             ":irc.test 376 ana :End of /MOTD command",
         ]
+
+
+class CapDetailTests(SynchronousTestCase):
+    def test_cap_subcommands_in_full_and_registration_waits_for_end(self):
+        world = World()
+        protocol, transport = world.connect()
+        protocol.dataReceived(
+            b"CAP\r\nCAP LS\r\nCAP LS 302\r\nCAP LS 301\r\nCAP LS x\r\n"
+            b"CAP REQ :echo-message sasl\r\nCAP LIST\r\nCAP REQ :-echo-message\r\n"
+            b"CAP LIST\r\nCAP REQ :bogus sasl\r\nCAP REQ\r\nCAP FOO\r\n"
+            b"NICK zed\r\nUSER z 0 * :Z\r\n"
+        )
+        assert lines(transport) == [
+            ":irc.test 461 * CAP :Not enough parameters",
+            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * LS :echo-message sasl=PLAIN",  # 302 and later
+            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * ACK :echo-message sasl",
+            ":irc.test CAP * LIST :echo-message sasl",
+            ":irc.test CAP * ACK :-echo-message",
+            ":irc.test CAP * LIST :sasl",
+            ":irc.test CAP * NAK :bogus sasl",
+            ":irc.test CAP * NAK :",
+            ":irc.test 410 * FOO :Invalid CAP command",
+        ]
+        protocol.dataReceived(b"CAP END\r\n")
+        assert lines(transport)[0] == (
+            ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
+        )
