@@ -577,3 +577,26 @@ class ReplyTextTests(ChannelCase):
             ":irc.test 332 ben #lobby :tea",
             ":irc.test 333 ben #lobby ana :5",
         ]
+
+
+class ModeReplyTests(ChannelCase):
+    def test_mode_refusals_and_lists_in_full(self):
+        self.both_in()
+        self.ana.dataReceived(
+            b"MODE\r\nMODE :\r\nMODE #none +n\r\nMODE nobody\r\nMODE #lobby nt\r\n"
+            b"MODE #lobby -n\r\nMODE #lobby +q\r\nMODE #lobby b\r\n"
+            b"MODE #lobby +bq x\r\nMODE #lobby -o ben\r\nMODE #lobby +o\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 461 ana MODE :Not enough parameters",
+            ":irc.test 461 ana MODE :Not enough parameters",
+            ":irc.test 403 ana #none :No such channel",
+            ":irc.test 401 ana nobody :No such nick/channel",
+            ":irc.test 472 ana -n :is not a mode of this server",
+            ":irc.test 729 ana #lobby q :End of channel quiet list",
+            ":irc.test 368 ana #lobby :End of channel ban list",
+            ":irc.test 472 ana +b :is not a mode of this server",
+            ":irc.test 401 ana x :No such nick/channel",
+            ":irc.test 472 ana -o :is not a mode of this server",
+            ":irc.test 461 ana MODE :Not enough parameters",
+        ]
