@@ -554,3 +554,50 @@ class CapDetailTests(SynchronousTestCase):
         assert lines(transport)[0] == (
             ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
         )
+
+
+class SaslDetailTests(SynchronousTestCase):
+    def test_sasl_refusals_and_success_in_full(self):
+        world = World()
+        world.account("Reg", "password1")
+        protocol, transport = world.connect()
+
+        def plain(text: str) -> bytes:
+            return (
+                b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+                + base64.b64encode(text.encode())
+                + b"\r\n"
+            )
+
+        protocol.dataReceived(
+            b"AUTHENTICATE\r\nAUTHENTICATE X\r\n"
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE *\r\n"
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE " + b"a" * 401 + b"\r\n"
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE !!!\r\n"
+            + plain("x\0Reg\0password1")  # another authorisation identity
+            + plain("\0Reg\0nope")
+            + plain("Reg\0Reg\0password1")
+            + b"AUTHENTICATE PLAIN\r\nPASS\r\n"
+        )
+        more = "AUTHENTICATE :+"
+        failed = ":irc.test 904 * :SASL authentication failed"
+        assert lines(transport) == [
+            ":irc.test 461 * AUTHENTICATE :Not enough parameters",
+            ":irc.test 908 * PLAIN :are available SASL mechanisms",
+            failed,
+            more,
+            ":irc.test 906 * :SASL authentication aborted",
+            more,
+            ":irc.test 905 * :SASL message too long",
+            more,
+            failed,
+            more,
+            failed,
+            more,
+            failed,
+            more,
+            ":irc.test 900 * Reg!900@irc.test Reg :You are now logged in as Reg",
+            ":irc.test 903 * :SASL authentication successful",
+            ":irc.test 907 * :You have already authenticated using SASL",
+            ":irc.test 461 * PASS :Not enough parameters",
+        ]
