@@ -600,3 +600,28 @@ class ModeReplyTests(ChannelCase):
             ":irc.test 472 ana -o :is not a mode of this server",
             ":irc.test 461 ana MODE :Not enough parameters",
         ]
+
+
+class PartKickReplyTests(ChannelCase):
+    def test_part_and_kick_refusals_in_full(self):
+        self.both_in()
+        carl, _ = self.world.register("carl")
+        carl.dataReceived(b"JOIN #den\r\n")
+        self.ben.dataReceived(
+            b"PART\r\nPART #x,#den\r\nKICK #lobby ana\r\nKICK #lobby carl\r\n"
+            b"KICK #lobby zz\r\nKICK #den carl\r\n"
+        )
+        assert lines(self.ben_wire) == [
+            ":irc.test 461 ben PART :Not enough parameters",
+            ":irc.test 403 ben #x :No such channel",
+            ":irc.test 442 ben #den :You're not on that channel",
+            ":irc.test 482 ben #lobby :The room's owner cannot be moderated",
+            ":irc.test 441 ben carl #lobby :They aren't on that channel",
+            ":irc.test 401 ben zz :No such nick/channel",
+            ":irc.test 442 ben #den :You're not on that channel",
+        ]
+
+    def test_a_part_with_an_empty_message_says_none(self):
+        self.both_in()
+        self.ben.dataReceived(b"PART #lobby :\x02\x02\r\n")
+        assert lines(self.ana_wire) == [":ben!2@irc.test PART :#lobby"]

@@ -601,3 +601,45 @@ class SaslDetailTests(SynchronousTestCase):
             ":irc.test 907 * :You have already authenticated using SASL",
             ":irc.test 461 * PASS :Not enough parameters",
         ]
+
+
+class RegistrationRefusalTests(SynchronousTestCase):
+    def register(self, world: World, data: bytes) -> list[str]:
+        protocol, transport = world.connect()
+        protocol.dataReceived(data)
+        return lines(transport)
+
+    def test_each_refused_registration_in_full(self):
+        world = World()
+        world.account("Reg", "password1")
+        world.register("ana")
+        user = b"USER a 0 * :A\r\n"
+        assert self.register(world, b"NICK ana\r\n" + user) == [
+            ":irc.test 433 * ana :Nickname is already in use"
+        ]
+        assert self.register(world, b"NICK #bad\r\n" + user) == [
+            ":irc.test 432 * #bad :Erroneous nickname"
+        ]
+        assert self.register(world, b"NICK reg\r\n" + user) == [
+            ":irc.test 433 * reg :Nickname is registered: log in with SASL PLAIN"
+            " or PASS, or choose another"
+        ]
+        assert self.register(world, b"PASS :wrong1234\r\nNICK reg\r\n" + user) == [
+            ":irc.test 464 * :Password incorrect",
+            "ERROR :Closing Link: reg (Bad password)",
+        ]
+
+    def test_sasl_logs_in_under_the_accounts_name_once(self):
+        world = World()
+        world.account("Reg", "password1")
+        sasl = b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+        sasl += base64.b64encode(b"\0Reg\0password1") + b"\r\n"
+        first = self.register(world, sasl + b"NICK other\r\nUSER a 0 * :A\r\n")
+        assert first[3] == (
+            ":irc.test 001 Reg :Welcome to the menuchat IRC gateway, Reg!900@irc.test"
+        )
+        again = self.register(world, sasl + b"NICK other\r\nUSER a 0 * :A\r\n")
+        assert again[3:] == [
+            ":irc.test 433 * other :Your account is connected already",
+            "ERROR :Closing Link: other (Account already connected)",
+        ]
