@@ -625,3 +625,27 @@ class PartKickReplyTests(ChannelCase):
         self.both_in()
         self.ben.dataReceived(b"PART #lobby :\x02\x02\r\n")
         assert lines(self.ana_wire) == [":ben!2@irc.test PART :#lobby"]
+
+
+class JoinReplyTests(SynchronousTestCase):
+    def test_join_refusals_in_full_and_each_channel_tried_in_turn(self):
+        world = World(max_rooms=1)
+        ana, ana_wire = world.register("ana")
+        ben, ben_wire = world.register("ben")
+        ana.dataReceived(b"JOIN\r\nJOIN :\r\nJOIN 0\r\nJOIN nochan,#a\r\nJOIN #b\r\n")
+        assert lines(ana_wire) == [
+            ":irc.test 461 ana JOIN :Not enough parameters",
+            ":irc.test 461 ana JOIN :Not enough parameters",
+            ":irc.test 403 ana nochan :No such channel",
+            ":ana!1@irc.test JOIN :#a",
+            ":irc.test 353 ana = #a :@ana",
+            ":irc.test 366 ana #a :End of /NAMES list",
+            ":irc.test 405 ana #b :You may be in one channel at a time: PART #a first",
+        ]
+        ben.dataReceived(b"JOIN #den,#A\r\n")
+        assert lines(ben_wire) == [
+            ":irc.test 405 ben #den :The server holds as many rooms as it may",
+            ":ben!2@irc.test JOIN :#a",
+            ":irc.test 353 ben = #a :@ana ben",
+            ":irc.test 366 ben #a :End of /NAMES list",
+        ]
