@@ -643,3 +643,17 @@ class RegistrationRefusalTests(SynchronousTestCase):
             ":irc.test 433 * other :Your account is connected already",
             "ERROR :Closing Link: other (Account already connected)",
         ]
+
+
+class UserDetailTests(SynchronousTestCase):
+    def test_user_once_and_the_first_100_characters_of_the_real_name(self):
+        world = World()
+        ana, ana_wire = world.register("ana")
+        protocol, transport = world.connect()
+        real = "R" * 101
+        protocol.dataReceived(f"NICK zed\r\nUSER z 0 * :{real}\r\n".encode())
+        assert " 001 zed " in transport.take().decode()
+        protocol.dataReceived(b"USER z 0 * :again\r\n")
+        assert lines(transport) == [":irc.test 462 zed :You may not reregister"]
+        ana.dataReceived(b"WHOIS zed\r\n")
+        assert lines(ana_wire)[0] == f":irc.test 311 ana zed 2 irc.test * :{real[:100]}"
