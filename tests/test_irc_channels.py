@@ -432,3 +432,220 @@ class RenderOnceTests(ChannelCase):
     def test_a_topic_and_a_mute(self):
         self.ana.dataReceived(b"TOPIC #lobby :maths\r\nMODE #lobby +q ben\r\n")
         assert self.rendered == ["TOPIC", "MODE"]
+
+
+class EventDetailTests(ChannelCase):
+    """Hub events in the cases the usual paths pass by."""
+
+    def test_a_kick_without_a_reason_gives_the_kicker_as_reason(self):
+        self.both_in()
+        self.ana.dataReceived(b"KICK #lobby ben\r\n")
+        assert lines(self.ben_wire) == [":ana!1@irc.test KICK #lobby ben :ana"]
+
+    def test_a_room_closed_by_a_gone_owner_is_a_kick_from_its_nick(self):
+        # A kept room whose owner is offline: no mask to give, the nick alone.
+        from menuchat.core.events import CloseReason, RoomClosed
+
+        session = self.ana.session
+        session.room_closed(RoomClosed("den", "Gone", CloseReason.OWNER_CLOSED))
+        self.ben.session.room_closed(RoomClosed("den", "ana", CloseReason.OWNER_LEFT))
+        assert lines(self.ana_wire) == [":Gone KICK #den ana :Room closed by its owner"]
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test KICK #den ben :Room closed: its owner left"
+        ]
+
+    def test_the_topic_of_a_room_joined_has_no_setter_yet(self):
+        self.ana.dataReceived(b"JOIN #lobby\r\nTOPIC #lobby :plans\r\n")
+        self.ben.dataReceived(b"JOIN #lobby\r\n")
+        self.ben_wire.clear()
+        self.ben.dataReceived(b"TOPIC #lobby\r\n")
+        assert lines(self.ben_wire) == [":irc.test 332 ben #lobby :plans"]
+
+    def test_an_owner_change_with_no_owner_known_is_plain_plus_o(self):
+        # An owner change heard with no previous owner to take +o from: by
+        # a session never in a room, or whose room closed.
+        from menuchat.core.events import Change, CloseReason, RoomChanged, RoomClosed
+
+        self.ben.session.room_changed(RoomChanged("den", Change.OWNER, "ana", "ben"))
+        assert lines(self.ben_wire) == [":ana!1@irc.test MODE #den +o :ben"]
+        self.ana.dataReceived(b"JOIN #lobby\r\n")
+        session = self.ana.session
+        session.room_closed(RoomClosed("lobby", "ana", CloseReason.OWNER_CLOSED))
+        self.ana_wire.clear()
+        session.room_changed(RoomChanged("lobby", Change.OWNER, "ben", "ana"))
+        assert lines(self.ana_wire) == [":ben!2@irc.test MODE #lobby +o :ana"]
+
+    def test_a_room_line_told_to_the_session_alone(self):
+        # Members without a shared audience are told line by line.
+        from menuchat.core.events import room_line
+
+        self.both_in()
+        session = self.ana.session
+        session.room_line(room_line("ben", "hello", 0.0, "lobby", 2))
+        session.room_line(room_line("ana", "mine", 0.0, "lobby", 1))
+        assert lines(self.ana_wire) == [":ben!2@irc.test PRIVMSG #lobby :hello"]
+        self.ana.dataReceived(b"CAP REQ echo-message\r\n")
+        self.ana_wire.clear()
+        session.room_line(room_line("ana", "mine", 0.0, "lobby", 1))
+        assert lines(self.ana_wire) == [":ana!1@irc.test PRIVMSG #lobby :mine"]
+
+    def test_a_session_alone_has_an_audience_of_its_server(self):
+        from menuchat.frontends.irc.base import Gateway
+        from menuchat.frontends.irc.session import IRCSession
+
+        world = self.world
+        session = IRCSession(
+            world.hub, self.ana, world.accounts, world.clock, Gateway(server="s.test")
+        )
+        assert session.audience.server == "s.test"
+
+
+class WhoDetailTests(ChannelCase):
+    def test_whois_shows_the_channel_with_the_owners_at_sign(self):
+        self.both_in()
+        self.ana.dataReceived(b"WHOIS\r\nWHOIS :\r\nWHOIS ben,ana\r\nWHOIS x ana\r\n")
+        about = ":irc.test 312 ana {} irc.test :menuchat, rooms and mailboxes for"
+        about += " menu and IRC users"
+        assert lines(self.ana_wire) == [
+            ":irc.test 431 ana :No nickname given",
+            ":irc.test 431 ana :No nickname given",
+            ":irc.test 311 ana ben 2 irc.test * :Real ben",
+            ":irc.test 319 ana ben :#lobby",
+            about.format("ben"),
+            ":irc.test 318 ana ben :End of /WHOIS list",
+            ":irc.test 311 ana ana 1 irc.test * :Real ana",
+            ":irc.test 319 ana ana :@#lobby",
+            about.format("ana"),
+            ":irc.test 318 ana ana :End of /WHOIS list",
+        ]
+
+    def test_who_without_a_target_or_of_no_channel_lists_no_one(self):
+        self.both_in()
+        self.ana.dataReceived(b"WHO\r\nWHO :\r\nWHO #none\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 315 ana * :End of WHO list",
+            ":irc.test 315 ana * :End of WHO list",
+            ":irc.test 315 ana #none :End of WHO list",
+        ]
+
+
+class ReplyTextTests(ChannelCase):
+    """Refusals and listings line by line, with their parameters and text."""
+
+    def test_refusals_and_listings_in_full(self):
+        self.both_in()
+        carl, _ = self.world.register("carl")
+        carl.dataReceived(b"JOIN #den\r\n")
+        self.ana.dataReceived(b"TOPIC #lobby :tea\r\nTOPIC #lobby :\x02\x02\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(
+            b"NICK\r\nNICK bob\r\nNICK ana\r\nUSER a 0 * :A\r\n"
+            b"TOPIC\r\nTOPIC #none\r\nTOPIC #den :x\r\nTOPIC #lobby\r\n"
+            b"KICK #lobby\r\nLIST #den,#lobby\r\nLIST #den\r\nNAMES #den,#lobby\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 431 ana :No nickname given",
+            ":irc.test 447 ana bob :Nick changes are not supported:"
+            " reconnect with the new nick",
+            ":irc.test 462 ana :You may not reregister",
+            ":irc.test 461 ana TOPIC :Not enough parameters",
+            ":irc.test 403 ana #none :No such channel",
+            ":irc.test 442 ana #den :You're not on that channel",
+            ":irc.test 331 ana #lobby :No topic is set",  # cleared
+            ":irc.test 461 ana KICK :Not enough parameters",
+            ":irc.test 321 ana Channel :Users  Name",
+            ":irc.test 322 ana #lobby 2 :",
+            ":irc.test 322 ana #den 1 :",
+            ":irc.test 323 ana :End of /LIST",
+            ":irc.test 321 ana Channel :Users  Name",
+            ":irc.test 322 ana #den 1 :",
+            ":irc.test 323 ana :End of /LIST",
+            ":irc.test 353 ana = #den :@carl",
+            ":irc.test 366 ana #den :End of /NAMES list",
+            ":irc.test 353 ana = #lobby :@ana ben",
+            ":irc.test 366 ana #lobby :End of /NAMES list",
+        ]
+
+    def test_the_topic_setter_and_time_after_a_topic_change(self):
+        self.both_in()
+        self.world.clock.advance(5)
+        self.ben.dataReceived(b"TOPIC #lobby\r\n")
+        self.ana.dataReceived(b"TOPIC #lobby :tea\r\n")
+        self.ben_wire.clear()
+        self.ben.dataReceived(b"TOPIC #lobby\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 332 ben #lobby :tea",
+            ":irc.test 333 ben #lobby ana :5",
+        ]
+
+
+class ModeReplyTests(ChannelCase):
+    def test_mode_refusals_and_lists_in_full(self):
+        self.both_in()
+        self.ana.dataReceived(
+            b"MODE\r\nMODE :\r\nMODE #none +n\r\nMODE nobody\r\nMODE #lobby nt\r\n"
+            b"MODE #lobby -n\r\nMODE #lobby +q\r\nMODE #lobby b\r\n"
+            b"MODE #lobby +bq x\r\nMODE #lobby -o ben\r\nMODE #lobby +o\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 461 ana MODE :Not enough parameters",
+            ":irc.test 461 ana MODE :Not enough parameters",
+            ":irc.test 403 ana #none :No such channel",
+            ":irc.test 401 ana nobody :No such nick/channel",
+            ":irc.test 472 ana -n :is not a mode of this server",
+            ":irc.test 729 ana #lobby q :End of channel quiet list",
+            ":irc.test 368 ana #lobby :End of channel ban list",
+            ":irc.test 472 ana +b :is not a mode of this server",
+            ":irc.test 401 ana x :No such nick/channel",
+            ":irc.test 472 ana -o :is not a mode of this server",
+            ":irc.test 461 ana MODE :Not enough parameters",
+        ]
+
+
+class PartKickReplyTests(ChannelCase):
+    def test_part_and_kick_refusals_in_full(self):
+        self.both_in()
+        carl, _ = self.world.register("carl")
+        carl.dataReceived(b"JOIN #den\r\n")
+        self.ben.dataReceived(
+            b"PART\r\nPART #x,#den\r\nKICK #lobby ana\r\nKICK #lobby carl\r\n"
+            b"KICK #lobby zz\r\nKICK #den carl\r\n"
+        )
+        assert lines(self.ben_wire) == [
+            ":irc.test 461 ben PART :Not enough parameters",
+            ":irc.test 403 ben #x :No such channel",
+            ":irc.test 442 ben #den :You're not on that channel",
+            ":irc.test 482 ben #lobby :The room's owner cannot be moderated",
+            ":irc.test 441 ben carl #lobby :They aren't on that channel",
+            ":irc.test 401 ben zz :No such nick/channel",
+            ":irc.test 442 ben #den :You're not on that channel",
+        ]
+
+    def test_a_part_with_an_empty_message_says_none(self):
+        self.both_in()
+        self.ben.dataReceived(b"PART #lobby :\x02\x02\r\n")
+        assert lines(self.ana_wire) == [":ben!2@irc.test PART :#lobby"]
+
+
+class JoinReplyTests(SynchronousTestCase):
+    def test_join_refusals_in_full_and_each_channel_tried_in_turn(self):
+        world = World(max_rooms=1)
+        ana, ana_wire = world.register("ana")
+        ben, ben_wire = world.register("ben")
+        ana.dataReceived(b"JOIN\r\nJOIN :\r\nJOIN 0\r\nJOIN nochan,#a\r\nJOIN #b\r\n")
+        assert lines(ana_wire) == [
+            ":irc.test 461 ana JOIN :Not enough parameters",
+            ":irc.test 461 ana JOIN :Not enough parameters",
+            ":irc.test 403 ana nochan :No such channel",
+            ":ana!1@irc.test JOIN :#a",
+            ":irc.test 353 ana = #a :@ana",
+            ":irc.test 366 ana #a :End of /NAMES list",
+            ":irc.test 405 ana #b :You may be in one channel at a time: PART #a first",
+        ]
+        ben.dataReceived(b"JOIN #den,#A\r\n")
+        assert lines(ben_wire) == [
+            ":irc.test 405 ben #den :The server holds as many rooms as it may",
+            ":ben!2@irc.test JOIN :#a",
+            ":irc.test 353 ben = #a :@ana ben",
+            ":irc.test 366 ben #a :End of /NAMES list",
+        ]

@@ -366,3 +366,53 @@ class MessageRefusalTests(MessageCase):
         ]
         # Of several targets, the first is taken.
         assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :hi"]
+
+
+class MailDetailTests(MessageCase):
+    def test_notice_to_a_nick_is_echoed_as_a_notice(self):
+        self.ana.dataReceived(b"CAP REQ echo-message\r\n")
+        self.ana_wire.clear()
+        self.ana.dataReceived(b"NOTICE ben :quietly\r\n")
+        assert lines(self.ana_wire) == [":ana!1@irc.test NOTICE ben :quietly"]
+        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :quietly"]
+
+    def test_a_blank_message_to_a_nick_is_no_text(self):
+        self.ana.dataReceived(b"PRIVMSG ben :   \r\nNOTICE ben :   \r\n")
+        assert lines(self.ana_wire) == [":irc.test 412 ana :No text to send"]
+        assert lines(self.ben_wire) == []
+
+    def test_userhost_answers_for_five_nicks_at_most(self):
+        for name in ("cat", "dan", "eve", "fay"):
+            self.world.menu_user(name)
+        self.ana.dataReceived(b"USERHOST ana ben cat dan eve fay\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 302 ana :ana=+1@irc.test ben=+2@irc.test cat=+3@irc.test"
+            " dan=+4@irc.test eve=+5@irc.test"
+        ]
+
+    def test_old_mail_shows_when_it_was_sent(self):
+        from menuchat.frontends.menu.base import format_time
+
+        self.world.account("Reg", "password1")
+        self.world.clock.advance(1000)
+        self.ana.dataReceived(b"PRIVMSG reg :old news\r\n")
+        self.world.clock.advance(1)
+        self.ana.dataReceived(b"PRIVMSG reg :fresh\r\n")
+        self.world.clock.advance(60)  # "old news" is 61 s old, "fresh" 60 s
+        reg, reg_wire = self.world.connect()
+        reg.dataReceived(b"PASS :password1\r\nNICK Reg\r\nUSER r 0 * :R\r\n")
+        received = [line for line in lines(reg_wire) if " PRIVMSG " in line]
+        assert received == [
+            f":ana!1@irc.test PRIVMSG Reg :[{format_time(1000)}] old news",
+            ":ana!1@irc.test PRIVMSG Reg :fresh",
+        ]
+
+    def test_mail_taken_after_the_client_left_is_not_written(self):
+        reg_wire, takes = MailTests.registered_login_with_a_slow_take(self)
+        reg_wire.clear()
+        reg_wire.loseConnection()  # gone while the store takes its mail
+        assert self.world.hub.online("Reg") is None
+        (taking, old) = takes[0]
+        taking.callback(old)
+        self.world.clock.advance(0)
+        assert reg_wire.take() == b""

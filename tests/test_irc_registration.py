@@ -445,3 +445,215 @@ class EdgeTests(SynchronousTestCase):
         owner_wire.clear()
         dropper_wire.loseConnection()
         assert lines(owner_wire) == [":dropper!2@irc.test QUIT :Connection closed"]
+
+
+class LeavingDetailTests(SynchronousTestCase):
+    """What the room hears when a member's connection is closed for it."""
+
+    def setUp(self):
+        self.world = World(Gateway(server="irc.test", created="t", ping_interval=30))
+        self.ana, self.ana_wire = self.world.register("ana")
+        self.ben, self.ben_wire = self.world.register("ben")
+        self.ben.dataReceived(b"JOIN #r\r\n")  # ben owns the room
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        self.ana_wire.clear()
+        self.ben_wire.clear()
+
+    def test_a_ping_timeout_says_how_long_and_the_room_hears_it(self):
+        self.world.clock.advance(30)
+        self.ben.dataReceived(b"PONG :irc.test\r\n")
+        self.world.clock.advance(30)
+        assert lines(self.ana_wire) == [
+            "PING :irc.test",
+            "ERROR :Closing Link: ana (Ping timeout: 60 seconds)",
+        ]
+        assert lines(self.ben_wire) == [
+            "PING :irc.test",
+            ":ana!1@irc.test QUIT :Ping timeout",
+            "PING :irc.test",  # ben answered, so is pinged again
+        ]
+
+    def test_a_disconnect_by_an_operator_is_what_the_room_hears(self):
+        from menuchat.core.names import token_key
+        from tests.support import FakeMember, resolved
+
+        account = self.world.account("Olga", "secret12", user_id=99)
+        self.world.hub.operators = frozenset({token_key("Olga")})
+        olga = resolved(self.world.hub.login("Olga", FakeMember(), account))
+        self.world.hub.disconnect(olga, "ana")
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test QUIT :Closing Link: ana (Disconnected by Olga)"
+        ]
+
+    def test_a_session_that_quit_is_closed_for_good(self):
+        from menuchat.frontends.irc.base import State
+
+        session = self.ana.session
+        self.ana.dataReceived(b"QUIT\r\n")
+        assert session.state is State.CLOSED
+        session.server_stopping()  # says nothing more
+        assert lines(self.ana_wire) == ["ERROR :Closing Link: ana (Quit: Client quit)"]
+
+
+class LookupTests(SynchronousTestCase):
+    def test_lusers_counts_users_operators_and_channels_and_motd_is_whole(self):
+        from menuchat.core.names import token_key
+
+        world = World()
+        ana, ana_wire = world.register("ana")
+        world.register("ben")
+        world.account("Olga", "secret12", user_id=99)
+        world.hub.operators = frozenset({token_key("Olga")})
+        olga, _ = world.connect()
+        olga.dataReceived(b"PASS :secret12\r\nNICK Olga\r\nUSER o 0 * :O\r\n")
+        ana.dataReceived(b"JOIN #lobby\r\n")
+        ana_wire.clear()
+        ana.dataReceived(b"LUSERS\r\nMOTD\r\n")
+        assert lines(ana_wire) == [
+            ":irc.test 251 ana :There are 3 users and 0 invisible on 1 servers",
+            ":irc.test 252 ana 1 :operator(s) online",
+            ":irc.test 254 ana 1 :channels formed",
+            ":irc.test 255 ana :I have 3 clients and 0 servers",
+            ":irc.test 375 ana :- irc.test Message of the day -",
+            ":irc.test 372 ana :- Welcome to menuchat. Its rooms are channels here:"
+            " #lobby is room lobby.",
+            ":irc.test 372 ana :- Menu users (telnet) are here too; a private"
+            " message waits in the",
+            ":irc.test 372 ana :- recipient's mailbox until read. One channel at"
+            " a time.",
+            ":irc.test 372 ana :- Registered names log in with SASL PLAIN or PASS.",
+            ":irc.test 376 ana :End of /MOTD command",
+        ]
+
+
+class CapDetailTests(SynchronousTestCase):
+    def test_cap_subcommands_in_full_and_registration_waits_for_end(self):
+        world = World()
+        protocol, transport = world.connect()
+        protocol.dataReceived(
+            b"CAP\r\nCAP LS\r\nCAP LS 302\r\nCAP LS 301\r\nCAP LS x\r\n"
+            b"CAP REQ :echo-message sasl\r\nCAP LIST\r\nCAP REQ :-echo-message\r\n"
+            b"CAP LIST\r\nCAP REQ :bogus sasl\r\nCAP REQ\r\nCAP FOO\r\n"
+            b"NICK zed\r\nUSER z 0 * :Z\r\n"
+        )
+        assert lines(transport) == [
+            ":irc.test 461 * CAP :Not enough parameters",
+            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * LS :echo-message sasl=PLAIN",  # 302 and later
+            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * ACK :echo-message sasl",
+            ":irc.test CAP * LIST :echo-message sasl",
+            ":irc.test CAP * ACK :-echo-message",
+            ":irc.test CAP * LIST :sasl",
+            ":irc.test CAP * NAK :bogus sasl",
+            ":irc.test CAP * NAK :",
+            ":irc.test 410 * FOO :Invalid CAP command",
+        ]
+        protocol.dataReceived(b"CAP END\r\n")
+        assert lines(transport)[0] == (
+            ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
+        )
+
+
+class SaslDetailTests(SynchronousTestCase):
+    def test_sasl_refusals_and_success_in_full(self):
+        world = World()
+        world.account("Reg", "password1")
+        protocol, transport = world.connect()
+
+        def plain(text: str) -> bytes:
+            return (
+                b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+                + base64.b64encode(text.encode())
+                + b"\r\n"
+            )
+
+        protocol.dataReceived(
+            b"AUTHENTICATE\r\nAUTHENTICATE X\r\n"
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE *\r\n"
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE " + b"a" * 401 + b"\r\n"
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE !!!\r\n"
+            + plain("x\0Reg\0password1")  # another authorisation identity
+            + plain("\0Reg\0nope")
+            + plain("Reg\0Reg\0password1")
+            + b"AUTHENTICATE PLAIN\r\nPASS\r\n"
+        )
+        more = "AUTHENTICATE :+"
+        failed = ":irc.test 904 * :SASL authentication failed"
+        assert lines(transport) == [
+            ":irc.test 461 * AUTHENTICATE :Not enough parameters",
+            ":irc.test 908 * PLAIN :are available SASL mechanisms",
+            failed,
+            more,
+            ":irc.test 906 * :SASL authentication aborted",
+            more,
+            ":irc.test 905 * :SASL message too long",
+            more,
+            failed,
+            more,
+            failed,
+            more,
+            failed,
+            more,
+            ":irc.test 900 * Reg!900@irc.test Reg :You are now logged in as Reg",
+            ":irc.test 903 * :SASL authentication successful",
+            ":irc.test 907 * :You have already authenticated using SASL",
+            ":irc.test 461 * PASS :Not enough parameters",
+        ]
+
+
+class RegistrationRefusalTests(SynchronousTestCase):
+    def register(self, world: World, data: bytes) -> list[str]:
+        protocol, transport = world.connect()
+        protocol.dataReceived(data)
+        return lines(transport)
+
+    def test_each_refused_registration_in_full(self):
+        world = World()
+        world.account("Reg", "password1")
+        world.register("ana")
+        user = b"USER a 0 * :A\r\n"
+        assert self.register(world, b"NICK ana\r\n" + user) == [
+            ":irc.test 433 * ana :Nickname is already in use"
+        ]
+        assert self.register(world, b"NICK #bad\r\n" + user) == [
+            ":irc.test 432 * #bad :Erroneous nickname"
+        ]
+        assert self.register(world, b"NICK reg\r\n" + user) == [
+            ":irc.test 433 * reg :Nickname is registered: log in with SASL PLAIN"
+            " or PASS, or choose another"
+        ]
+        assert self.register(world, b"PASS :wrong1234\r\nNICK reg\r\n" + user) == [
+            ":irc.test 464 * :Password incorrect",
+            "ERROR :Closing Link: reg (Bad password)",
+        ]
+
+    def test_sasl_logs_in_under_the_accounts_name_once(self):
+        world = World()
+        world.account("Reg", "password1")
+        sasl = b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+        sasl += base64.b64encode(b"\0Reg\0password1") + b"\r\n"
+        first = self.register(world, sasl + b"NICK other\r\nUSER a 0 * :A\r\n")
+        assert first[3] == (
+            ":irc.test 001 Reg :Welcome to the menuchat IRC gateway, Reg!900@irc.test"
+        )
+        again = self.register(world, sasl + b"NICK other\r\nUSER a 0 * :A\r\n")
+        assert again[3:] == [
+            ":irc.test 433 * other :Your account is connected already",
+            "ERROR :Closing Link: other (Account already connected)",
+        ]
+
+
+class UserDetailTests(SynchronousTestCase):
+    def test_user_once_and_the_first_100_characters_of_the_real_name(self):
+        world = World()
+        ana, ana_wire = world.register("ana")
+        protocol, transport = world.connect()
+        real = "R" * 101
+        protocol.dataReceived(f"NICK zed\r\nUSER z 0 * :{real}\r\n".encode())
+        assert " 001 zed " in transport.take().decode()
+        protocol.dataReceived(b"USER z 0 * :again\r\n")
+        assert lines(transport) == [":irc.test 462 zed :You may not reregister"]
+        ana.dataReceived(b"WHOIS zed\r\n")
+        assert lines(ana_wire)[0] == f":irc.test 311 ana zed 2 irc.test * :{real[:100]}"

@@ -79,3 +79,63 @@ class MirrorTests(SynchronousTestCase):
         self.assertEqual([u.name for u in self.hub.users()], ["Jose"])
         agree(self.hub, {"b": [[], []]}, self.stand_in)
         self.assertEqual(self.hub.users(), [])
+
+    def test_stand_ins_are_asked_for_by_node_and_kept_rooms_stay_kept(self):
+        asked = []
+
+        def stand_in(node: str, user_id: int) -> FakeMember:
+            asked.append((node, user_id))
+            return FakeMember()
+
+        state = [[[900, "Jose", True, None]],
+                 [["Den", 900, "Jose", "", True, 5.0, []]]]  # fmt: skip
+        agree(self.hub, {"b": state}, stand_in)
+        self.assertEqual(asked, [("b", 900)])
+        self.assertTrue(self.hub.room("den").persistent)
+        # A kept room is the store's: not closed when its owner's node no
+        # longer lists it.
+        agree(self.hub, {"b": [[[900, "Jose", True, None]], []]}, stand_in)
+        self.assertIsNotNone(self.hub.room("den"))
+
+    def test_each_stale_room_is_closed_not_only_the_first(self):
+        nina = resolved(self.hub.login("Nina", FakeMember()))
+        self.hub.create_room(nina, "Mine")  # first in order, and not b's
+        state = [[[900, "Jose", False, None], [901, "Kim", False, None]],
+                 [["Den", 900, "Jose", "", False, 5.0, []],
+                  ["Hut", 901, "Kim", "", False, 6.0, []]]]  # fmt: skip
+        agree(self.hub, {"b": state}, self.stand_in)
+        state[1] = []
+        agree(self.hub, {"b": state}, self.stand_in)
+        self.assertEqual([r.id for r in self.hub.rooms()], ["Mine"])
+
+    def test_rooms_of_a_node_without_a_state_stay(self):
+        state = [[[900, "Jose", False, "den"]],
+                 [["Den", 900, "Jose", "", False, 5.0, []]]]  # fmt: skip
+        agree(self.hub, {"b": state}, self.stand_in)
+        agree(self.hub, {"c": [[], []]}, self.stand_in)
+        self.assertEqual([m.name for m in self.hub.room("den").members], ["Jose"])
+
+    def test_known_users_are_moved_and_updated_and_local_ones_left_alone(self):
+        nina = resolved(self.hub.login("Nina", FakeMember()))
+        den = [["Den", 900, "Jose", "", False, 5.0, []]]
+        agree(self.hub, {"b": [[[900, "Jose", False, "den"],
+                                [901, "Kim", False, None]], den]},
+              self.stand_in)  # fmt: skip
+        # Kim has joined the den and registered; b claims Nina's id too.
+        agree(self.hub, {"b": [[[900, "Jose", False, "den"],
+                                [901, "Kim", True, "den"],
+                                [nina.id, "Nina", True, "den"]], den]},
+              self.stand_in)  # fmt: skip
+        self.assertEqual(
+            [m.name for m in self.hub.room("den").members], ["Jose", "Kim"]
+        )
+        self.assertTrue(self.hub.user(901).registered)
+        self.assertIsNone(nina.room)
+        self.assertFalse(nina.registered)
+
+    def test_a_room_whose_owner_is_not_listed_is_left_as_it_is(self):
+        # Its owner's state has not come yet: the heartbeat decides.
+        state = [[], [["Den", 900, "Jose", "", False, 5.0, []]]]
+        agree(self.hub, {"b": state}, self.stand_in)
+        agree(self.hub, {"b": [[], []]}, self.stand_in)
+        self.assertIsNotNone(self.hub.room("den"))

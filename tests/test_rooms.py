@@ -415,6 +415,9 @@ class ModerationTests(HubCase):
         self.chat.set_topic(self.nina, "maths on Monday")
         assert self.room.topic == "maths on Monday"
         assert self.jose_member.events[-1] == ("changed", "lobby", Change.TOPIC, "")
+        # A guest's room is not kept: its topic is not written either.
+        assert not self.room.persistent
+        assert resolved(self.store.saved_rooms()) == []
 
     def test_members_cannot_moderate_and_no_one_moderates_the_owner(self):
         for action in (self.chat.kick, self.chat.mute, self.chat.give_room):

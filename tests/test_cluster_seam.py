@@ -1,0 +1,241 @@
+"""Two hubs as nodes of one cluster, linked in memory: a change made by a
+user of one node is replayed on the other, whose members are told; a name
+is had by one node at a time. Pure hub logic (the Redis cluster is tested
+in test_redis_cluster)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import capturedLogs, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
+
+from menuchat.core import errors
+from menuchat.core.accounts import hash_password
+from menuchat.core.events import Change, LeaveReason
+from menuchat.core.hub import Hub, User
+from menuchat.core.names import token_key
+from menuchat.store import Account
+from menuchat.store.memory import MemoryStore
+from tests.support import FakeMember, resolved
+
+
+class Heard(FakeMember):
+    """A member that keeps the events themselves, not only their gist."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw: list[Any] = []
+
+    def member_left(self, event: Any) -> None:
+        self.raw.append(event)
+        super().member_left(event)
+
+    def room_changed(self, event: Any) -> None:
+        self.raw.append(event)
+        super().room_changed(event)
+
+
+class Node:
+    """One hub's view of the others: what it shares, each replays at once."""
+
+    def __init__(
+        self, name: str, hub: Hub, nodes: dict[str, Node], names: dict[str, str]
+    ) -> None:
+        self.name, self.hub, self.nodes = name, hub, nodes
+        self.names = names  # name key -> node that has it, shared by all
+        self.published: list[tuple[object, ...]] = []
+        self.released: list[str] = []
+        self.stand_ins: dict[int, Heard] = {}
+        self.refuse_names = False
+        nodes[name] = self
+        hub.cluster = self
+
+    def _others(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n is not self]
+
+    def claim_name(self, key: str) -> Deferred[bool]:
+        if self.refuse_names or self.names.get(key, self.name) != self.name:
+            return succeed(False)
+        self.names[key] = self.name
+        return succeed(True)
+
+    def release_name(self, key: str) -> None:
+        self.released.append(key)
+        self.names.pop(key, None)
+
+    def claim_room(self, key: str, created_at: float) -> Deferred[bool]:
+        return succeed(True)
+
+    def release_room(self, key: str, created_at: float) -> None:
+        pass
+
+    def arrived(self, user: User) -> None:
+        for other in self._others():
+            stand_in = other.stand_ins[user.id] = Heard()
+            other.hub.add_remote(
+                self.name, user.id, user.name, user.registered, stand_in
+            )
+
+    def departed(self, user: User, message: str) -> None:
+        self.names.pop(token_key(user.name), None)
+        for other in self._others():
+            other.hub.replay("logout", user.id, [message])
+
+    def publish(self, op: str, user: User, *args: object) -> None:
+        self.published.append((op, user.name, *args))
+        for other in self._others():
+            other.hub.replay(op, user.id, list(args))
+
+
+class ClusterSeamTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.store = store = MemoryStore()  # one store: ids are unique across the nodes
+        self.nodes: dict[str, Node] = {}
+        names: dict[str, str] = {}
+        self.hub_a = Hub(store, now=lambda: 1000.0, operators=frozenset({"olga"}))
+        self.hub_b = Hub(store, now=lambda: 1000.0, operators=frozenset({"olga"}))
+        self.a = Node("a", self.hub_a, self.nodes, names)
+        self.b = Node("b", self.hub_b, self.nodes, names)
+        self.nina_hears, self.jose_hears = Heard(), Heard()
+        self.nina = resolved(self.hub_a.login("Nina", self.nina_hears))
+        self.kim = resolved(self.hub_a.login("Kim", Heard()))
+        self.jose = resolved(self.hub_b.login("Jose", self.jose_hears))
+        self.hub_a.create_room(self.nina, "Den")
+        self.hub_a.join_room(self.kim, "den")
+        self.hub_b.join_room(self.jose, "den")
+        self.a.published.clear()
+
+    def account(self, name: str, user_id: int = 99) -> Account:
+        account = Account(user_id, name, token_key(name), hash_password("pw1"), 0.0)
+        resolved(self.store.create_account(account))
+        return account
+
+    def test_users_of_the_other_node_are_listed_with_their_node(self):
+        jose = self.hub_a.online("Jose")
+        assert jose is not None
+        assert (jose.id, jose.node, jose.registered) == (self.jose.id, "b", False)
+        assert [(u.name, u.node) for u in self.hub_b.users()] == [
+            ("Nina", "a"),
+            ("Kim", "a"),
+            ("Jose", ""),
+        ]
+
+    def test_a_name_had_on_one_node_is_refused_on_the_other(self):
+        failure = self.failureResultOf(self.hub_b.login("nina", FakeMember()))
+        failure.trap(errors.NameTaken)
+        assert self.hub_b.login_failures["name_taken"] == 1
+        assert self.b.released == []  # not won: nothing to give back
+        # Still free to claim once the refused login is done with.
+        assert self.hub_b.online("nina").node == "a"
+
+    def test_a_name_the_cluster_refuses_is_free_again_here(self):
+        self.b.refuse_names = True
+        failure = self.failureResultOf(self.hub_b.login("Ivo", FakeMember()))
+        failure.trap(errors.NameTaken)
+        assert failure.value.args == ("Ivo",)
+        assert self.hub_b.login_failures["name_taken"] == 1
+        self.failureResultOf(self.hub_b.login("Ivo", FakeMember()))
+        assert self.hub_b.login_failures["name_taken"] == 2
+        assert self.b.released == []  # never won: nothing to give back
+        self.b.refuse_names = False
+        ivo = resolved(self.hub_b.login("Ivo", FakeMember()))
+        assert ivo.name == "Ivo"
+
+    def test_a_registered_name_needs_its_password_and_is_given_back(self):
+        account = self.account("Reg", 77)
+        failure = self.failureResultOf(self.hub_b.login("Reg", FakeMember()))
+        failure.trap(errors.PasswordRequired)
+        assert failure.value.name == "Reg"
+        assert self.b.released == ["reg"]
+        assert "reg" not in self.b.names
+        reg = resolved(self.hub_b.login("Reg", FakeMember(), account))
+        assert (reg.id, reg.registered) == (77, True)
+        assert self.hub_a.user(77).registered
+
+    def test_a_kick_with_its_reason_reaches_the_other_node(self):
+        self.hub_a.kick(self.nina, "Kim", "spam")
+        assert self.a.published == [("kick", "Nina", "Kim", "spam")]
+        (kicked,) = self.jose_hears.raw[-1:]
+        assert (kicked.name, kicked.reason, kicked.by, kicked.message) == (
+            "Kim",
+            LeaveReason.KICKED,
+            "Nina",
+            "spam",
+        )
+        assert [m.name for m in self.hub_b.room("den").members] == ["Nina", "Jose"]
+
+    def test_a_mute_and_unmute_reach_the_other_node(self):
+        self.hub_a.mute(self.nina, "Jose")
+        assert self.hub_b.room("den").muted == {self.jose.id}
+        self.hub_a.mute(self.nina, "Jose", False)
+        assert self.a.published == [
+            ("mute", "Nina", "Jose", True),
+            ("mute", "Nina", "Jose", False),
+        ]
+        assert self.jose_hears.events[-2:] == [
+            ("changed", "Den", Change.MUTED, "Jose"),
+            ("changed", "Den", Change.UNMUTED, "Jose"),
+        ]
+        assert self.hub_b.room("den").muted == set()
+
+    def test_a_room_given_away_and_its_topic_reach_the_other_node(self):
+        self.hub_a.set_topic(self.nina, "tea")
+        self.hub_a.give_room(self.nina, "Kim")
+        assert self.a.published == [
+            ("set_topic", "Nina", "tea"),
+            ("give_room", "Nina", "Kim"),
+        ]
+        room = self.hub_b.room("den")
+        assert (room.topic, room.owner_name) == ("tea", "Kim")
+        assert [e.change for e in self.jose_hears.raw] == [Change.TOPIC, Change.OWNER]
+
+    def test_a_broadcast_reaches_the_users_of_the_other_node(self):
+        olga = resolved(self.hub_a.login("Olga", FakeMember(), self.account("Olga")))
+        self.a.published.clear()
+        self.hub_a.broadcast(olga, "restart")
+        assert self.a.published == [("broadcast", "Olga", "restart")]
+        assert self.jose_hears.events[-1] == ("broadcast", "Olga", "restart")
+
+    def test_a_user_leaving_is_dropped_on_the_other_node_with_its_words(self):
+        resolved(self.hub_b.logout(self.jose, "bye"))
+        assert self.hub_a.online("Jose") is None
+        (left,) = [e for e in self.nina_hears.raw if e.name == "Jose"]
+        assert (left.reason, left.message) == (LeaveReason.DROPPED, "bye")
+
+    def test_replays_of_unknown_users_ops_and_bad_arguments_change_nothing(self):
+        jose_id = self.jose.id
+        with capturedLogs() as logs:
+            self.hub_a.replay("kick", 424242, ["Kim", ""])  # no such user
+            self.hub_a.replay("kick", self.nina.id, ["Kim", ""])  # not remote
+            self.hub_a.replay("explode", jose_id, [])
+            self.hub_a.replay("kick", jose_id, ["Kim", ""])  # not Jose's room
+            self.hub_a.replay("set_topic", jose_id, [])  # a missing argument
+        said = [formatEvent(e) for e in logs]
+        jose = f"<User Jose:{jose_id}>"
+        assert said[:2] == [
+            "Unknown cluster event explode",
+            f"Replaying kick of {jose}: NotAllowed()",
+        ]
+        assert said[2].startswith(f"Replaying set_topic of {jose}: TypeError(")
+        assert [m.name for m in self.hub_a.room("den").members] == [
+            "Nina",
+            "Kim",
+            "Jose",
+        ]
+
+    def test_a_logout_replayed_without_words_is_a_plain_drop(self):
+        self.hub_a.replay("logout", self.jose.id, [])
+        self.hub_a.replay("logout", self.kim.id, ["ignored: Kim is local"])
+        (left,) = [e for e in self.nina_hears.raw if e.name == "Jose"]
+        assert left.message == ""
+        assert self.hub_a.online("Kim") is not None
+
+    def test_a_remote_user_whose_id_or_name_is_here_is_not_added(self):
+        assert self.hub_a.add_remote("b", self.kim.id, "Other", False, Heard()) is None
+        assert self.hub_a.add_remote("b", 5000, "KIM", False, Heard()) is None
+        added = self.hub_a.add_remote("b", 5001, "Zed", True, Heard())
+        assert added is not None
+        assert (added.node, added.registered) == ("b", True)
+        assert self.hub_a.online("zed") is added
