@@ -201,12 +201,14 @@ class Hub(RoomRules, Moderation, RemoteUsers):
             del self._names[key]
             return reason
 
-        def guest(registered: Account | None) -> Deferred[int]:
-            if registered is not None:
-                raise PasswordRequired(registered.name)
-            return self._ids.next()
+        return found.addCallback(self._guest_id).addCallbacks(admit, release)
 
-        return found.addCallback(guest).addCallbacks(admit, release)
+    def _guest_id(self, registered: Account | None) -> Deferred[int]:
+        """A new id for a guest, once the store said the name is no
+        account's (if it is, L{PasswordRequired})."""
+        if registered is not None:
+            raise PasswordRequired(registered.name)
+        return self._ids.next()
 
     def _admit(
         self, key: str, name: str, client: Member, user_id: int, registered: bool

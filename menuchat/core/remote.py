@@ -16,13 +16,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from menuchat.core.cluster import REPLAYED, Cluster
-from menuchat.core.errors import ChatError, NameTaken, PasswordRequired
+from menuchat.core.errors import ChatError, NameTaken
 from menuchat.core.events import Member
 from menuchat.core.names import token_key
 from menuchat.store import Account
 
 if TYPE_CHECKING:
-    from menuchat.core.hub import User, _Ids
+    from menuchat.core.hub import User
     from menuchat.store import Store
 
 __all__ = ["RemoteUsers"]
@@ -35,11 +35,11 @@ class RemoteUsers:
 
     if TYPE_CHECKING:
         _store: Store
-        _ids: _Ids
         _users: dict[int, User]
         _names: dict[str, User | None]
         login_failures: Counter[str]
 
+        def _guest_id(self, registered: Account | None) -> Deferred[int]: ...
         def _admit(
             self, key: str, name: str, client: Member, user_id: int, registered: bool
         ) -> User: ...
@@ -66,12 +66,7 @@ class RemoteUsers:
             won = True
             if account is not None:
                 return account.user_id
-            return self._store.find_account(key).addCallback(guest)
-
-        def guest(registered: Account | None) -> Deferred[int]:
-            if registered is not None:
-                raise PasswordRequired(registered.name)
-            return self._ids.next()
+            return self._store.find_account(key).addCallback(self._guest_id)
 
         def admit(user_id: int) -> User:
             user = self._admit(key, name, client, user_id, account is not None)

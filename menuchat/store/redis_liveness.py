@@ -189,6 +189,5 @@ class Liveness:
 
 
 def _listed_key(entry: str) -> str:
-    """The name key of an entry of a presence hash."""
-    fields = json.loads(entry)
-    return str(fields[2]) if len(fields) > 2 else token_key(fields[0])
+    """The name key of an entry of a presence hash (see L{listing})."""
+    return str(json.loads(entry)[2])
