@@ -5,6 +5,7 @@ at a node, never on time."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -339,6 +340,57 @@ class ClusterTests(Nodes):
         await b.login("Jose")
         await seen
         self.assertEqual([u.name for u in a.hub.users()], ["Nina", "Jose"])
+
+    @inline
+    async def test_back_in_touch_a_node_claims_its_users_again(self) -> None:
+        from twisted.internet import reactor
+
+        a = await self.node("a")
+        users = {name: await a.login(name) for name in ("Nina", "Jose", "Ana")}
+        nina_hears = users["Nina"][1]
+        back: Deferred[None] = Deferred()
+        original = nina_hears.broadcast
+
+        def broadcast(event: Any) -> None:
+            original(event)
+            if event.text == RESTORED:
+                reactor.callLater(0, back.callback, None)
+
+        nina_hears.broadcast = broadcast  # type: ignore[method-assign]
+        jose, jose_hears = users["Jose"]
+        told = jose_hears.disconnected
+
+        def disconnected(by: str) -> None:  # as a connection does: it closes
+            told(by)
+            a.hub.logout(jose)
+
+        jose_hears.disconnected = disconnected  # type: ignore[method-assign]
+        # While node a is out of touch: Nina's claim is gone (Redis lost
+        # it), Jose's name is taken by another node, and a presence entry
+        # of a user node a no longer has (Ghost) was left with its claim.
+        redis = RedisStore(self.redis.url, reactor)
+        await redis.start()
+        self.addCleanup(redis.stop)
+        run = redis.redis.execute_command
+        await run("DEL", "menuchat:claim:name:nina")
+        await run("SET", "menuchat:claim:name:jose", "c")
+        await run("SET", "menuchat:claim:name:ghost", "a")
+        await run("HSET", "menuchat:presence:a", "999", '["Ghost", false, "ghost"]')
+        await run("CLIENT", "KILL", "TYPE", "pubsub")
+        await run("CLIENT", "KILL", "TYPE", "normal")
+        await back.addTimeout(20, reactor)
+        self.assertEqual(jose_hears.events, [
+            ("broadcast", "server", LOST),
+            ("disconnected", "the server"),
+        ])  # fmt: skip
+        self.assertEqual(users["Ana"][1].events[-1], ("broadcast", "server", RESTORED))
+        self.assertEqual(sorted(u.name for u in a.hub.users()), ["Ana", "Nina"])
+        run = a.store.redis.execute_command  # in touch again, unlike ``redis``
+        for name, held in (("nina", "a"), ("ana", "a"), ("jose", "c"), ("ghost", None)):
+            self.assertEqual(await run("GET", f"menuchat:claim:name:{name}"), held)
+        listed = await run("HGETALL", "menuchat:presence:a")
+        entries = sorted(json.loads(v)[0] for v in listed[1::2])
+        self.assertEqual(entries, ["Ana", "Nina"])
 
     @inline
     async def test_a_second_process_under_a_live_node_name_is_refused(self) -> None:

@@ -14,9 +14,15 @@ users' names and its rooms' ids again.
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import (
+    Deferred,
+    FirstError,
+    ensureDeferred,
+    gatherResults,
+)
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -40,10 +46,22 @@ from menuchat.store.redis_bus import (
 )
 
 if TYPE_CHECKING:
-    from menuchat.core.hub import Hub
+    from menuchat.core.hub import Hub, User
+    from menuchat.core.rooms import Room
     from menuchat.store.redis import RedisStore
 
 __all__ = ["Liveness", "room_token"]
+
+
+async def _all(steps: list[Coroutine[Any, Any, None]]) -> None:
+    """Run C{steps} side by side; once all are done, the first failure
+    (as itself: the callers tell a lost connection from the rest)."""
+    try:
+        await gatherResults(
+            [ensureDeferred(step) for step in steps], consumeErrors=True
+        )
+    except FirstError as e:
+        e.subFailure.raiseException()
 
 
 def room_token(created_at: float) -> str:
@@ -99,38 +117,60 @@ class Liveness:
         and rooms when a process before it under this name died). A name
         or room id taken meanwhile by another node (this one was out of
         touch past the TTL) is that node's now: the user here is
-        disconnected, the room here closed."""
+        disconnected, the room here closed.
+
+        Each user's and each room's round trips are sent without waiting
+        for the others' answers (the connection pipelines them): a node
+        with thousands of users is back in a few round trips, not in
+        thousands."""
         node = self.node
         mine = {user.id: user for user in hub.users() if not user.node}
-        for user_id, entry in pairs(await self._do("HGETALL", presence_key(node))):
-            if int(user_id) not in mine:
-                key = _listed_key(entry)
-                await self._eval(RELEASE, [NAME_CLAIM + key], [node])
-                await self._do("HDEL", presence_key(node), user_id)
-        for user in mine.values():
+        listed = pairs(await self._do("HGETALL", presence_key(node)))
+
+        async def give_back(user_id: str, entry: str) -> None:
+            await self._eval(RELEASE, [NAME_CLAIM + _listed_key(entry)], [node])
+            await self._do("HDEL", presence_key(node), user_id)
+
+        async def claim(user: User) -> None:
             key = token_key(user.name)
             if not await self._eval(RECLAIM, [NAME_CLAIM + key], [node]):
                 self.log.warn("{user}'s name was taken meanwhile", user=user)
                 user.client.disconnected("the server")
-                continue
+                return
             await self._do("HSET", presence_key(node), user.id, listing(user))
+
+        await _all(
+            [give_back(i, entry) for i, entry in listed if int(i) not in mine]
+            + [claim(user) for user in mine.values()]
+        )
         rooms = {room.key: room for room in hub.rooms()}
-        for key, token in pairs(await self._do("HGETALL", rooms_key(node))):
-            room = rooms.get(key)
-            if room is None or room_token(room.created_at) != token:
-                await self._eval(
-                    RELEASE_ROOM, [ROOM_CLAIM + key, rooms_key(node)], [token, key]
-                )
-        for room in rooms.values():
-            owner = hub.user(room.owner_id)
-            if owner is None or owner.node or room.persistent:
-                continue
+        kept = pairs(await self._do("HGETALL", rooms_key(node)))
+
+        async def give_back_room(key: str, token: str) -> None:
+            await self._eval(
+                RELEASE_ROOM, [ROOM_CLAIM + key, rooms_key(node)], [token, key]
+            )
+
+        async def claim_room(room: Room) -> None:
             token = room_token(room.created_at)
             if await self._eval(RECLAIM, [ROOM_CLAIM + room.key], [token]):
                 await self._do("HSET", rooms_key(node), room.key, token)
             else:
                 self.log.warn("Room {room} was opened elsewhere meanwhile", room=room)
                 hub.drop_room(room)
+
+        def gone(key: str, token: str) -> bool:
+            room = rooms.get(key)
+            return room is None or room_token(room.created_at) != token
+
+        def claimed_here(room: Room) -> bool:
+            owner = hub.user(room.owner_id)
+            return owner is not None and not owner.node and not room.persistent
+
+        await _all(
+            [give_back_room(key, token) for key, token in kept if gone(key, token)]
+            + [claim_room(room) for room in rooms.values() if claimed_here(room)]
+        )
 
     def _heartbeat(self) -> Deferred[None]:
         async def beat() -> None:
