@@ -162,6 +162,16 @@ class NickTests(SynchronousTestCase):
         protocol.dataReceived(b"NICK other\r\nNICK nina\r\n")
         assert commands(lines(transport)) == ["447"]
 
+    def test_a_nick_change_to_a_nick_in_use_gets_433(self):
+        self.world.register("alice")
+        protocol, transport = self.world.register("bob")
+        protocol.dataReceived(b"NICK ALICE\r\nNICK Bob\r\n")
+        assert lines(transport) == [
+            ":irc.test 433 bob ALICE :Nickname is already in use",
+            ":irc.test 447 bob Bob :Nick changes are not supported:"
+            " reconnect with the new nick",
+        ]
+
 
 class AccountTests(SynchronousTestCase):
     def setUp(self):

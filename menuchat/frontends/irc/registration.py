@@ -170,7 +170,13 @@ class Registration(SessionBase):
             return None
         nick = params[0]
         if self.state is State.REGISTERED:
-            if nick != self._user.name:
+            if nick == self._user.name:
+                return None
+            holder = self._hub.online(nick) if token_problem(nick) is None else None
+            if holder is not None and holder is not self.user:
+                # Taken is the first thing to say, as every server does.
+                self.numeric(n.ERR_NICKNAMEINUSE, nick, n.NICK_IN_USE)
+            else:
                 self.numeric(n.ERR_NONICKCHANGE, nick, n.NO_NICK_CHANGE)
             return None
         if token_problem(nick) is not None or nick_problem(nick):
