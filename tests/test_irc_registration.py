@@ -240,7 +240,18 @@ class AccountTests(SynchronousTestCase):
         protocol.dataReceived(b"NICK n\r\nUSER n 0 * :N\r\n")
         transport.clear()
         protocol.dataReceived(b"AUTHENTICATE PLAIN\r\n")
-        assert commands(lines(transport)) == ["907"]
+        # Not authenticated, so not 907: SASL only comes before registering.
+        assert lines(transport) == [":irc.test 462 n :You may not reregister"]
+
+    def test_sasl_after_registering_with_sasl_gets_907(self):
+        protocol, transport = self.world.connect()
+        self.sasl(protocol, transport, "correct horse")
+        protocol.dataReceived(b"CAP END\r\n")
+        transport.clear()
+        protocol.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+        assert lines(transport) == [
+            ":irc.test 907 Reg :You have already authenticated using SASL"
+        ]
 
     def test_registration_waits_for_cap_end(self):
         protocol, transport = self.world.connect()

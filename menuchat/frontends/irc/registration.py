@@ -82,8 +82,12 @@ class Registration(SessionBase):
         if not params:
             self.numeric(n.ERR_NEEDMOREPARAMS, "AUTHENTICATE", n.NEED_MORE_PARAMS)
             return None
-        if self.state is not State.REGISTERING or self._account is not None:
+        if self._account is not None:
             self.numeric(n.ERR_SASLALREADY, n.SASL_ALREADY)
+            return None
+        if self.state is not State.REGISTERING:
+            # SASL is part of registration here: no logging in afterwards.
+            self.numeric(n.ERR_ALREADYREGISTERED, n.ALREADY_REGISTERED)
             return None
         argument = params[0]
         if argument == "*":
