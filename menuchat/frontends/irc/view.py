@@ -23,7 +23,7 @@ from menuchat.core.events import (
 )
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.audience import render_line
-from menuchat.frontends.irc.base import WIRE, State
+from menuchat.frontends.irc.base import WIRE, SessionBase, State
 from menuchat.frontends.irc.messages import Messages
 from menuchat.frontends.irc.wire import irc_nick, line, mask
 
@@ -82,6 +82,9 @@ class EventView(Messages):
                 data = line(source, "QUIT", event.message or n.CONNECTION_CLOSED)
             event.wire[WIRE] = data
         self._write(data)
+        held, self._held_op = self._held_op, None
+        if held is not None:
+            self.send(self.gateway.server, "MODE", held[0], "+o", held[1])
 
     def room_changed(self, event: RoomChanged) -> None:
         channel = "#" + event.room
@@ -95,7 +98,11 @@ class EventView(Messages):
         elif event.change is Change.OWNER:
             # Who owned the room is this session's knowledge: not cached.
             old, self._owner = self._owner, event.name
-            if old and old != event.name:
+            if self._leaving_owner(event.by):
+                # As on any server: the owner's PART or QUIT, then the +o.
+                if not self.handing_over:
+                    self._held_op = (channel, irc_nick(event.name))
+            elif old and old != event.name:
                 self.send(
                     source, "MODE", channel, "-o+o", irc_nick(old), irc_nick(event.name)
                 )
@@ -109,6 +116,13 @@ class EventView(Messages):
                 data = line(source, "MODE", channel, sign + "q", entry)
                 event.wire[WIRE] = data
             self._write(data)
+
+    def _leaving_owner(self, name: str) -> bool:
+        """Whether C{name} is an IRC user of this gateway handing its room
+        over as it leaves."""
+        user = self._hub.online(name)
+        client = user.client if user is not None else None
+        return isinstance(client, SessionBase) and client.handing_over
 
     def room_closed(self, event: RoomClosed) -> None:
         reason = n.ROOM_CLOSED[event.reason.value]
