@@ -26,7 +26,7 @@ class WelcomeTests(SynchronousTestCase):
         received = lines(transport)
         assert commands(received) == [
             "001", "002", "003", "004", "005",
-            "251", "252", "254", "255",
+            "251", "252", "254", "255", "265", "266",
             "375", "372", "372", "372", "372", "376",
         ]  # fmt: skip
         assert received[0].startswith(":irc.test 001 nina :Welcome")
@@ -535,6 +535,8 @@ class LookupTests(SynchronousTestCase):
             ":irc.test 252 ana 1 :operator(s) online",
             ":irc.test 254 ana 1 :channels formed",
             ":irc.test 255 ana :I have 3 clients and 0 servers",
+            ":irc.test 265 ana :Current local users: 3",
+            ":irc.test 266 ana :Current global users: 3",
             ":irc.test 375 ana :- irc.test Message of the day -",
             ":irc.test 372 ana :- Welcome to menuchat. Its rooms are channels here:"
             " #lobby is room lobby.",

@@ -293,6 +293,10 @@ class Registration(SessionBase):
         self.numeric(n.RPL_LUSEROP, str(operators), n.LUSER_OP)
         self.numeric(n.RPL_LUSERCHANNELS, str(len(self._hub.rooms())), n.LUSER_CHANNELS)
         self.numeric(n.RPL_LUSERME, n.LUSER_ME.format(users=len(users)))
+        # The short forms, without counts: no peak is kept to say "max".
+        local = sum(1 for u in users if not u.node)
+        self.numeric(n.RPL_LOCALUSERS, n.LOCAL_USERS.format(users=local))
+        self.numeric(n.RPL_GLOBALUSERS, n.GLOBAL_USERS.format(users=len(users)))
 
     def irc_MOTD(self, params: list[str]) -> None:
         self.numeric(n.RPL_MOTDSTART, n.MOTD_START.format(server=self.gateway.server))
