@@ -256,7 +256,9 @@ class AccountTests(SynchronousTestCase):
     def test_registration_waits_for_cap_end(self):
         protocol, transport = self.world.connect()
         protocol.dataReceived(b"CAP LS\r\nNICK n\r\nUSER n 0 * :N\r\n")
-        assert lines(transport) == [":irc.test CAP * LS :echo-message sasl"]
+        assert lines(transport) == [
+            ":irc.test CAP * LS :echo-message multi-prefix sasl"
+        ]
         protocol.dataReceived(b"CAP LIST\r\nCAP REQ :bogus\r\nCAP END\r\n")
         received = lines(transport)
         assert received[:2] == [
@@ -561,10 +563,10 @@ class CapDetailTests(SynchronousTestCase):
         )
         assert lines(transport) == [
             ":irc.test 461 * CAP :Not enough parameters",
-            ":irc.test CAP * LS :echo-message sasl",
-            ":irc.test CAP * LS :echo-message sasl=PLAIN",  # 302 and later
-            ":irc.test CAP * LS :echo-message sasl",
-            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * LS :echo-message multi-prefix sasl",
+            ":irc.test CAP * LS :echo-message multi-prefix sasl=PLAIN",  # 302 and later
+            ":irc.test CAP * LS :echo-message multi-prefix sasl",
+            ":irc.test CAP * LS :echo-message multi-prefix sasl",
             ":irc.test CAP * ACK :echo-message sasl",
             ":irc.test CAP * LIST :echo-message sasl",
             ":irc.test CAP * ACK :-echo-message",
@@ -577,6 +579,26 @@ class CapDetailTests(SynchronousTestCase):
         assert lines(transport)[0] == (
             ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
         )
+
+    def test_multi_prefix_is_acked_whole_or_refused_whole(self):
+        # irctest's testNakWhole: a REQ is acknowledged or refused as a whole.
+        world = World()
+        protocol, transport = world.connect()
+        protocol.dataReceived(
+            b"CAP LS 302\r\nCAP REQ :foo multi-prefix bar\r\n"
+            b"CAP REQ :multi-prefix bar\r\nCAP REQ :multi-prefix\r\n"
+            b"NICK ana\r\nUSER a 0 * :A\r\nCAP END\r\nJOIN #den\r\n"
+        )
+        received = lines(transport)
+        assert received[1:4] == [
+            ":irc.test CAP * NAK :foo multi-prefix bar",
+            ":irc.test CAP * NAK :multi-prefix bar",
+            ":irc.test CAP * ACK :multi-prefix",
+        ]
+        # One prefix at most: what NAMES shows is every prefix there is.
+        assert ":irc.test 353 ana = #den :@ana" in received
+        protocol.dataReceived(b"CAP LIST\r\n")
+        assert lines(transport) == [":irc.test CAP ana LIST :multi-prefix"]
 
 
 class SaslDetailTests(SynchronousTestCase):

@@ -28,8 +28,10 @@ from menuchat.store import Account
 
 __all__ = ["CAPABILITIES", "Registration"]
 
-#: What CAP LS offers: C{sasl} (PLAIN) and C{echo-message}.
-CAPABILITIES = {"echo-message": "", "sasl": "PLAIN"}
+#: What CAP LS offers: C{sasl} (PLAIN), C{echo-message}, and
+#: C{multi-prefix}, which asks for nothing more here: a member has one
+#: prefix at most (C{@}), and NAMES and WHO always show it.
+CAPABILITIES = {"echo-message": "", "multi-prefix": "", "sasl": "PLAIN"}
 
 # SASL messages come in chunks of this many base64 characters.
 _SASL_CHUNK = 400
