@@ -1,13 +1,16 @@
 """What an IRC client is shown of hub events: lines, joins, leaves, modes, mail.
 
-A room line is one PRIVMSG from its speaker; a menu user's line looks
-like any other. Joins are JOINs; a leave is a PART, a drop a QUIT, a kick
-a KICK; a room closing puts its members out with a KICK from its owner.
+A room line is one PRIVMSG from its speaker (a NOTICE, said with one); a
+menu user's line looks like any other. Joins are JOINs; a leave is a
+PART, a drop a QUIT, a kick a KICK; a room closing puts its members out
+with a KICK from its owner.
 A new owner is C{MODE +o}, a mute C{MODE +q nick!*@*}. Lines every member
 is sent alike are rendered once and kept on the event under L{WIRE}.
 """
 
 from __future__ import annotations
+
+from twisted.internet.defer import Deferred
 
 from menuchat.core.events import (
     Broadcast,
@@ -44,7 +47,18 @@ class EventView(Messages):
         own = user is not None and event.speaker_id == user.id
         if own and not self.hears_own_lines:
             return
-        self._write(render_line(event, self.gateway.server))
+        audience = self.audience
+        self._write(render_line(event, audience.server, audience.command))
+
+    def irc_NOTICE(self, params: list[str]) -> Deferred[None] | None:
+        """A NOTICE to a channel reaches its members as a NOTICE: the room
+        line is rendered while the audience says so (the hub tells the
+        room at once). Menu users see it as any other line."""
+        self.audience.command = "NOTICE"
+        try:
+            return super().irc_NOTICE(params)
+        finally:
+            self.audience.command = "PRIVMSG"
 
     def member_joined(self, event: MemberJoined) -> None:
         user = self.user
