@@ -96,12 +96,29 @@ class PartTests(ChannelCase):
 
     def test_the_owner_parting_hands_the_room_over(self):
         self.both_in()
-        self.ana.dataReceived(b"PART #lobby\r\n")
+        self.ana.dataReceived(b"PART #lobby :bye everyone\r\n")
+        # The PART comes first, as on any server (irctest's testBasicPart
+        # takes the first line after a PART to be it), then the new op.
+        assert lines(self.ana_wire) == [":ana!1@irc.test PART #lobby :bye everyone"]
         assert lines(self.ben_wire) == [
-            ":ana!1@irc.test MODE #lobby -o+o ana :ben",
-            ":ana!1@irc.test PART :#lobby",
+            ":ana!1@irc.test PART #lobby :bye everyone",
+            ":irc.test MODE #lobby +o :ben",
         ]
         assert self.world.hub.room("lobby").owner_name == "ben"
+
+    def test_the_owner_quitting_is_a_quit_then_the_new_op(self):
+        self.both_in()
+        self.ana.dataReceived(b"QUIT :gone\r\n")
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test QUIT :Quit: gone",
+            ":irc.test MODE #lobby +o :ben",
+        ]
+        self.ben.dataReceived(b"MODE #lobby +o ana\r\nNAMES #lobby\r\n")
+        assert lines(self.ben_wire) == [
+            ":irc.test 401 ben ana :No such nick/channel",
+            ":irc.test 353 ben = #lobby :@ben",
+            ":irc.test 366 ben #lobby :End of /NAMES list",
+        ]
 
     def test_the_owner_parting_alone_closes_the_room(self):
         self.ana.dataReceived(b"JOIN #lobby\r\n")

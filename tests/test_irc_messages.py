@@ -39,12 +39,20 @@ class RoomLineTests(MessageCase):
         self.ana.dataReceived(b"PRIVMSG #r :me too\r\n")
         assert lines(self.ana_wire) == [":ana!1@irc.test PRIVMSG #r :me too"]
 
-    def test_notice_to_a_channel_is_a_room_line(self):
+    def test_notice_to_a_channel_is_a_room_line_shown_as_a_notice(self):
+        # irctest's testNotice: the other members get a NOTICE, not a PRIVMSG.
         self.ana.dataReceived(b"JOIN #r\r\n")
-        self.ben.dataReceived(b"JOIN #r\r\n")
+        self.ben.dataReceived(b"CAP REQ echo-message\r\nJOIN #r\r\n")
+        bob, bob_wire = self.world.menu_user("bob")
+        bob.dataReceived(b"5\r\nr\r\n")
         self.ana_wire.clear()
-        self.ben.dataReceived(b"NOTICE #r :note\r\n")
-        assert lines(self.ana_wire) == [":ben!2@irc.test PRIVMSG #r :note"]
+        self.ben_wire.clear()
+        bob_wire.clear()
+        self.ben.dataReceived(b"NOTICE #r :note\r\nPRIVMSG #r :line\r\n")
+        said = [":ben!2@irc.test NOTICE #r :note", ":ben!2@irc.test PRIVMSG #r :line"]
+        assert lines(self.ana_wire) == said
+        assert lines(self.ben_wire) == said  # echo-message
+        assert bob_wire.take().decode() == "ben> note\r\nben> line\r\n"
 
     def test_actions_go_both_ways_and_other_ctcp_is_dropped(self):
         self.ana.dataReceived(b"JOIN #r\r\n")

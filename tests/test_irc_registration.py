@@ -26,7 +26,7 @@ class WelcomeTests(SynchronousTestCase):
         received = lines(transport)
         assert commands(received) == [
             "001", "002", "003", "004", "005",
-            "251", "252", "254", "255",
+            "251", "252", "254", "255", "265", "266",
             "375", "372", "372", "372", "372", "376",
         ]  # fmt: skip
         assert received[0].startswith(":irc.test 001 nina :Welcome")
@@ -162,6 +162,16 @@ class NickTests(SynchronousTestCase):
         protocol.dataReceived(b"NICK other\r\nNICK nina\r\n")
         assert commands(lines(transport)) == ["447"]
 
+    def test_a_nick_change_to_a_nick_in_use_gets_433(self):
+        self.world.register("alice")
+        protocol, transport = self.world.register("bob")
+        protocol.dataReceived(b"NICK ALICE\r\nNICK Bob\r\n")
+        assert lines(transport) == [
+            ":irc.test 433 bob ALICE :Nickname is already in use",
+            ":irc.test 447 bob Bob :Nick changes are not supported:"
+            " reconnect with the new nick",
+        ]
+
 
 class AccountTests(SynchronousTestCase):
     def setUp(self):
@@ -230,12 +240,25 @@ class AccountTests(SynchronousTestCase):
         protocol.dataReceived(b"NICK n\r\nUSER n 0 * :N\r\n")
         transport.clear()
         protocol.dataReceived(b"AUTHENTICATE PLAIN\r\n")
-        assert commands(lines(transport)) == ["907"]
+        # Not authenticated, so not 907: SASL only comes before registering.
+        assert lines(transport) == [":irc.test 462 n :You may not reregister"]
+
+    def test_sasl_after_registering_with_sasl_gets_907(self):
+        protocol, transport = self.world.connect()
+        self.sasl(protocol, transport, "correct horse")
+        protocol.dataReceived(b"CAP END\r\n")
+        transport.clear()
+        protocol.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+        assert lines(transport) == [
+            ":irc.test 907 Reg :You have already authenticated using SASL"
+        ]
 
     def test_registration_waits_for_cap_end(self):
         protocol, transport = self.world.connect()
         protocol.dataReceived(b"CAP LS\r\nNICK n\r\nUSER n 0 * :N\r\n")
-        assert lines(transport) == [":irc.test CAP * LS :echo-message sasl"]
+        assert lines(transport) == [
+            ":irc.test CAP * LS :echo-message multi-prefix sasl"
+        ]
         protocol.dataReceived(b"CAP LIST\r\nCAP REQ :bogus\r\nCAP END\r\n")
         received = lines(transport)
         assert received[:2] == [
@@ -514,6 +537,8 @@ class LookupTests(SynchronousTestCase):
             ":irc.test 252 ana 1 :operator(s) online",
             ":irc.test 254 ana 1 :channels formed",
             ":irc.test 255 ana :I have 3 clients and 0 servers",
+            ":irc.test 265 ana :Current local users: 3",
+            ":irc.test 266 ana :Current global users: 3",
             ":irc.test 375 ana :- irc.test Message of the day -",
             ":irc.test 372 ana :- Welcome to menuchat. Its rooms are channels here:"
             " #lobby is room lobby.",
@@ -538,10 +563,10 @@ class CapDetailTests(SynchronousTestCase):
         )
         assert lines(transport) == [
             ":irc.test 461 * CAP :Not enough parameters",
-            ":irc.test CAP * LS :echo-message sasl",
-            ":irc.test CAP * LS :echo-message sasl=PLAIN",  # 302 and later
-            ":irc.test CAP * LS :echo-message sasl",
-            ":irc.test CAP * LS :echo-message sasl",
+            ":irc.test CAP * LS :echo-message multi-prefix sasl",
+            ":irc.test CAP * LS :echo-message multi-prefix sasl=PLAIN",  # 302 and later
+            ":irc.test CAP * LS :echo-message multi-prefix sasl",
+            ":irc.test CAP * LS :echo-message multi-prefix sasl",
             ":irc.test CAP * ACK :echo-message sasl",
             ":irc.test CAP * LIST :echo-message sasl",
             ":irc.test CAP * ACK :-echo-message",
@@ -554,6 +579,26 @@ class CapDetailTests(SynchronousTestCase):
         assert lines(transport)[0] == (
             ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
         )
+
+    def test_multi_prefix_is_acked_whole_or_refused_whole(self):
+        # irctest's testNakWhole: a REQ is acknowledged or refused as a whole.
+        world = World()
+        protocol, transport = world.connect()
+        protocol.dataReceived(
+            b"CAP LS 302\r\nCAP REQ :foo multi-prefix bar\r\n"
+            b"CAP REQ :multi-prefix bar\r\nCAP REQ :multi-prefix\r\n"
+            b"NICK ana\r\nUSER a 0 * :A\r\nCAP END\r\nJOIN #den\r\n"
+        )
+        received = lines(transport)
+        assert received[1:4] == [
+            ":irc.test CAP * NAK :foo multi-prefix bar",
+            ":irc.test CAP * NAK :multi-prefix bar",
+            ":irc.test CAP * ACK :multi-prefix",
+        ]
+        # One prefix at most: what NAMES shows is every prefix there is.
+        assert ":irc.test 353 ana = #den :@ana" in received
+        protocol.dataReceived(b"CAP LIST\r\n")
+        assert lines(transport) == [":irc.test CAP ana LIST :multi-prefix"]
 
 
 class SaslDetailTests(SynchronousTestCase):

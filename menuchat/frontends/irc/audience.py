@@ -32,13 +32,13 @@ class SharedOutput(Protocol):
     def write_shared(self, shared: SharedLines) -> None: ...
 
 
-def render_line(event: RoomLine, server: str) -> bytes:
-    """A room line as IRC shows it: a PRIVMSG from its speaker, encoded
-    once per event."""
+def render_line(event: RoomLine, server: str, command: str = "PRIVMSG") -> bytes:
+    """A room line as IRC shows it: a PRIVMSG (or, said with one, a NOTICE)
+    from its speaker, encoded once per event."""
     data = event.wire.get(WIRE)
     if data is None:
         source = mask(event.speaker, event.speaker_id, server)
-        data = line(source, "PRIVMSG", "#" + event.room, to_irc(event.text))
+        data = line(source, command, "#" + event.room, to_irc(event.text))
         event.wire[WIRE] = data
     return data
 
@@ -51,6 +51,9 @@ class RoomAudience:
 
     def __init__(self, server: str) -> None:
         self.server = server
+        #: How the line being said is shown: C{NOTICE} while an IRC
+        #: client's NOTICE to its channel is being said, else C{PRIVMSG}.
+        self.command = "PRIVMSG"
 
     def listeners(self, members: tuple[User, ...]) -> _RoomListeners:
         return _RoomListeners(self, members)
@@ -73,7 +76,8 @@ class _RoomListeners:
         self._deaf = 0
 
     def room_line(self, event: RoomLine, speaker: User) -> None:
-        data = render_line(event, self._audience.server)
+        audience = self._audience
+        data = render_line(event, audience.server, audience.command)
         client = speaker.client
         deaf = (
             speaker.id

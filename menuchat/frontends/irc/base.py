@@ -137,6 +137,11 @@ class SessionBase:
         #: The room's owner and topic setter as this session last heard.
         self._owner = ""
         self._topic_by: tuple[str, float] | None = None
+        #: Whether this session is handing its room over on its way out:
+        #: the others show its PART or QUIT first, then the new owner's +o.
+        self.handing_over = False
+        #: That C{MODE +o}, as channel and nick, until the PART or QUIT.
+        self._held_op: tuple[str, str] | None = None
         self._draining = False
         self._drain_again = False
         self._last_line = clock.seconds()
@@ -256,7 +261,11 @@ class SessionBase:
             return
         heir = next((m for m in room.members if m is not user), None)
         if heir is not None:
-            self._hub.give_room(user, heir.name)
+            self.handing_over = True
+            try:
+                self._hub.give_room(user, heir.name)
+            finally:
+                self.handing_over = False
 
     # Pinging an idle client
 

@@ -99,11 +99,13 @@ __all__ = [
     "RPL_ENDOFQUIETLIST",
     "RPL_ENDOFWHO",
     "RPL_ENDOFWHOIS",
+    "RPL_GLOBALUSERS",
     "RPL_ISON",
     "RPL_ISUPPORT",
     "RPL_LIST",
     "RPL_LISTEND",
     "RPL_LISTSTART",
+    "RPL_LOCALUSERS",
     "RPL_LOGGEDIN",
     "RPL_LUSERCHANNELS",
     "RPL_LUSERCLIENT",
@@ -130,6 +132,8 @@ __all__ = [
     "RPL_YOURHOST",
 ]
 
+RPL_LOCALUSERS = "265"
+RPL_GLOBALUSERS = "266"
 RPL_AWAY = "301"
 RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
@@ -159,6 +163,8 @@ LUSER_OP = "operator(s) online"
 LUSER_UNKNOWN = "unknown connection(s)"
 LUSER_CHANNELS = "channels formed"
 LUSER_ME = "I have {users} clients and 0 servers"
+LOCAL_USERS = "Current local users: {users}"
+GLOBAL_USERS = "Current global users: {users}"
 MOTD_START = "- {server} Message of the day -"
 MOTD = (
     "- Welcome to menuchat. Its rooms are channels here: #lobby is room lobby.",

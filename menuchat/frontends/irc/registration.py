@@ -28,8 +28,10 @@ from menuchat.store import Account
 
 __all__ = ["CAPABILITIES", "Registration"]
 
-#: What CAP LS offers: C{sasl} (PLAIN) and C{echo-message}.
-CAPABILITIES = {"echo-message": "", "sasl": "PLAIN"}
+#: What CAP LS offers: C{sasl} (PLAIN), C{echo-message}, and
+#: C{multi-prefix}, which asks for nothing more here: a member has one
+#: prefix at most (C{@}), and NAMES and WHO always show it.
+CAPABILITIES = {"echo-message": "", "multi-prefix": "", "sasl": "PLAIN"}
 
 # SASL messages come in chunks of this many base64 characters.
 _SASL_CHUNK = 400
@@ -82,8 +84,12 @@ class Registration(SessionBase):
         if not params:
             self.numeric(n.ERR_NEEDMOREPARAMS, "AUTHENTICATE", n.NEED_MORE_PARAMS)
             return None
-        if self.state is not State.REGISTERING or self._account is not None:
+        if self._account is not None:
             self.numeric(n.ERR_SASLALREADY, n.SASL_ALREADY)
+            return None
+        if self.state is not State.REGISTERING:
+            # SASL is part of registration here: no logging in afterwards.
+            self.numeric(n.ERR_ALREADYREGISTERED, n.ALREADY_REGISTERED)
             return None
         argument = params[0]
         if argument == "*":
@@ -170,7 +176,13 @@ class Registration(SessionBase):
             return None
         nick = params[0]
         if self.state is State.REGISTERED:
-            if nick != self._user.name:
+            if nick == self._user.name:
+                return None
+            holder = self._hub.online(nick) if token_problem(nick) is None else None
+            if holder is not None and holder is not self.user:
+                # Taken is the first thing to say, as every server does.
+                self.numeric(n.ERR_NICKNAMEINUSE, nick, n.NICK_IN_USE)
+            else:
                 self.numeric(n.ERR_NONICKCHANGE, nick, n.NO_NICK_CHANGE)
             return None
         if token_problem(nick) is not None or nick_problem(nick):
@@ -283,6 +295,10 @@ class Registration(SessionBase):
         self.numeric(n.RPL_LUSEROP, str(operators), n.LUSER_OP)
         self.numeric(n.RPL_LUSERCHANNELS, str(len(self._hub.rooms())), n.LUSER_CHANNELS)
         self.numeric(n.RPL_LUSERME, n.LUSER_ME.format(users=len(users)))
+        # The short forms, without counts: no peak is kept to say "max".
+        local = sum(1 for u in users if not u.node)
+        self.numeric(n.RPL_LOCALUSERS, n.LOCAL_USERS.format(users=local))
+        self.numeric(n.RPL_GLOBALUSERS, n.GLOBAL_USERS.format(users=len(users)))
 
     def irc_MOTD(self, params: list[str]) -> None:
         self.numeric(n.RPL_MOTDSTART, n.MOTD_START.format(server=self.gateway.server))

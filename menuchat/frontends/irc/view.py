@@ -1,13 +1,16 @@
 """What an IRC client is shown of hub events: lines, joins, leaves, modes, mail.
 
-A room line is one PRIVMSG from its speaker; a menu user's line looks
-like any other. Joins are JOINs; a leave is a PART, a drop a QUIT, a kick
-a KICK; a room closing puts its members out with a KICK from its owner.
+A room line is one PRIVMSG from its speaker (a NOTICE, said with one); a
+menu user's line looks like any other. Joins are JOINs; a leave is a
+PART, a drop a QUIT, a kick a KICK; a room closing puts its members out
+with a KICK from its owner.
 A new owner is C{MODE +o}, a mute C{MODE +q nick!*@*}. Lines every member
 is sent alike are rendered once and kept on the event under L{WIRE}.
 """
 
 from __future__ import annotations
+
+from twisted.internet.defer import Deferred
 
 from menuchat.core.events import (
     Broadcast,
@@ -23,7 +26,7 @@ from menuchat.core.events import (
 )
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.audience import render_line
-from menuchat.frontends.irc.base import WIRE, State
+from menuchat.frontends.irc.base import WIRE, SessionBase, State
 from menuchat.frontends.irc.messages import Messages
 from menuchat.frontends.irc.wire import irc_nick, line, mask
 
@@ -44,7 +47,18 @@ class EventView(Messages):
         own = user is not None and event.speaker_id == user.id
         if own and not self.hears_own_lines:
             return
-        self._write(render_line(event, self.gateway.server))
+        audience = self.audience
+        self._write(render_line(event, audience.server, audience.command))
+
+    def irc_NOTICE(self, params: list[str]) -> Deferred[None] | None:
+        """A NOTICE to a channel reaches its members as a NOTICE: the room
+        line is rendered while the audience says so (the hub tells the
+        room at once). Menu users see it as any other line."""
+        self.audience.command = "NOTICE"
+        try:
+            return super().irc_NOTICE(params)
+        finally:
+            self.audience.command = "PRIVMSG"
 
     def member_joined(self, event: MemberJoined) -> None:
         user = self.user
@@ -82,6 +96,9 @@ class EventView(Messages):
                 data = line(source, "QUIT", event.message or n.CONNECTION_CLOSED)
             event.wire[WIRE] = data
         self._write(data)
+        held, self._held_op = self._held_op, None
+        if held is not None:
+            self.send(self.gateway.server, "MODE", held[0], "+o", held[1])
 
     def room_changed(self, event: RoomChanged) -> None:
         channel = "#" + event.room
@@ -95,7 +112,11 @@ class EventView(Messages):
         elif event.change is Change.OWNER:
             # Who owned the room is this session's knowledge: not cached.
             old, self._owner = self._owner, event.name
-            if old and old != event.name:
+            if self._leaving_owner(event.by):
+                # As on any server: the owner's PART or QUIT, then the +o.
+                if not self.handing_over:
+                    self._held_op = (channel, irc_nick(event.name))
+            elif old and old != event.name:
                 self.send(
                     source, "MODE", channel, "-o+o", irc_nick(old), irc_nick(event.name)
                 )
@@ -109,6 +130,13 @@ class EventView(Messages):
                 data = line(source, "MODE", channel, sign + "q", entry)
                 event.wire[WIRE] = data
             self._write(data)
+
+    def _leaving_owner(self, name: str) -> bool:
+        """Whether C{name} is an IRC user of this gateway handing its room
+        over as it leaves."""
+        user = self._hub.online(name)
+        client = user.client if user is not None else None
+        return isinstance(client, SessionBase) and client.handing_over
 
     def room_closed(self, event: RoomClosed) -> None:
         reason = n.ROOM_CLOSED[event.reason.value]
