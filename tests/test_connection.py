@@ -14,7 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
-from menuchat.net.connection import LineConnection, LineFactory
+from menuchat.net.connection import LineConnection
+from menuchat.net.frontend import LineFactory
 from tests.support import (
     PROMPT,
     Wire,

@@ -10,7 +10,6 @@ from twisted.trial.unittest import SynchronousTestCase
 from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.factory import MenuChatProtocol
-from menuchat.net.connection import looks_like_tls
 from tests.support import make_factory
 
 IAC, WILL, WONT, DO, DONT = b"\xff", b"\xfb", b"\xfc", b"\xfd", b"\xfe"
@@ -107,14 +106,3 @@ class TelnetTests(SynchronousTestCase):
         self.assertNotIn(texts.NOT_TLS.encode(), said)
         self.assertTrue(said.endswith(texts.NAME_PROMPT.encode()))
         self.assertFalse(self.transport.disconnecting)
-
-
-class TLSSniffTests(SynchronousTestCase):
-    def test_a_lone_ctrl_v_is_not_tls(self) -> None:
-        self.assertFalse(looks_like_tls(b"\x16"))
-        self.assertFalse(looks_like_tls(b"\x16\r\n"))
-        self.assertFalse(looks_like_tls(b"\x16abc\r\n"))
-
-    def test_a_client_hello_is_tls(self) -> None:
-        self.assertTrue(looks_like_tls(b"\x16\x03\x01\x02\x00\x01"))
-        self.assertTrue(looks_like_tls(b"\x80\x2e\x01\x00\x02"))

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from OpenSSL.SSL import TLS_METHOD, Context
 from twisted.trial.unittest import SynchronousTestCase
 
-from menuchat.net.tls import ReloadableCertificate
+from menuchat.net.tls import ReloadableCertificate, looks_like_tls
 from tests.realserver import NAME_PROMPT, OPTION_PROMPT, TIMEOUT, ServerProcess
 
 
@@ -176,3 +176,14 @@ class ReloadableCertificateTests(SynchronousTestCase):
             certificate.reload()
         connection = certificate.serverConnectionForTLS(None)  # type: ignore[arg-type]
         self.assertIs(connection.get_context(), first.context)
+
+
+class TLSSniffTests(SynchronousTestCase):
+    def test_a_lone_ctrl_v_is_not_tls(self) -> None:
+        self.assertFalse(looks_like_tls(b"\x16"))
+        self.assertFalse(looks_like_tls(b"\x16\r\n"))
+        self.assertFalse(looks_like_tls(b"\x16abc\r\n"))
+
+    def test_a_client_hello_is_tls(self) -> None:
+        self.assertTrue(looks_like_tls(b"\x16\x03\x01\x02\x00\x01"))
+        self.assertTrue(looks_like_tls(b"\x80\x2e\x01\x00\x02"))

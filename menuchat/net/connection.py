@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet import tcp
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IDelayedCall,
-    IReactorTime,
     ITCPTransport,
 )
-from twisted.internet.protocol import ServerFactory, connectionDone
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
-from menuchat.config import Limits
-from menuchat.net.admission import Admission, Refusal, host_of
+from menuchat.net.admission import Refusal, host_of
+from menuchat.net.frontend import LineFactory, LineHandler
 from menuchat.net.output import (
     OUTPUT_PAUSE,
-    OutputFlusher,
     OutputValve,
     QueuedOutput,
     SharedLines,
@@ -39,24 +36,9 @@ from menuchat.net.output import (
 )
 from menuchat.net.privacy import is_private
 from menuchat.net.ratelimit import TokenBucket
-from menuchat.net.refusals import RefusalLog
-from menuchat.net.stats import ConnectionStats
+from menuchat.net.tls import looks_like_tls
 
-__all__ = ["OUTPUT_PAUSE", "LineConnection", "LineFactory", "LineHandler"]
-
-
-def looks_like_tls(data: bytes) -> bool:
-    """Whether C{data}, a connection's first bytes, start a TLS ClientHello.
-
-    A handshake record (0x16) of TLS 1.x (0x03 0x01-0x04) or an SSLv2
-    ClientHello (a 0x80 length byte, then message type 1). A lone 0x16, a
-    user's Ctrl-V, is not enough.
-    """
-    if data[:1] == b"\x16":
-        return len(data) >= 3 and data[1] == 3 and data[2] <= 4
-    if data[:1] == b"\x80":
-        return len(data) >= 3 and data[2] == 1
-    return False
+__all__ = ["OUTPUT_PAUSE", "LineConnection"]
 
 
 def address_text(address: object) -> str:
@@ -64,60 +46,6 @@ def address_text(address: object) -> str:
     host = getattr(address, "host", None)
     port = getattr(address, "port", None)
     return f"{host}:{port}" if host is not None else str(address)
-
-
-class LineHandler(Protocol):
-    """What a front-end does with one connection's lines (the menu's Session)."""
-
-    def start(self) -> None:
-        """The connection is open and admitted: greet."""
-
-    def line_received(self, line: str) -> Deferred[None] | None:
-        """One decoded line; a Deferred (that never fails) holds further lines."""
-
-    def line_too_long(self, limit: int) -> None:
-        """A line over C{limit} bytes was discarded."""
-
-    def timed_out(self) -> None:
-        """The login or idle timeout ran out."""
-
-    def server_stopping(self) -> None:
-        """The server is going down."""
-
-    def connection_lost(self) -> None:
-        """The connection is gone, however it ended."""
-
-
-class LineFactory(ServerFactory):
-    """What every connection of one front-end shares: limits, clock, caps, flush.
-
-    @param clock: the reactor, or a L{task.Clock} in tests.
-    @param admission: shared with the server's other front-ends.
-    @param stats: counts for the metrics, shared likewise.
-    """
-
-    protocol: Callable[[], LineConnection]  # type: ignore[assignment]
-
-    def __init__(
-        self,
-        clock: IReactorTime,
-        limits: Limits,
-        admission: Admission | None = None,
-        stats: ConnectionStats | None = None,
-    ) -> None:
-        self.clock = clock
-        self.stats = stats or ConnectionStats()
-        self.refusal_log = RefusalLog(clock)
-        self.limits = limits
-        self.admission = admission or Admission(
-            limits.max_clients, limits.max_per_address
-        )
-        self.flusher = OutputFlusher(clock)
-
-    def line_limit(self) -> int:
-        """The longest line this front-end reads, in bytes without the line
-        end; a protocol with a fixed limit (IRC's 512) overrides it."""
-        return self.limits.max_line_length
 
 
 class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):

@@ -33,7 +33,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 if TYPE_CHECKING:
-    from menuchat.net.connection import LineFactory
+    from menuchat.net.frontend import LineFactory
 
 __all__ = [
     "FEW",

@@ -22,7 +22,8 @@ from menuchat.frontends.irc.audience import RoomAudience
 from menuchat.frontends.irc.session import Gateway, IRCSession
 from menuchat.frontends.irc.wire import MAX_LINE, line
 from menuchat.net.admission import Admission, Refusal
-from menuchat.net.connection import LineConnection, LineFactory, LineHandler
+from menuchat.net.connection import LineConnection
+from menuchat.net.frontend import LineFactory, LineHandler
 from menuchat.net.stats import ConnectionStats
 
 __all__ = ["IRCFactory", "IRCProtocol"]

@@ -16,7 +16,8 @@ from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import Session
 from menuchat.frontends.menu.telnet import TelnetFilter
 from menuchat.net.admission import Admission, Refusal
-from menuchat.net.connection import LineConnection, LineFactory, LineHandler
+from menuchat.net.connection import LineConnection
+from menuchat.net.frontend import LineFactory, LineHandler
 from menuchat.net.stats import ConnectionStats
 
 __all__ = ["MenuChatFactory", "MenuChatProtocol"]
