@@ -550,6 +550,13 @@ class CapDetailTests(SynchronousTestCase):
             ":irc.test CAP * NAK :",
             ":irc.test 410 * FOO :Invalid CAP command",
         ]
+        # A capability with one "-" before it, not two, and nothing else.
+        protocol.dataReceived(b"CAP REQ :Xsasl\r\nCAP REQ :--sasl\r\nCAP LIST\r\n")
+        assert lines(transport) == [
+            ":irc.test CAP zed NAK :Xsasl",
+            ":irc.test CAP zed NAK :--sasl",
+            ":irc.test CAP zed LIST :sasl",
+        ]
         protocol.dataReceived(b"CAP END\r\n")
         assert lines(transport)[0] == (
             ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
