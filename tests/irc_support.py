@@ -52,9 +52,9 @@ class World:
         )
         self._port = 30000
 
-    def connect(self) -> tuple[IRCProtocol, Wire]:
+    def connect(self, host: str = "127.0.0.1") -> tuple[IRCProtocol, Wire]:
         self._port += 1
-        address = IPv4Address("TCP", "127.0.0.1", self._port)
+        address = IPv4Address("TCP", host, self._port)
         protocol = self.irc.buildProtocol(address)
         assert isinstance(protocol, IRCProtocol)
         transport = Wire(peerAddress=address)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -50,6 +50,9 @@ class ServerStreamTests(SynchronousTestCase):
             ["bad \ufffd\ufffd bytes"],
         )
 
+    # differing_executors: mutmut runs the test several times in one
+    # process, each time on a new TestCase instance.
+    @settings(suppress_health_check=[HealthCheck.differing_executors])
     @given(
         st.lists(
             st.text(

@@ -666,3 +666,174 @@ class JoinReplyTests(SynchronousTestCase):
             ":irc.test 353 ben = #a :@ana ben",
             ":irc.test 366 ben #a :End of /NAMES list",
         ]
+
+
+class JoinPathTests(ChannelCase):
+    """JOIN where the room is opened elsewhere, slowly, or not at all."""
+
+    def open_elsewhere(self, opener):
+        """Open rooms as a cluster does when another node opened it first."""
+        from twisted.internet.defer import fail
+
+        from menuchat.core import errors
+
+        hub = self.world.hub
+        real = hub.open_room
+
+        def open_room(user, room_id):
+            if opener is not None:
+                real(opener, room_id)
+            return fail(errors.RoomTaken(room_id))
+
+        self.patch(hub, "open_room", open_room)
+
+    def test_a_room_another_node_opened_first_is_joined(self):
+        self.open_elsewhere(self.world.hub.online("ben"))
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        received = lines(self.ana_wire)
+        assert received[0] == ":ana!1@irc.test JOIN :#r"
+        assert self.world.hub.online("ana").room.id == "r"
+
+    def test_a_room_opened_elsewhere_and_gone_again_is_no_such_channel(self):
+        self.open_elsewhere(None)
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        assert lines(self.ana_wire) == [":irc.test 403 ana #r :No such channel"]
+
+    def test_a_store_failing_to_open_a_room(self):
+        from twisted.internet.defer import fail
+
+        self.patch(
+            self.world.hub, "open_room", lambda user, room_id: fail(RuntimeError("x"))
+        )
+        self.ana.dataReceived(b"JOIN #r\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test FAIL JOIN STORE_FAILED :The server could not do that;"
+            " nothing changed"
+        ]
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+    def test_channels_after_one_being_opened_are_tried_once_it_is(self):
+        from twisted.internet.defer import Deferred
+
+        hub = self.world.hub
+        real = hub.open_room
+        waiting = Deferred()
+        self.patch(
+            hub,
+            "open_room",
+            lambda user, room_id: waiting.addCallback(lambda _: real(user, room_id)),
+        )
+        self.ana.dataReceived(b"JOIN #a,#b,#c\r\n")
+        assert lines(self.ana_wire) == []
+        waiting.callback(None)
+        received = lines(self.ana_wire)
+        assert received[0] == ":ana!1@irc.test JOIN :#a"
+        assert received[-2:] == [
+            ":irc.test 405 ana #b :You may be in one channel at a time: PART #a first",
+            ":irc.test 405 ana #c :You may be in one channel at a time: PART #a first",
+        ]
+
+    def test_join_0_parts_the_channel(self):
+        self.both_in(b"#r")
+        self.ben.dataReceived(b"JOIN 0\r\n")
+        assert lines(self.ben_wire) == [":ben!2@irc.test PART :#r"]
+        assert lines(self.ana_wire) == [":ben!2@irc.test PART :#r"]
+        assert self.world.hub.online("ben").room is None
+        self.ben.dataReceived(b"JOIN 0\r\n")  # in no channel: nothing to say
+        assert lines(self.ben_wire) == []
+
+    def test_the_history_shown_says_when(self):
+        self.world.clock.advance(1_700_000_000)
+        self.ana.dataReceived(b"JOIN #lobby\r\nPRIVMSG #lobby :earlier\r\n")
+        self.ben.dataReceived(b"JOIN #lobby\r\n")
+        from menuchat.frontends.menu.base import format_time
+
+        when = format_time(1_700_000_000)
+        assert lines(self.ben_wire)[-1] == (
+            f":irc.test NOTICE #lobby :[{when}] <ana> earlier"
+        )
+
+
+class ModerationDetailTests(ChannelCase):
+    def test_kick_with_an_empty_reason_and_several_nicks(self):
+        cat, _ = self.world.register("cat")
+        self.both_in(b"#r")
+        cat.dataReceived(b"JOIN #r\r\n")
+        self.ben_wire.clear()
+        self.ana.dataReceived(b"KICK #r ben :\r\n")
+        assert lines(self.ben_wire) == [":ana!1@irc.test KICK #r ben :ana"]
+        self.ben.dataReceived(b"JOIN #r\r\n")
+        self.ana.dataReceived(b"KICK #r ben,cat :out\r\n")
+        hub = self.world.hub
+        assert (hub.online("ben").room, hub.online("cat").room) == (None, None)
+
+    def test_kick_and_mode_refusals_name_the_channel_or_nick(self):
+        self.both_in(b"#r")
+        self.ana.dataReceived(
+            b"KICK #nowhere ben\r\nKICK #r ghost\r\nMODE #r +q ghost\r\nMODE ben +i\r\n"
+        )
+        assert lines(self.ana_wire) == [
+            ":irc.test 403 ana #nowhere :No such channel",
+            ":irc.test 401 ana ghost :No such nick/channel",
+            ":irc.test 401 ana ghost :No such nick/channel",
+            ":irc.test 502 ana :Can't change mode for other users",
+        ]
+
+    def test_a_mode_letter_of_no_meaning_is_unknown(self):
+        self.both_in(b"#r")
+        self.ana.dataReceived(b"MODE #r +X\r\nMODE #r -X\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test 472 ana +X :is not a mode of this server",
+            ":irc.test 472 ana -X :is not a mode of this server",
+        ]
+
+    def test_user_modes_set_cleared_and_shown(self):
+        self.ana.dataReceived(b"MODE ana i\r\nMODE ana +wX\r\nMODE ana\r\n")
+        assert lines(self.ana_wire) == [
+            ":ana!1@irc.test MODE ana :+i",
+            ":irc.test 501 ana :Unknown MODE flag",
+            ":ana!1@irc.test MODE ana :+w",
+            ":irc.test 221 ana :+iw",
+        ]
+        self.ana.dataReceived(b"MODE ana -iw\r\nMODE ana\r\n")
+        assert lines(self.ana_wire) == [
+            ":ana!1@irc.test MODE ana :-i-w",
+            ":irc.test 221 ana :+",
+        ]
+
+
+class LookupDetailTests(ChannelCase):
+    def test_a_channel_needs_its_hash(self):
+        self.both_in(b"#r")
+        self.ana.dataReceived(b"TOPIC xr\r\n")
+        assert lines(self.ana_wire) == [":irc.test 403 ana xr :No such channel"]
+
+    def test_a_menu_name_with_reserved_characters_is_found_by_name_too(self):
+        self.world.menu_user("a!b")
+        self.ana.dataReceived(b"WHOIS a!b\r\nWHOIS a_b\r\n")
+        received = lines(self.ana_wire)
+        shown = [line for line in received if " 311 " in line]
+        assert shown == [":irc.test 311 ana a_b 3 irc.test * :menu user"] * 2
+
+
+class NamesSplitTests(SynchronousTestCase):
+    def test_names_fill_each_line_to_the_last_name_that_fits(self):
+        # ":irc.test 353 o = #big :" is 24 bytes; a name costs its length
+        # and a space, so 486 bytes of names fit each line.
+        world = World()
+        owner, wire = world.register("o")
+        owner.dataReceived(b"JOIN #big\r\n")
+        first = [f"m{n:02}".ljust(30, "x") for n in range(15)] + ["f".ljust(17, "y")]
+        second = [f"n{n:02}".ljust(30, "x") for n in range(15)] + ["g".ljust(20, "z")]
+        for name in [*first, *second, "last"]:
+            member, _ = world.register(name)
+            member.dataReceived(b"JOIN #big\r\n")
+        wire.clear()
+        owner.dataReceived(b"NAMES #big\r\n")
+        assert lines(wire) == [
+            ":irc.test 353 o = #big :" + " ".join(["@o", *first]),
+            ":irc.test 353 o = #big :" + " ".join(second),
+            ":irc.test 353 o = #big :last",
+            ":irc.test 366 o #big :End of /NAMES list",
+        ]
+        assert len(f":irc.test 353 o = #big :{' '.join(second)}") == 509

@@ -10,6 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.irc.base import Gateway
 from tests.irc_support import World, lines
+from tests.support import Wire
 
 
 def commands(received):
@@ -94,7 +95,7 @@ class WelcomeTests(SynchronousTestCase):
     def test_user_and_pass_after_registration_get_462(self):
         protocol, transport = self.world.register("nina")
         protocol.dataReceived(b"USER a 0 * :b\r\nPASS x\r\n")
-        assert commands(lines(transport)) == ["462", "462"]
+        assert lines(transport) == [":irc.test 462 nina :You may not reregister"] * 2
 
     def test_empty_lines_are_ignored(self):
         protocol, transport = self.world.register("nina")
@@ -155,7 +156,9 @@ class NickTests(SynchronousTestCase):
         first.dataReceived(b"USER a 0 * :A\r\n")
         second.dataReceived(b"USER a 0 * :A\r\n")
         assert " 001 same " in first_wire.take().decode()
-        assert commands(lines(second_wire)) == ["433"]
+        assert lines(second_wire) == [
+            ":irc.test 433 * same :Nickname is already in use"
+        ]
 
     def test_a_nick_change_after_registration_is_refused(self):
         protocol, transport = self.world.register("nina")
@@ -224,6 +227,10 @@ class AccountTests(SynchronousTestCase):
         ]
         protocol.dataReceived(b"CAP END\r\n")
         assert ":irc.test 001 Reg :Welcome" in transport.take().decode()
+        # In the hub as this connection: a message to Reg comes here.
+        ana, _ = self.world.register("ana")
+        ana.dataReceived(b"PRIVMSG reg :hello\r\n")
+        assert lines(transport) == [":ana!1@irc.test PRIVMSG Reg :hello"]
 
     def test_sasl_with_a_wrong_password_gets_904(self):
         protocol, transport = self.world.connect()
@@ -379,7 +386,7 @@ class PasswordTransportTests(SynchronousTestCase):
         protocol.dataReceived(f"AUTHENTICATE {token}\r\n".encode())
         received = lines(transport)
         assert "only over TLS" in received[0], received
-        assert commands(received[1:]) == ["904"]
+        assert received[1:] == [":irc.test 904 someone :SASL authentication failed"]
 
     def test_from_this_machine_a_password_is_taken(self):
         protocol, transport = self.world.connect()
@@ -405,6 +412,9 @@ class EdgeTests(SynchronousTestCase):
         protocol, transport = world.connect()
         protocol.dataReceived(b"NICK nina\r\nUSER nina 0 * :Nina N\r\n")
         received = lines(transport)
+        assert received[1] == (
+            ":irc.test 002 nina :Your host is irc.test, running version menuchat-9"
+        )
         assert received[2] == (
             ":irc.test 003 nina :This server was created 2023-11-14 22:13:20"
         )
@@ -575,6 +585,13 @@ class CapDetailTests(SynchronousTestCase):
             ":irc.test CAP * NAK :",
             ":irc.test 410 * FOO :Invalid CAP command",
         ]
+        # A capability with one "-" before it, not two, and nothing else.
+        protocol.dataReceived(b"CAP REQ :Xsasl\r\nCAP REQ :--sasl\r\nCAP LIST\r\n")
+        assert lines(transport) == [
+            ":irc.test CAP zed NAK :Xsasl",
+            ":irc.test CAP zed NAK :--sasl",
+            ":irc.test CAP zed LIST :sasl",
+        ]
         protocol.dataReceived(b"CAP END\r\n")
         assert lines(transport)[0] == (
             ":irc.test 001 zed :Welcome to the menuchat IRC gateway, zed!1@irc.test"
@@ -702,3 +719,200 @@ class UserDetailTests(SynchronousTestCase):
         assert lines(transport) == [":irc.test 462 zed :You may not reregister"]
         ana.dataReceived(b"WHOIS zed\r\n")
         assert lines(ana_wire)[0] == f":irc.test 311 ana zed 2 irc.test * :{real[:100]}"
+
+
+def plain(credentials: str) -> bytes:
+    """SASL PLAIN credentials in base64, as AUTHENTICATE sends them."""
+    return base64.b64encode(credentials.encode())
+
+
+LOGGED_IN = [
+    ":irc.test 900 * Reg!900@irc.test Reg :You are now logged in as Reg",
+    ":irc.test 903 * :SASL authentication successful",
+]
+
+
+class SaslChunkTests(SynchronousTestCase):
+    """AUTHENTICATE in chunks of 400: a full chunk means more is coming."""
+
+    def authenticate(self, password: str) -> list[str]:
+        world = World()
+        world.account("Reg", password)
+        protocol, transport = world.connect()
+        token = plain(f"\0Reg\0{password}")
+        chunks = [token[i : i + 400] for i in range(0, len(token), 400)]
+        if len(chunks[-1]) == 400:
+            chunks.append(b"+")
+        protocol.dataReceived(
+            b"AUTHENTICATE PLAIN\r\n"
+            + b"".join(b"AUTHENTICATE " + chunk + b"\r\n" for chunk in chunks)
+        )
+        received = lines(transport)
+        assert received[0] == "AUTHENTICATE :+"
+        return received[1:]
+
+    def test_exactly_400_characters_and_then_a_plus(self):
+        password = "p" * 295  # with "\0Reg\0", 300 bytes: 400 in base64
+        assert len(plain(f"\0Reg\0{password}")) == 400
+        assert self.authenticate(password) == LOGGED_IN
+
+    def test_three_chunks_make_one_message(self):
+        password = "p" * 600  # 808 characters: 400, 400 and 8
+        assert self.authenticate(password) == LOGGED_IN
+
+    def test_a_character_outside_base64_fails(self):
+        world = World()
+        world.account("Reg", "password1")
+        protocol, transport = world.connect()
+        token = plain("\0Reg\0password1")
+        protocol.dataReceived(
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+            + token[:4]
+            + b"."
+            + token[4:]
+            + b"\r\n"
+        )
+        assert lines(transport) == [
+            "AUTHENTICATE :+",
+            ":irc.test 904 * :SASL authentication failed",
+        ]
+
+
+class GuessingTests(SynchronousTestCase):
+    """Wrong passwords slow down the address they come from, and no other."""
+
+    A, B = "198.51.100.1", "198.51.100.2"
+
+    def setUp(self):
+        self.world = World()
+        self.world.account("Reg", "password1")
+        self.world.account("Other", "password2", user_id=901)
+        self.world.account("Third", "password3", user_id=902)
+
+    def pass_login(self, host: str, nick: str, password: str) -> tuple[object, Wire]:
+        protocol, transport = self.world.connect(host)
+        protocol.dataReceived(
+            f"PASS :{password}\r\nNICK {nick}\r\nUSER u 0 * :U\r\n".encode()
+        )
+        return protocol, transport
+
+    def sasl_login(self, transport_protocol, name: str, password: str) -> list[str]:
+        protocol, transport = transport_protocol
+        protocol.dataReceived(
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+            + plain(f"\0{name}\0{password}")
+            + b"\r\n"
+        )
+        return lines(transport)[1:]
+
+    def test_pass_guesses_slow_their_address_only(self):
+        for _ in range(3):
+            _, transport = self.pass_login(self.A, "reg", "wrong")
+            assert lines(transport) == [
+                ":irc.test 464 * :Password incorrect",
+                "ERROR :Closing Link: reg (Bad password)",
+            ]
+        _, elsewhere = self.pass_login(self.B, "other", "password2")
+        assert " 001 Other " in elsewhere.take().decode()
+        _, same = self.pass_login(self.A, "third", "password3")
+        assert lines(same) == []
+        self.world.clock.advance(2)
+        assert " 001 Third " in same.take().decode()
+
+    def test_sasl_guesses_slow_their_address_only(self):
+        guesser = self.world.connect(self.A)
+        for _ in range(3):
+            assert self.sasl_login(guesser, "Reg", "wrong") == [
+                ":irc.test 904 * :SASL authentication failed"
+            ]
+        elsewhere = self.world.connect(self.B)
+        assert self.sasl_login(elsewhere, "Other", "password2")[0].startswith(
+            ":irc.test 900 * Other!901@irc.test Other "
+        )
+        same = self.world.connect(self.A)
+        assert self.sasl_login(same, "Other", "password2") == []
+        self.world.clock.advance(2)
+        assert commands(lines(same[1])) == ["900", "903"]
+
+    def test_a_connection_gone_while_its_login_waits_is_not_left_in(self):
+        for _ in range(3):
+            self.pass_login(self.A, "reg", "wrong")
+        _, transport = self.pass_login(self.A, "reg", "password1")
+        assert lines(transport) == []  # the answer waits two seconds
+        transport.loseConnection()
+        self.world.clock.advance(2)
+        assert self.world.hub.users() == []
+        assert self.world.clock.getDelayedCalls() == []
+
+
+class RegistrationFaultTests(SynchronousTestCase):
+    """A store that fails during registration: logged, and the client told."""
+
+    def setUp(self):
+        from twisted.internet.defer import fail
+
+        self.world = World()
+        self.patch(
+            self.world.store,
+            "find_account",
+            lambda key: fail(RuntimeError("disk gone")),
+        )
+
+    def test_sasl_when_the_store_fails(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE " + plain("\0Reg\0pw") + b"\r\n"
+        )
+        assert lines(transport) == [
+            "AUTHENTICATE :+",
+            ":irc.test FAIL AUTHENTICATE STORE_FAILED :The server could not do that;"
+            " nothing changed",
+        ]
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+    def test_nick_when_the_store_fails(self):
+        protocol, transport = self.world.connect()
+        protocol.dataReceived(b"NICK nina\r\nUSER n 0 * :N\r\n")
+        assert lines(transport) == [
+            ":irc.test FAIL NICK STORE_FAILED :The server could not do that;"
+            " nothing changed",
+        ]
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+
+
+class LoginDetailTests(SynchronousTestCase):
+    def test_an_active_client_is_not_dropped_as_idle(self):
+        world = World(
+            Gateway(server="irc.test", created="t", ping_interval=0), idle_timeout=60
+        )
+        protocol, transport = world.register("nina")
+        world.clock.advance(50)
+        protocol.dataReceived(b"PING x\r\n")
+        world.clock.advance(50)
+        assert lines(transport) == [":irc.test PONG irc.test :x"]
+        world.clock.advance(10)
+        assert lines(transport) == ["ERROR :Closing Link: nina (Idle timeout)"]
+
+    def test_the_login_is_logged_with_name_and_id(self):
+        from twisted.logger import capturedLogs
+
+        world = World()
+        world.register("ana")
+        with capturedLogs() as events:
+            world.register("nina")
+        (login,) = [e for e in events if e.get("event") == "login"]
+        assert (login["name"], login["id"]) == ("nina", 2)
+
+    def test_an_account_whose_name_the_rules_now_refuse(self):
+        # Stored before invisible names were refused: it unlocks, but that
+        # name cannot be in the hub.
+        world = World()
+        world.account("\u3164\u3164", "password1")
+        protocol, transport = world.connect()
+        protocol.dataReceived(
+            b"AUTHENTICATE PLAIN\r\nAUTHENTICATE "
+            + plain("\0\u3164\u3164\0password1")
+            + b"\r\nNICK someone\r\nUSER s 0 * :S\r\n"
+        )
+        assert lines(transport)[-1] == ":irc.test 432 * someone :Erroneous nickname"
+        assert world.hub.users() == []

@@ -64,7 +64,7 @@ class Registration(SessionBase):
             self._negotiating = registering
             asked = params[1] if len(params) > 1 else ""
             names = asked.split()
-            if names and all(name.lstrip("-") in CAPABILITIES for name in names):
+            if names and all(name.removeprefix("-") in CAPABILITIES for name in names):
                 for name in names:
                     if name.startswith("-"):
                         self.caps.discard(name[1:])
