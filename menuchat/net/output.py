@@ -345,7 +345,8 @@ class QueuedOutput:
         """Write the queued output, unless the transport asked us to wait."""
         if not self._held and not self._closed:
             self._send_queue()
-            self._output_sent()
+            if self._output_wait:
+                self._output_sent()
 
     def write_now(self, data: bytes) -> None:
         """Send C{data} (lines with their ends) now, behind what is queued,
@@ -386,7 +387,8 @@ class QueuedOutput:
             self._tail = None
             first = queue[0]
             if len(queue) == 1 and isinstance(first, SharedLines):
-                data = first.seal()  # a room's lines alone: the shared bytes
+                # A room's lines alone: the shared bytes, joined once.
+                data = first.data or first.seal()
             else:
                 data = b"".join(
                     [d.seal() if isinstance(d, SharedLines) else d for d in queue]

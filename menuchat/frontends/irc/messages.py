@@ -97,10 +97,11 @@ class Messages(Channels):
             sending = self._hub.send_to(self._user, target, text)
 
         def sent(message: Message) -> None:
-            nick = irc_nick(message.recipient_name)
             if "echo-message" in self.caps:
+                nick = irc_nick(message.recipient_name)
                 self.send(self.source(self._user), command, nick, to_irc(text))
             if loud and self._hub.user(message.recipient_id) is None:
+                nick = irc_nick(message.recipient_name)
                 self.numeric(n.RPL_AWAY, nick, n.OFFLINE)
 
         def refused(error: errors.ChatError) -> None:
@@ -128,7 +129,9 @@ class Messages(Channels):
 
     def message_received(self, message: Message) -> None:
         """Mail handed over by the hub, never kept: shown at once."""
-        self._show_mail([message])
+        if self.state is not State.CLOSED:
+            # Someone waits for this: it leaves now (L{_show_mail}).
+            self._output.write_now(self._render_mail(message, self.me))
 
     def _drain(self) -> Deferred[None] | None:
         """Take what is in the mailbox and show it as PRIVMSGs, oldest first.
@@ -161,20 +164,21 @@ class Messages(Channels):
     def _show_mail(self, messages: list[Message]) -> None:
         if not messages or self.state is State.CLOSED:
             return
-        now = self._clock.seconds()
-        server = self.gateway.server
         me = self.me
-        shown = []
-        for message in messages:
-            text = to_irc(message.text)
-            if now - message.sent_at > STALE:
-                when = format_time(message.sent_at)
-                text = n.MAIL_FROM_BEFORE.format(time=when, text=message.text)
-            source = mask(message.sender_name, message.sender_id, server)
-            shown.append(line(source, "PRIVMSG", me, text))
+        shown = [self._render_mail(message, me) for message in messages]
         # Someone waits for this: it leaves now, not with the turn's output,
         # which waits for every other read of the turn.
         self._output.write_now(b"".join(shown))
+
+    def _render_mail(self, message: Message, me: str) -> bytes:
+        """A message as the PRIVMSG that shows it to C{me}; mail older than
+        L{STALE} says when it was sent."""
+        text = to_irc(message.text)
+        if self._clock.seconds() - message.sent_at > STALE:
+            when = format_time(message.sent_at)
+            text = n.MAIL_FROM_BEFORE.format(time=when, text=message.text)
+        source = mask(message.sender_name, message.sender_id, self.gateway.server)
+        return line(source, "PRIVMSG", me, text)
 
     # Look-ups
 

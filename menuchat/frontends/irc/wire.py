@@ -101,6 +101,9 @@ def is_channel(target: str) -> bool:
 def from_irc(text: str) -> str | None:
     """What an IRC client sent, as room or mail text: formatting and control
     characters out, a CTCP ACTION as C{/me ...}; None for other CTCP."""
+    if text.isprintable():
+        # No formatting (every code of it is a control character), no CTCP.
+        return text.strip()
     if text.startswith("\x01"):
         body = text.strip("\x01")
         if not body.upper().startswith("ACTION "):
