@@ -154,6 +154,13 @@ class ClusterSeamTests(SynchronousTestCase):
         assert (reg.id, reg.registered) == (77, True)
         assert self.hub_a.user(77).registered
 
+    def test_each_node_counts_the_deliveries_it_makes(self):
+        self.hub_a.say(self.nina, "hello")
+        # Nina and Kim here, Jose on node b: each node tells its own users.
+        assert (self.hub_a.deliveries, self.hub_b.deliveries) == (2, 1)
+        self.hub_b.say(self.jose, "hi")
+        assert (self.hub_a.deliveries, self.hub_b.deliveries) == (4, 2)
+
     def test_a_kick_with_its_reason_reaches_the_other_node(self):
         self.hub_a.kick(self.nina, "Kim", "spam")
         assert self.a.published == [("kick", "Nina", "Kim", "spam")]

@@ -150,7 +150,8 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         self._names: dict[str, User | None] = {}
         self._rooms: dict[str, Room] = {}
         #: Counts for the metrics: room line deliveries (one per member
-        #: reached), private messages stored, refused logins by reason.
+        #: this process reached: in a cluster, each node counts its own
+        #: users), private messages stored, refused logins by reason.
         self.deliveries = 0
         self.private_messages = 0
         self.login_failures: Counter[str] = Counter()

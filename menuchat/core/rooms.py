@@ -103,6 +103,9 @@ class Room:
     #: they were made from: made again once C{members} is replaced.
     listeners: tuple[Listeners, ...] = ()
     listening: tuple[User, ...] | None = None
+    #: How many of C{listening} this process tells a line to (a cluster's
+    #: other nodes tell their own users).
+    reach: int = 0
 
     def __repr__(self) -> str:
         return f"<Room {self.id} owner={self.owner_name}>"
@@ -281,10 +284,11 @@ class RoomRules:
         if self.cluster is not None:
             self._share("say", user, text)
         members = room.members
-        self.deliveries += len(members)
         if room.listening is not members:
             room.listeners = listeners_of(members)
             room.listening = members
+            room.reach = sum(1 for member in members if not member.node)
+        self.deliveries += room.reach
         for listeners in room.listeners:
             listeners.room_line(event, user)
         room.history.append(event)
