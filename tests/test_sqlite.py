@@ -9,10 +9,12 @@ import tempfile
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
+from menuchat.metrics import ServerMetrics, TimedStore
 from menuchat.store import sqlite_schema as module
 from menuchat.store.sqlite import (
     APPLICATION_ID,
@@ -409,3 +411,60 @@ class SQLiteMemoryTests(TestCase):
         await opening
         with self.assertRaises(StoreError):
             await store.unread(2)
+
+
+class SQLiteTimingTests(TestCase):
+    """Behind the metrics, the store times the calls its thread answers."""
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-sqlite-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.clock = Clock()
+        self.metrics = ServerMetrics()
+        self.store = SQLiteStore(str(self.dir / "menuchat.sqlite3"), reactor)
+        self.timed = TimedStore(self.store, self.clock, self.metrics)
+
+    def latencies(self) -> dict[str, tuple[list[int], float]]:
+        counts = self.metrics.store_latency
+        return {
+            call: (counts._counts[call], counts._sums[call]) for call in counts._counts
+        }
+
+    @inline
+    async def test_a_call_answered_by_the_thread_is_timed_until_its_answer(
+        self,
+    ) -> None:
+        await self.store.start()
+        self.addCleanup(self.store.stop)
+        delivering = self.timed.deliver(message(1, 2, "hi"), 10)
+        reserving = self.timed.reserve_ids(2)
+        self.clock.advance(0.003)  # the answers cannot be in before this
+        assert await delivering == 1
+        assert await reserving == range(1, 3)
+        self.timed.unread(2)  # answered at once: timed as nil
+        self.timed.take_mail(2)  # its delete, answered to no one, is not timed
+        await self.timed.reserve_ids(1)
+        seen = self.latencies()
+        assert set(seen) == {"deliver", "reserve_ids", "unread", "take_mail"}
+        # One call each in the bucket up to 5 ms (the fifth bound), 3 ms each.
+        assert seen["deliver"] == ([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], 0.003)
+        reserve_counts, reserve_sum = seen["reserve_ids"]
+        assert reserve_counts == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+        assert reserve_sum == 0.003
+        assert seen["unread"] == ([1] + [0] * 10, 0.0)
+
+    @inline
+    async def test_a_failed_transaction_is_timed_too(self) -> None:
+        await self.store.start()
+        self.addCleanup(self.store.stop)
+        answer: Deferred[None] = Deferred()
+        self.store._writer.write(Write(failing, (), answer))
+        delivering = self.timed.deliver(message(1, 2, "lost"), 10)
+        self.clock.advance(0.0002)
+        self.assertFailure(delivering, StoreError)
+        await delivering
+        self.assertFailure(answer, StoreError)
+        await answer
+        assert self.latencies() == {
+            "deliver": ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0002)
+        }

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -40,7 +41,7 @@ from menuchat.store.sqlite_schema import (
     StoreError,
     check,
 )
-from menuchat.store.sqlite_writer import Merged, Run, Write, Writer
+from menuchat.store.sqlite_writer import Merged, Observe, Run, Write, Writer
 
 __all__ = [
     "APPLICATION_ID",
@@ -213,6 +214,21 @@ def _history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
     return [HistoryLine(*row) for row in reversed(rows)]
 
 
+#: The store call each kind of write answers, for its timing.
+_CALLS: dict[Run, str] = {
+    _reserve: "reserve_ids",
+    _insert_mail: "deliver",
+    _delete_mail: "drop_mail",
+    _insert_account: "create_account",
+    _set_password: "set_password",
+    _delete_account: "delete_account",
+    _save_room: "save_room",
+    _delete_room: "delete_room",
+    _saved_rooms: "saved_rooms",
+    _append_history: "append_history",
+    _history: "history",
+}
+
 _MERGED: dict[Run, Merged] = {
     _insert_mail: _insert_many_mail,
     _delete_mail_ids: _delete_many_mail_ids,
@@ -260,6 +276,12 @@ class SQLiteStore:
             self._open = not self._stopped
 
         return self._writer.start(_load).addCallback(keep)
+
+    def time_calls(self, observe: Observe, seconds: Callable[[], float]) -> None:
+        """Tell C{observe} the name and latency of each call answered through
+        the store's thread, as it is answered (L{Writer.time}): the calls
+        answered at once are left to the caller to time."""
+        self._writer.time(observe, seconds, _CALLS)
 
     def stop(self) -> Deferred[None]:
         self._open = False
