@@ -345,7 +345,12 @@ class SQLiteStore:
 
     def _delivered(self, mail: _Mail, result: None) -> int:
         recipient = mail[1].recipient_id
-        self._not_delivered(mail)
+        incoming = self._incoming
+        left = incoming[recipient] - 1
+        if left:
+            incoming[recipient] = left
+        else:
+            del incoming[recipient]
         mailbox = self._mail.get(recipient)
         if mailbox is None:
             mailbox = self._mail[recipient] = deque()
@@ -366,14 +371,9 @@ class SQLiteStore:
         mailbox = self._mail.pop(user_id, None)
         if not mailbox:
             return succeed([])
-        self._writer.write(
-            Write(
-                _delete_mail_ids,
-                tuple(mail_id for mail_id, _ in mailbox),
-                late=True,
-            )
-        )
-        return succeed([message for _, message in mailbox])
+        ids, messages = zip(*mailbox, strict=True)
+        self._writer.write(Write(_delete_mail_ids, ids, late=True))
+        return succeed(list(messages))
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
         # In turn with the deliveries asked before it, which it drops too.
