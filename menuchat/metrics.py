@@ -181,7 +181,12 @@ class TimedStore:
             return call
         latency = self._latency
         seconds = self._clock.seconds
-        self_timed = self._self_timed
+
+        def self_timed(*args: Any, **kwargs: Any) -> Any:
+            result = call(*args, **kwargs)
+            if isinstance(result, Deferred) and result.called and not result.paused:
+                latency.observe(name, 0.0)
+            return result  # if it comes later, the store times it
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = seconds()
@@ -192,8 +197,6 @@ class TimedStore:
                     # would also cost the caller its fast path.
                     latency.observe(name, 0.0)
                     return result
-                if self_timed:
-                    return result
 
                 def observe(value: object) -> object:
                     latency.observe(name, seconds() - started)
@@ -202,8 +205,9 @@ class TimedStore:
                 result.addBoth(observe)
             return result
 
-        setattr(self, name, timed)
-        return timed
+        chosen = self_timed if self._self_timed else timed
+        setattr(self, name, chosen)
+        return chosen
 
 
 class MetricsResource(Resource):

@@ -364,6 +364,23 @@ class SQLiteMemoryTests(TestCase):
         assert [m.text for m in await again.take_mail(2)] == ["before", "after"]
 
     @inline
+    async def test_a_turns_many_deliveries_and_deletes_are_all_written(self) -> None:
+        # 101 rows: pieces of 64, 32, 4 and 1 in one transaction.
+        store = await self.started()
+        before = store.transactions
+        texts = [f"m{n}" for n in range(101)]
+        sent = [store.deliver(message(1, 2, text), 200) for text in texts]
+        sent += [store.deliver(message(1, 3, text), 200) for text in texts[:77]]
+        assert await gatherResults(sent) == [*range(1, 102), *range(1, 78)]
+        assert store.transactions == before + 1
+        assert [m.text for m in await store.take_mail(3)] == texts[:77]
+        await store.deliver(message(1, 3, "last"), 200)  # the deletes ride here
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == texts
+        assert [m.text for m in await again.take_mail(3)] == ["last"]
+
+    @inline
     async def test_a_second_account_for_a_name_being_created_is_refused(self) -> None:
         store = await self.started()
         first = store.create_account(account(7, "Nina"))

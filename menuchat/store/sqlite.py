@@ -26,6 +26,7 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import attrs
@@ -100,35 +101,47 @@ def _delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
 #: The most rows one statement inserts or deletes; statements come in sizes
 #: of powers of two up to it, so a few prepared ones serve every batch.
 _MOST_ROWS = 64
+_SIZES = [_MOST_ROWS >> shift for shift in range(_MOST_ROWS.bit_length())]
+
+#: The statements, by their number of rows, written once.
+_INSERTS = {
+    size: f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
+    for size in _SIZES
+}
+_DELETES = {
+    size: "DELETE FROM mail WHERE id IN (" + ", ".join(["?"] * size) + ")"
+    for size in _SIZES
+}
 
 
-def _pieces(rows: list[Any]) -> list[list[Any]]:
-    """C{rows} in pieces of powers of two, the largest first."""
-    pieces = []
+def _in_pieces(
+    cursor: sqlite3.Cursor, statements: dict[int, str], values: list[Any], width: int
+) -> None:
+    """Run C{statements} over C{values}, C{width} of them a row, in pieces of
+    powers of two rows, the largest first.
+
+    The store's thread holds Python's lock for this work, and the reactor
+    waits for it: the values are flattened once, in C, and sliced.
+    """
+    rows = len(values) // width
     at = 0
-    while at < len(rows):
+    while rows:
         size = _MOST_ROWS
-        while size > len(rows) - at:
-            size //= 2
-        pieces.append(rows[at : at + size])
-        at += size
-    return pieces
+        while size > rows:
+            size >>= 1
+        end = at + size * width
+        cursor.execute(statements[size], values[at:end])
+        at = end
+        rows -= size
 
 
 def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
-    for piece in _pieces(rows):
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(piece))
-        cursor.execute(
-            f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES {values}",
-            [value for row in piece for value in row],
-        )
+    _in_pieces(cursor, _INSERTS, list(chain.from_iterable(rows)), 7)
 
 
 def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
-    ids = [mail_id for run in runs for mail_id in run]
-    for piece in _pieces(ids):
-        marks = ", ".join(["?"] * len(piece))
-        cursor.execute(f"DELETE FROM mail WHERE id IN ({marks})", piece)
+    _in_pieces(cursor, _DELETES, list(chain.from_iterable(runs)), 1)
 
 
 def _delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
