@@ -6,7 +6,10 @@ batch waiting there, runs them in one transaction, commits, and wakes the
 reactor once with every outcome (one C{callFromThread} a transaction, not
 one a call). While it commits, the next turns' batches queue up and share
 the next transaction, so a busy server pays one commit for many writes and
-the reactor never waits on the disk.
+the reactor never waits on the disk; and the thread starts that transaction
+as soon as it has committed, without waiting for the reactor to take the
+outcome of the last one (outcomes reach the reactor in the order of the
+transactions).
 
 In the reactor, each write's outcome goes first to its C{done} (which
 brings the store's memory in step with what is now committed), then to its
@@ -114,7 +117,6 @@ class Writer:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._pending: list[Write] = []
         self._scheduled: IDelayedCall | None = None
-        self._in_flight = False
         self._thread: threading.Thread | None = None
         self._closing: Deferred[None] | None = None
         self._observe: Observe | None = None
@@ -160,7 +162,7 @@ class Writer:
         if self._observe is not None:
             write.asked = self._seconds()
         self._pending.append(write)
-        if self._scheduled is None and not self._in_flight:
+        if self._scheduled is None:
             self._scheduled = self._reactor.callLater(0, self._hand_over)
 
     def stop(self) -> Deferred[None]:
@@ -168,7 +170,6 @@ class Writer:
         closed: Deferred[None] = Deferred()
         if self._scheduled is not None and self._scheduled.active():
             self._scheduled.cancel()
-        self._in_flight = False  # the thread takes what follows in turn
         self._hand_over()
         thread, self._thread = self._thread, None
         if thread is None:
@@ -181,18 +182,16 @@ class Writer:
     # In the reactor
 
     def _hand_over(self) -> None:
-        """Give the thread what is queued: one batch at a time, so that the
-        writes of the turns spent committing it wait and go together, and
-        the thread is woken once a transaction."""
+        """Give the thread what is queued, as one batch. While the thread
+        commits, the batches of the turns meanwhile wait on its queue (and
+        cost no wake-up) and go together in its next transaction."""
         self._scheduled = None
-        if self._pending and not self._in_flight:
+        if self._pending:
             batch, self._pending = self._pending, []
-            self._in_flight = True
             self._jobs.put(batch)
 
     def _answer(self, batch: list[Write], outcome: list[Any] | Failure) -> None:
         """The outcome of one transaction: each write's, in order."""
-        self._in_flight = False
         self._observed(batch)
         if isinstance(outcome, Failure):
             failure = outcome
@@ -232,8 +231,7 @@ class Writer:
             if answer is not None:
                 answer.callback(result)
         if self._pending:
-            # What was asked while this one committed, and what the answers'
-            # callers asked next, goes now, not a turn later.
+            # What the answers' callers asked next goes now, not a turn later.
             if self._scheduled is not None:
                 self._scheduled.cancel()
             self._hand_over()
