@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import Clock
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.metrics import ServerMetrics, TimedStore
@@ -485,3 +487,49 @@ class SQLiteTimingTests(TestCase):
         assert self.latencies() == {
             "deliver": ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0002)
         }
+
+
+class ThreadCalls:
+    """A reactor stand-in: timed calls on a Clock, and the store thread's
+    calls kept until the test runs them (as a busy reactor would, later)."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.calls: queue.SimpleQueue[tuple[Any, tuple[Any, ...]]] = queue.SimpleQueue()
+
+    def callLater(self, delay: float, f: Any, *args: Any) -> Any:
+        return self.clock.callLater(delay, f, *args)
+
+    def callFromThread(self, f: Any, *args: Any) -> None:
+        self.calls.put((f, args))
+
+    def next_call(self) -> tuple[Any, tuple[Any, ...]]:
+        """The thread's next call, once it has made it (within 5 s)."""
+        return self.calls.get(timeout=5)
+
+
+class SQLitePipelineTests(SynchronousTestCase):
+    def test_the_next_transaction_does_not_wait_for_the_reactor(self) -> None:
+        reactor = ThreadCalls()
+        store = SQLiteStore(":memory:", reactor)
+        started = store.start()
+        opened, args = reactor.next_call()
+        opened(*args)
+        assert started.called
+        first = store.deliver(message(1, 2, "one"), 10)
+        reactor.clock.advance(0)  # the turn ends: its writes go to the thread
+        answer_one = reactor.next_call()  # committed; the reactor is busy
+        second = store.deliver(message(1, 2, "two"), 10)
+        reactor.clock.advance(0)
+        # The thread commits the next turn's write meanwhile.
+        answer_two = reactor.next_call()
+        assert not first.called and not second.called
+        for f, args in (answer_one, answer_two):
+            f(*args)
+        assert self.successResultOf(first) == 1
+        assert self.successResultOf(second) == 2
+        assert store.transactions == 2
+        stopped = store.stop()
+        closed, args = reactor.next_call()
+        closed(*args)
+        self.successResultOf(stopped)
