@@ -62,3 +62,24 @@ class HeldOutputTests(SynchronousTestCase):
         self.assertEqual(calls, ["turn end"])
         self.assertEqual(self.held.address, "127.0.0.1")
         self.assertTrue(self.held.secure)
+
+    def test_texts_after_an_answer_go_with_it_in_order_with_the_rest(self) -> None:
+        calls: list[object] = []
+        output = Screen()
+        output.write = lambda text: calls.append(text)  # type: ignore[method-assign]
+        output.write_bytes = lambda data: calls.append(data)  # type: ignore[method-assign]
+        output.close = lambda: calls.append("close")  # type: ignore[method-assign]
+        held = HeldOutput(output, lambda: calls.append("done"))
+        first = held.owe()
+        held.write("a ")
+        held.write("b ")
+        held.write_bytes(b"c ")
+        held.write("d ")
+        held.write("e ")
+        second = held.owe()
+        held.close()
+        held.write("f ")
+        held.pay(second, "B ")
+        assert calls == []
+        held.pay(first, "A ")
+        assert calls == ["A a b ", b"c ", "d e ", "B ", "close", "f ", "done"]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults
-from twisted.trial.unittest import TestCase
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
+from menuchat.metrics import ServerMetrics, TimedStore
 from menuchat.store import sqlite_schema as module
 from menuchat.store.sqlite import (
     APPLICATION_ID,
@@ -362,6 +366,23 @@ class SQLiteMemoryTests(TestCase):
         assert [m.text for m in await again.take_mail(2)] == ["before", "after"]
 
     @inline
+    async def test_a_turns_many_deliveries_and_deletes_are_all_written(self) -> None:
+        # 101 rows: pieces of 64, 32, 4 and 1 in one transaction.
+        store = await self.started()
+        before = store.transactions
+        texts = [f"m{n}" for n in range(101)]
+        sent = [store.deliver(message(1, 2, text), 200) for text in texts]
+        sent += [store.deliver(message(1, 3, text), 200) for text in texts[:77]]
+        assert await gatherResults(sent) == [*range(1, 102), *range(1, 78)]
+        assert store.transactions == before + 1
+        assert [m.text for m in await store.take_mail(3)] == texts[:77]
+        await store.deliver(message(1, 3, "last"), 200)  # the deletes ride here
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == texts
+        assert [m.text for m in await again.take_mail(3)] == ["last"]
+
+    @inline
     async def test_a_second_account_for_a_name_being_created_is_refused(self) -> None:
         store = await self.started()
         first = store.create_account(account(7, "Nina"))
@@ -409,3 +430,106 @@ class SQLiteMemoryTests(TestCase):
         await opening
         with self.assertRaises(StoreError):
             await store.unread(2)
+
+
+class SQLiteTimingTests(TestCase):
+    """Behind the metrics, the store times the calls its thread answers."""
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-sqlite-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.clock = Clock()
+        self.metrics = ServerMetrics()
+        self.store = SQLiteStore(str(self.dir / "menuchat.sqlite3"), reactor)
+        self.timed = TimedStore(self.store, self.clock, self.metrics)
+
+    def latencies(self) -> dict[str, tuple[list[int], float]]:
+        counts = self.metrics.store_latency
+        return {
+            call: (counts._counts[call], counts._sums[call]) for call in counts._counts
+        }
+
+    @inline
+    async def test_a_call_answered_by_the_thread_is_timed_until_its_answer(
+        self,
+    ) -> None:
+        await self.store.start()
+        self.addCleanup(self.store.stop)
+        delivering = self.timed.deliver(message(1, 2, "hi"), 10)
+        reserving = self.timed.reserve_ids(2)
+        self.clock.advance(0.003)  # the answers cannot be in before this
+        assert await delivering == 1
+        assert await reserving == range(1, 3)
+        self.timed.unread(2)  # answered at once: timed as nil
+        self.timed.take_mail(2)  # its delete, answered to no one, is not timed
+        await self.timed.reserve_ids(1)
+        seen = self.latencies()
+        assert set(seen) == {"deliver", "reserve_ids", "unread", "take_mail"}
+        # One call each in the bucket up to 5 ms (the fifth bound), 3 ms each.
+        assert seen["deliver"] == ([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], 0.003)
+        reserve_counts, reserve_sum = seen["reserve_ids"]
+        assert reserve_counts == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+        assert reserve_sum == 0.003
+        assert seen["unread"] == ([1] + [0] * 10, 0.0)
+
+    @inline
+    async def test_a_failed_transaction_is_timed_too(self) -> None:
+        await self.store.start()
+        self.addCleanup(self.store.stop)
+        answer: Deferred[None] = Deferred()
+        self.store._writer.write(Write(failing, (), answer))
+        delivering = self.timed.deliver(message(1, 2, "lost"), 10)
+        self.clock.advance(0.0002)
+        self.assertFailure(delivering, StoreError)
+        await delivering
+        self.assertFailure(answer, StoreError)
+        await answer
+        assert self.latencies() == {
+            "deliver": ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0002)
+        }
+
+
+class ThreadCalls:
+    """A reactor stand-in: timed calls on a Clock, and the store thread's
+    calls kept until the test runs them (as a busy reactor would, later)."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.calls: queue.SimpleQueue[tuple[Any, tuple[Any, ...]]] = queue.SimpleQueue()
+
+    def callLater(self, delay: float, f: Any, *args: Any) -> Any:
+        return self.clock.callLater(delay, f, *args)
+
+    def callFromThread(self, f: Any, *args: Any) -> None:
+        self.calls.put((f, args))
+
+    def next_call(self) -> tuple[Any, tuple[Any, ...]]:
+        """The thread's next call, once it has made it (within 5 s)."""
+        return self.calls.get(timeout=5)
+
+
+class SQLitePipelineTests(SynchronousTestCase):
+    def test_the_next_transaction_does_not_wait_for_the_reactor(self) -> None:
+        reactor = ThreadCalls()
+        store = SQLiteStore(":memory:", reactor)
+        started = store.start()
+        opened, args = reactor.next_call()
+        opened(*args)
+        assert started.called
+        first = store.deliver(message(1, 2, "one"), 10)
+        reactor.clock.advance(0)  # the turn ends: its writes go to the thread
+        answer_one = reactor.next_call()  # committed; the reactor is busy
+        second = store.deliver(message(1, 2, "two"), 10)
+        reactor.clock.advance(0)
+        # The thread commits the next turn's write meanwhile.
+        answer_two = reactor.next_call()
+        assert not first.called and not second.called
+        for f, args in (answer_one, answer_two):
+            f(*args)
+        assert self.successResultOf(first) == 1
+        assert self.successResultOf(second) == 2
+        assert store.transactions == 2
+        stopped = store.stop()
+        closed, args = reactor.next_call()
+        closed(*args)
+        self.successResultOf(stopped)

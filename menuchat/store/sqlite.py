@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import attrs
@@ -40,7 +42,7 @@ from menuchat.store.sqlite_schema import (
     StoreError,
     check,
 )
-from menuchat.store.sqlite_writer import Merged, Run, Write, Writer
+from menuchat.store.sqlite_writer import Merged, Observe, Run, Write, Writer
 
 __all__ = [
     "APPLICATION_ID",
@@ -99,35 +101,47 @@ def _delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
 #: The most rows one statement inserts or deletes; statements come in sizes
 #: of powers of two up to it, so a few prepared ones serve every batch.
 _MOST_ROWS = 64
+_SIZES = [_MOST_ROWS >> shift for shift in range(_MOST_ROWS.bit_length())]
+
+#: The statements, by their number of rows, written once.
+_INSERTS = {
+    size: f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
+    for size in _SIZES
+}
+_DELETES = {
+    size: "DELETE FROM mail WHERE id IN (" + ", ".join(["?"] * size) + ")"
+    for size in _SIZES
+}
 
 
-def _pieces(rows: list[Any]) -> list[list[Any]]:
-    """C{rows} in pieces of powers of two, the largest first."""
-    pieces = []
+def _in_pieces(
+    cursor: sqlite3.Cursor, statements: dict[int, str], values: list[Any], width: int
+) -> None:
+    """Run C{statements} over C{values}, C{width} of them a row, in pieces of
+    powers of two rows, the largest first.
+
+    The store's thread holds Python's lock for this work, and the reactor
+    waits for it: the values are flattened once, in C, and sliced.
+    """
+    rows = len(values) // width
     at = 0
-    while at < len(rows):
+    while rows:
         size = _MOST_ROWS
-        while size > len(rows) - at:
-            size //= 2
-        pieces.append(rows[at : at + size])
-        at += size
-    return pieces
+        while size > rows:
+            size >>= 1
+        end = at + size * width
+        cursor.execute(statements[size], values[at:end])
+        at = end
+        rows -= size
 
 
 def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
-    for piece in _pieces(rows):
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(piece))
-        cursor.execute(
-            f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES {values}",
-            [value for row in piece for value in row],
-        )
+    _in_pieces(cursor, _INSERTS, list(chain.from_iterable(rows)), 7)
 
 
 def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
-    ids = [mail_id for run in runs for mail_id in run]
-    for piece in _pieces(ids):
-        marks = ", ".join(["?"] * len(piece))
-        cursor.execute(f"DELETE FROM mail WHERE id IN ({marks})", piece)
+    _in_pieces(cursor, _DELETES, list(chain.from_iterable(runs)), 1)
 
 
 def _delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
@@ -213,6 +227,21 @@ def _history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
     return [HistoryLine(*row) for row in reversed(rows)]
 
 
+#: The store call each kind of write answers, for its timing.
+_CALLS: dict[Run, str] = {
+    _reserve: "reserve_ids",
+    _insert_mail: "deliver",
+    _delete_mail: "drop_mail",
+    _insert_account: "create_account",
+    _set_password: "set_password",
+    _delete_account: "delete_account",
+    _save_room: "save_room",
+    _delete_room: "delete_room",
+    _saved_rooms: "saved_rooms",
+    _append_history: "append_history",
+    _history: "history",
+}
+
 _MERGED: dict[Run, Merged] = {
     _insert_mail: _insert_many_mail,
     _delete_mail_ids: _delete_many_mail_ids,
@@ -260,6 +289,12 @@ class SQLiteStore:
             self._open = not self._stopped
 
         return self._writer.start(_load).addCallback(keep)
+
+    def time_calls(self, observe: Observe, seconds: Callable[[], float]) -> None:
+        """Tell C{observe} the name and latency of each call answered through
+        the store's thread, as it is answered (L{Writer.time}): the calls
+        answered at once are left to the caller to time."""
+        self._writer.time(observe, seconds, _CALLS)
 
     def stop(self) -> Deferred[None]:
         self._open = False
@@ -323,7 +358,12 @@ class SQLiteStore:
 
     def _delivered(self, mail: _Mail, result: None) -> int:
         recipient = mail[1].recipient_id
-        self._not_delivered(mail)
+        incoming = self._incoming
+        left = incoming[recipient] - 1
+        if left:
+            incoming[recipient] = left
+        else:
+            del incoming[recipient]
         mailbox = self._mail.get(recipient)
         if mailbox is None:
             mailbox = self._mail[recipient] = deque()
@@ -344,14 +384,9 @@ class SQLiteStore:
         mailbox = self._mail.pop(user_id, None)
         if not mailbox:
             return succeed([])
-        self._writer.write(
-            Write(
-                _delete_mail_ids,
-                tuple(mail_id for mail_id, _ in mailbox),
-                late=True,
-            )
-        )
-        return succeed([message for _, message in mailbox])
+        ids, messages = zip(*mailbox, strict=True)
+        self._writer.write(Write(_delete_mail_ids, ids, late=True))
+        return succeed(list(messages))
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
         # In turn with the deliveries asked before it, which it drops too.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from menuchat.frontends.menu.base import Output
@@ -33,13 +33,14 @@ _Action = Callable[["Output"], None]
 
 
 class Owed:
-    """One answer still to come, and what was written after it."""
+    """One answer still to come, and what was written after it: texts to
+    write, joined while nothing else comes between, and other actions."""
 
     __slots__ = ("after", "text")
 
     def __init__(self) -> None:
         self.text: str | None = None
-        self.after: list[_Action] = []
+        self.after: list[str | _Action] = []
 
 
 class HeldOutput:
@@ -71,9 +72,18 @@ class HeldOutput:
         output = self.output
         while queue and queue[0].text is not None:
             first = queue.popleft()
-            output.write(first.text)  # type: ignore[arg-type]
-            for action in first.after:
-                action(output)
+            text = cast(str, first.text)
+            after = first.after
+            if after and isinstance(after[0], str):
+                # The answer and the text written after it: one write.
+                text += after[0]
+                after = after[1:]
+            output.write(text)
+            for action in after:
+                if isinstance(action, str):
+                    output.write(action)
+                else:
+                    action(output)
         if not queue:
             self._done()
 
@@ -90,7 +100,15 @@ class HeldOutput:
     # Output
 
     def write(self, text: str) -> None:
-        self._later(lambda output: output.write(text))
+        owed = self._owed
+        if not owed:
+            self.output.write(text)
+            return
+        after = owed[-1].after
+        if after and isinstance(after[-1], str):
+            after[-1] += text
+        else:
+            after.append(text)
 
     def write_bytes(self, data: bytes) -> None:
         self._later(lambda output: output.write_bytes(data))
