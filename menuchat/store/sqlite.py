@@ -16,17 +16,16 @@ messages are there again at the next start (read twice, never lost).
 Ids, kept rooms and their history go through the thread.
 
 The schema, its migrations and the checks a file must pass are in
-L{menuchat.store.sqlite_schema}; L{start} opens and migrates the file, and
+L{menuchat.store.sqlite_schema}, and the statements the thread runs in
+L{menuchat.store.sqlite_sql}; L{start} opens and migrates the file, and
 fails with a L{StoreError} of one line if it cannot. C{:memory:} keeps
 everything in the one connection, gone when the store stops.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import deque
 from collections.abc import Callable
-from itertools import chain
 from typing import Any
 
 import attrs
@@ -35,6 +34,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
+from menuchat.store import sqlite_sql as sql
 from menuchat.store.sqlite_schema import (
     APPLICATION_ID,
     MEMORY,
@@ -42,7 +42,7 @@ from menuchat.store.sqlite_schema import (
     StoreError,
     check,
 )
-from menuchat.store.sqlite_writer import Merged, Observe, Run, Write, Writer
+from menuchat.store.sqlite_writer import Observe, Write, Writer
 
 __all__ = [
     "APPLICATION_ID",
@@ -53,199 +53,8 @@ __all__ = [
     "check",
 ]
 
-_MAIL_COLUMNS = "sender_id, sender_name, recipient_id, recipient_name, text, sent_at"
-_ACCOUNT_COLUMNS = "user_id, name, key, password_hash, created_at"
-
 #: A message in memory with its row id, the order of its mailbox.
 _Mail = tuple[int, Message]
-
-
-@attrs.frozen
-class _Loaded:
-    """What the file holds at start: accounts, mail, the last mail id."""
-
-    accounts: list[Account]
-    mail: list[tuple[int, Message]]
-    last_mail_id: int
-
-
-def _load(conn: sqlite3.Connection) -> _Loaded:
-    """In the store's thread, once the file is open: what it holds."""
-    accounts = [
-        Account(*row)
-        for row in conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts")
-    ]
-    mail = [
-        (row[0], Message(*row[1:]))
-        for row in conn.execute(f"SELECT id, {_MAIL_COLUMNS} FROM mail ORDER BY id")
-    ]
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'mail'").fetchone()
-    last = max(int(row[0]) if row else 0, mail[-1][0] if mail else 0)
-    return _Loaded(accounts, mail, last)
-
-
-# What the thread runs: module functions with their arguments, so a write
-# costs no closure.
-
-
-def _insert_mail(cursor: sqlite3.Cursor, *row: Any) -> None:
-    cursor.execute(
-        f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
-    )
-
-
-def _delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
-    _delete_many_mail_ids(cursor, [ids])
-
-
-#: The most rows one statement inserts or deletes; statements come in sizes
-#: of powers of two up to it, so a few prepared ones serve every batch.
-_MOST_ROWS = 64
-_SIZES = [_MOST_ROWS >> shift for shift in range(_MOST_ROWS.bit_length())]
-
-#: The statements, by their number of rows, written once.
-_INSERTS = {
-    size: f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES "
-    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
-    for size in _SIZES
-}
-_DELETES = {
-    size: "DELETE FROM mail WHERE id IN (" + ", ".join(["?"] * size) + ")"
-    for size in _SIZES
-}
-
-
-def _in_pieces(
-    cursor: sqlite3.Cursor, statements: dict[int, str], values: list[Any], width: int
-) -> None:
-    """Run C{statements} over C{values}, C{width} of them a row, in pieces of
-    powers of two rows, the largest first.
-
-    The store's thread holds Python's lock for this work, and the reactor
-    waits for it: the values are flattened once, in C, and sliced.
-    """
-    rows = len(values) // width
-    at = 0
-    while rows:
-        size = _MOST_ROWS
-        while size > rows:
-            size >>= 1
-        end = at + size * width
-        cursor.execute(statements[size], values[at:end])
-        at = end
-        rows -= size
-
-
-def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
-    _in_pieces(cursor, _INSERTS, list(chain.from_iterable(rows)), 7)
-
-
-def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
-    _in_pieces(cursor, _DELETES, list(chain.from_iterable(runs)), 1)
-
-
-def _delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
-    cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
-
-
-def _reserve(cursor: sqlite3.Cursor, count: int) -> range:
-    (first,) = cursor.execute(
-        "UPDATE sequence SET next = next + ? WHERE name = 'user_id' RETURNING next - ?",
-        (count, count),
-    ).fetchone()
-    return range(first, first + count)
-
-
-def _insert_account(cursor: sqlite3.Cursor, account: Account) -> None:
-    try:
-        cursor.execute(
-            f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-            attrs.astuple(account),
-        )
-    except sqlite3.IntegrityError:
-        # The statement changed nothing; the transaction goes on.
-        raise NameTaken(account.name) from None
-
-
-def _set_password(cursor: sqlite3.Cursor, user_id: int, password_hash: str) -> None:
-    cursor.execute(
-        "UPDATE accounts SET password_hash = ? WHERE user_id = ?",
-        (password_hash, user_id),
-    )
-
-
-def _delete_account(cursor: sqlite3.Cursor, user_id: int) -> None:
-    cursor.execute("DELETE FROM accounts WHERE user_id = ?", (user_id,))
-    cursor.execute("DELETE FROM mail WHERE recipient_id = ?", (user_id,))
-
-
-def _save_room(cursor: sqlite3.Cursor, room: SavedRoom) -> None:
-    cursor.execute(
-        "INSERT OR REPLACE INTO rooms"
-        " (key, room_id, owner_id, owner_name, topic, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        attrs.astuple(room),
-    )
-
-
-def _delete_room(cursor: sqlite3.Cursor, key: str) -> None:
-    cursor.execute("DELETE FROM rooms WHERE key = ?", (key,))
-    cursor.execute("DELETE FROM history WHERE room_key = ?", (key,))
-
-
-def _saved_rooms(cursor: sqlite3.Cursor) -> list[SavedRoom]:
-    rows = cursor.execute(
-        "SELECT key, room_id, owner_id, owner_name, topic, created_at"
-        " FROM rooms ORDER BY created_at, key"
-    ).fetchall()
-    return [SavedRoom(*row) for row in rows]
-
-
-def _append_history(
-    cursor: sqlite3.Cursor, key: str, line: HistoryLine, keep: int
-) -> None:
-    cursor.execute(
-        "INSERT INTO history (room_key, speaker, text, said_at) VALUES (?, ?, ?, ?)",
-        (key, line.speaker, line.text, line.said_at),
-    )
-    # Keep the last `keep` lines: drop those at or before the line `keep`
-    # places from the end.
-    cursor.execute(
-        "DELETE FROM history WHERE room_key = ? AND id <= ("
-        " SELECT id FROM history WHERE room_key = ?"
-        " ORDER BY id DESC LIMIT 1 OFFSET ?)",
-        (key, key, keep),
-    )
-
-
-def _history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
-    rows = cursor.execute(
-        "SELECT speaker, text, said_at FROM history WHERE room_key = ?"
-        " ORDER BY id DESC LIMIT ?",
-        (key, count),
-    ).fetchall()
-    return [HistoryLine(*row) for row in reversed(rows)]
-
-
-#: The store call each kind of write answers, for its timing.
-_CALLS: dict[Run, str] = {
-    _reserve: "reserve_ids",
-    _insert_mail: "deliver",
-    _delete_mail: "drop_mail",
-    _insert_account: "create_account",
-    _set_password: "set_password",
-    _delete_account: "delete_account",
-    _save_room: "save_room",
-    _delete_room: "delete_room",
-    _saved_rooms: "saved_rooms",
-    _append_history: "append_history",
-    _history: "history",
-}
-
-_MERGED: dict[Run, Merged] = {
-    _insert_mail: _insert_many_mail,
-    _delete_mail_ids: _delete_many_mail_ids,
-}
 
 
 class SQLiteStore:
@@ -256,7 +65,7 @@ class SQLiteStore:
 
     def __init__(self, path: str, reactor: Any) -> None:
         self.path = path
-        self._writer = Writer(path, reactor, _MERGED)
+        self._writer = Writer(path, reactor, sql.MERGED)
         self._open = False
         self._stopped = False
         # What the file holds, as committed: mailboxes (row id and message,
@@ -278,7 +87,7 @@ class SQLiteStore:
     # Opening and closing
 
     def start(self) -> Deferred[None]:
-        def keep(loaded: _Loaded) -> None:
+        def keep(loaded: sql.Loaded) -> None:
             for account in loaded.accounts:
                 self._by_key[account.key] = self._by_id[account.user_id] = account
             for mail_id, message in loaded.mail:
@@ -288,13 +97,13 @@ class SQLiteStore:
             self._last_mail_id = loaded.last_mail_id
             self._open = not self._stopped
 
-        return self._writer.start(_load).addCallback(keep)
+        return self._writer.start(sql.load).addCallback(keep)
 
     def time_calls(self, observe: Observe, seconds: Callable[[], float]) -> None:
         """Tell C{observe} the name and latency of each call answered through
         the store's thread, as it is answered (L{Writer.time}): the calls
         answered at once are left to the caller to time."""
-        self._writer.time(observe, seconds, _CALLS)
+        self._writer.time(observe, seconds, sql.CALLS)
 
     def stop(self) -> Deferred[None]:
         self._open = False
@@ -321,7 +130,7 @@ class SQLiteStore:
     # Ids
 
     def reserve_ids(self, count: int) -> Deferred[range]:
-        return self._write(_reserve, count)
+        return self._write(sql.reserve, count)
 
     # Mail
 
@@ -338,7 +147,7 @@ class SQLiteStore:
         answer: Deferred[int] = Deferred()
         self._writer.write(
             Write(
-                _insert_mail,
+                sql.insert_mail,
                 (
                     mail_id,
                     message.sender_id,
@@ -385,12 +194,12 @@ class SQLiteStore:
         if not mailbox:
             return succeed([])
         ids, messages = zip(*mailbox, strict=True)
-        self._writer.write(Write(_delete_mail_ids, ids, late=True))
+        self._writer.write(Write(sql.delete_mail_ids, ids, late=True))
         return succeed(list(messages))
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
         # In turn with the deliveries asked before it, which it drops too.
-        return self._write(_delete_mail, user_id, done=self._dropped, data=user_id)
+        return self._write(sql.delete_mail, user_id, done=self._dropped, data=user_id)
 
     def _dropped(self, user_id: int, result: None) -> list[Message]:
         return [message for _, message in self._mail.pop(user_id, ())]
@@ -417,7 +226,7 @@ class SQLiteStore:
         claimed.add(key)
         claimed.add(user_id)
         return self._write(
-            _insert_account,
+            sql.insert_account,
             account,
             done=self._created,
             undo=self._unclaim,
@@ -444,7 +253,7 @@ class SQLiteStore:
 
     def set_password(self, user_id: int, password_hash: str) -> Deferred[None]:
         return self._write(
-            _set_password,
+            sql.set_password,
             user_id,
             password_hash,
             done=self._password_set,
@@ -460,7 +269,7 @@ class SQLiteStore:
 
     def delete_account(self, user_id: int) -> Deferred[None]:
         return self._write(
-            _delete_account, user_id, done=self._account_deleted, data=user_id
+            sql.delete_account, user_id, done=self._account_deleted, data=user_id
         )
 
     def _account_deleted(self, user_id: int, result: None) -> None:
@@ -472,16 +281,16 @@ class SQLiteStore:
     # Kept rooms and their history
 
     def save_room(self, room: SavedRoom) -> Deferred[None]:
-        return self._write(_save_room, room)
+        return self._write(sql.save_room, room)
 
     def delete_room(self, key: str) -> Deferred[None]:
-        return self._write(_delete_room, key)
+        return self._write(sql.delete_room, key)
 
     def saved_rooms(self) -> Deferred[list[SavedRoom]]:
-        return self._write(_saved_rooms)
+        return self._write(sql.saved_rooms)
 
     def append_history(self, key: str, line: HistoryLine, keep: int) -> Deferred[None]:
-        return self._write(_append_history, key, line, keep)
+        return self._write(sql.append_history, key, line, keep)
 
     def history(self, key: str, count: int) -> Deferred[list[HistoryLine]]:
-        return self._write(_history, key, count)
+        return self._write(sql.history, key, count)
