@@ -106,6 +106,21 @@ class PartTests(ChannelCase):
         ]
         assert self.world.hub.room("lobby").owner_name == "ben"
 
+    def test_after_handing_a_room_over_its_owner_gives_the_next_at_once(self):
+        self.both_in()
+        self.ana.dataReceived(b"PART #lobby\r\n")
+        self.ben.dataReceived(b"PART #lobby\r\n")  # the room closes
+        self.ana.dataReceived(b"JOIN #next\r\n")
+        self.ben.dataReceived(b"JOIN #next\r\n")
+        self.ana_wire.clear()
+        self.ben_wire.clear()
+        # Ana stays connected: handing a room over is over once it is done,
+        # and her next +o is shown as it happens, not held for a PART.
+        self.ana.dataReceived(b"MODE #next +o ben\r\n")
+        change = ":ana!1@irc.test MODE #next -o+o ana :ben"
+        assert lines(self.ben_wire) == [change]
+        assert lines(self.ana_wire) == [change]
+
     def test_the_owner_quitting_is_a_quit_then_the_new_op(self):
         self.both_in()
         self.ana.dataReceived(b"QUIT :gone\r\n")

@@ -187,3 +187,23 @@ class TLSSniffTests(SynchronousTestCase):
     def test_a_client_hello_is_tls(self) -> None:
         self.assertTrue(looks_like_tls(b"\x16\x03\x01\x02\x00\x01"))
         self.assertTrue(looks_like_tls(b"\x80\x2e\x01\x00\x02"))
+
+    def test_the_three_bytes_that_decide(self) -> None:
+        # A TLS 1.0-1.3 record header is enough; a later minor version, another
+        # major version or a cut header is typed text.
+        for hello in (b"\x16\x03\x00", b"\x16\x03\x04", b"\x80\x00\x01"):
+            self.assertTrue(looks_like_tls(hello), hello)
+        for text in (
+            b"\x16\x03",
+            b"\x16\x03\x05",
+            b"\x16\x02\x01",
+            b"\x16\x04\x01",
+            b"\x80\x2e",
+            b"\x80\x2e\x02",
+            b"\x80\x2e\x00",
+            b"\x81\x2e\x01",
+            b"\x15\x03\x01",
+            b"",
+        ):
+            self.assertFalse(looks_like_tls(text), text)
+

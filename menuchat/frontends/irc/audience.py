@@ -32,7 +32,7 @@ class SharedOutput(Protocol):
     def write_shared(self, shared: SharedLines) -> None: ...
 
 
-def render_line(event: RoomLine, server: str, command: str = "PRIVMSG") -> bytes:
+def render_line(event: RoomLine, server: str, command: str) -> bytes:
     """A room line as IRC shows it: a PRIVMSG (or, said with one, a NOTICE)
     from its speaker, encoded once per event."""
     data = event.wire.get(WIRE)
