@@ -147,6 +147,29 @@ class MailTests(HubCase):
         resolved(self.chat.send_message(nina, jose.id, "kept"))
         assert reader.events[-1] == ("waiting", "kept", 1)
 
+    def test_a_notice_is_handed_over_as_one_and_kept_as_mail(self):
+        class Reader(FakeMember):
+            reads_mail_at_once = True
+
+            def message_received(self, message):
+                self.events.append(("received", message.text, message.notice))
+
+        nina, _ = login(self.chat, "Nina")
+        reader = Reader()
+        jose = resolved(self.chat.login("Jose", reader))
+        sent = resolved(self.chat.send_to(nina, "jose", "quiet", notice=True))
+        assert sent.notice
+        resolved(self.chat.send_message(nina, jose.id, "loud"))
+        assert reader.events == [
+            ("received", "quiet", True),
+            ("received", "loud", False),
+        ]
+        reader.reads_mail_at_once = False
+        sent = resolved(self.chat.send_message(nina, jose.id, "kept", notice=True))
+        assert sent.notice  # as it was sent...
+        [kept] = resolved(self.chat.read_messages(jose))
+        assert (kept.text, kept.notice) == ("kept", False)  # ...and as it is kept
+
     def test_reading_empties_the_mailbox_oldest_first(self):
         nina, _ = login(self.chat, "Nina")
         jose, _ = login(self.chat, "Jose")

@@ -377,12 +377,32 @@ class MessageRefusalTests(MessageCase):
 
 
 class MailDetailTests(MessageCase):
-    def test_notice_to_a_nick_is_echoed_as_a_notice(self):
+    def test_notice_to_a_nick_is_a_notice_and_echoed_as_one(self):
         self.ana.dataReceived(b"CAP REQ echo-message\r\n")
         self.ana_wire.clear()
-        self.ana.dataReceived(b"NOTICE ben :quietly\r\n")
-        assert lines(self.ana_wire) == [":ana!1@irc.test NOTICE ben :quietly"]
-        assert lines(self.ben_wire) == [":ana!1@irc.test PRIVMSG ben :quietly"]
+        self.ana.dataReceived(b"NOTICE ben :quietly\r\nPRIVMSG ben :loudly\r\n")
+        assert lines(self.ana_wire) == [
+            ":ana!1@irc.test NOTICE ben :quietly",
+            ":ana!1@irc.test PRIVMSG ben :loudly",
+        ]
+        # Nothing answers a NOTICE automatically: a bot among ben's scripts
+        # must see it as one.
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test NOTICE ben :quietly",
+            ":ana!1@irc.test PRIVMSG ben :loudly",
+        ]
+
+    def test_a_notice_kept_in_a_mailbox_is_its_text(self):
+        bob, bob_wire = self.world.menu_user("bob")
+        self.ana.dataReceived(b"NOTICE bob :for the menu\r\n")
+        assert b"New message from ana:1" in bob_wire.take()
+        bob.dataReceived(b"3\r\n")
+        assert b"for the menu (from: ana)" in bob_wire.take()
+        self.world.account("Reg", "password1")
+        self.ana.dataReceived(b"NOTICE reg :waits\r\n")
+        reg, reg_wire = self.world.connect()
+        reg.dataReceived(b"PASS password1\r\nNICK Reg\r\nUSER r 0 * :R\r\n")
+        assert ":ana!1@irc.test PRIVMSG Reg :waits" in lines(reg_wire)
 
     def test_a_blank_message_to_a_nick_is_no_text(self):
         self.ana.dataReceived(b"PRIVMSG ben :   \r\nNOTICE ben :   \r\n")

@@ -3,7 +3,8 @@
 A store whose every answer waits until the test releases it stands behind
 two connections. While a line's answer is pending, that connection reads
 and handles nothing more (except after a private message, whose answer
-leaves the dialogue where it is whatever it says); released in any order
+leaves the dialogue where it is whatever it says: only a read of the
+mailbox, where the message may be, waits for it); released in any order
 across connections, each connection's replies come in the order of its
 lines.
 """
@@ -51,6 +52,32 @@ class LateStore:
         answer.chainDeferred(late_answer)
 
 
+class CommitLateStore(LateStore):
+    """A store that does nothing until the test releases a call: what it
+    writes is there to read only once it has answered (as a database's
+    commit)."""
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.inner, name)
+
+        def late(*args: Any) -> Deferred[Any]:
+            late_answer: Deferred[Any] = Deferred()
+            self.calls.append((call, args, late_answer))
+            self.pending.append((Deferred(), late_answer))
+            return late_answer
+
+        return late
+
+    @property
+    def calls(self) -> list[tuple[Any, tuple[Any, ...], Deferred[Any]]]:
+        return self.__dict__.setdefault("_calls", [])
+
+    def release(self, index: int) -> None:
+        self.pending.pop(index)
+        call, args, late_answer = self.calls.pop(index)
+        call(*args).chainDeferred(late_answer)
+
+
 class PipeliningTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
@@ -96,9 +123,10 @@ class PipeliningTests(SynchronousTestCase):
         self.drain(order)
         ann.dataReceived(b"2\nfrom Ann\nBob\n3\n1\n")
         bob.dataReceived(b"2\nfrom Bob\nann\n3\n1\n")
-        # A send's answer holds nothing: each read after it is asked too,
-        # and holds the user list after it.
-        self.assertEqual(len(self.store.pending), 4)
+        # A send's answer holds nothing but what reads the mailbox (the
+        # message may be to oneself): each read waits for its session's
+        # send, and the user list after it waits for the read.
+        self.assertEqual(len(self.store.pending), 2)
         self.assertNotIn("Users in server", self.text(ann_wire).split("Bob:")[-1])
         self.drain(order)
         for wire, sent in ((ann_wire, "from Bob"), (bob_wire, "from Ann")):
@@ -228,3 +256,27 @@ class PendingSendTests(SynchronousTestCase):
         self.release_all()
         self.assertEqual(self.text(self.ann_wire), before)
         self.assertEqual(resolved(self.store.inner.unread(2)), 1)
+
+    def test_a_read_after_a_message_to_oneself_finds_it(self) -> None:
+        store = CommitLateStore()
+        factory = make_factory(self.clock, Limits(line_rate=0), store)
+        address = IPv4Address("TCP", "127.0.0.1", 3)
+        ann = factory.buildProtocol(address)
+        wire = StringTransport(peerAddress=address)
+        ann.makeConnection(wire)
+        ann.dataReceived(b"Ann\n")
+        while store.pending:
+            store.release(0)
+        ann.dataReceived(b"2\nnote to self\nAnn\n3\n1\n")
+        # The read waits for the message's answer: the store is asked one
+        # thing, and nothing after the read is handled meanwhile.
+        self.assertEqual(len(store.pending), 1)
+        self.assertNotIn("Users in server", self.text(wire))
+        while store.pending:
+            store.release(-1)  # newest first: only one is ever pending
+            self.clock.advance(0)
+        text = self.text(wire)
+        sent = text.index("Message sent!")
+        listed = text.index("note to self (from: Ann)")
+        self.assertLess(sent, listed)
+        self.assertLess(listed, text.index("Users in server"))

@@ -206,4 +206,3 @@ class TLSSniffTests(SynchronousTestCase):
             b"",
         ):
             self.assertFalse(looks_like_tls(text), text)
-

@@ -82,6 +82,10 @@ class Message:
     recipient_name: str
     text: str
     sent_at: float
+    #: Sent as a notice: a reader that tells notices apart (an IRC client)
+    #: shows it as one, which nothing answers automatically. Only mail
+    #: handed over on arrival keeps it; a mailbox keeps the text.
+    notice: bool = False
 
 
 @attrs.frozen(slots=True)

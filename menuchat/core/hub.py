@@ -290,8 +290,11 @@ class Hub(RoomRules, Moderation, RemoteUsers):
             lambda account: None if account is None else (account.user_id, account.name)
         )
 
-    def send_to(self, sender: User, who: str, text: str) -> Deferred[Message]:
-        """Send C{text} to C{who}, an id or a name, online or registered.
+    def send_to(
+        self, sender: User, who: str, text: str, notice: bool = False
+    ) -> Deferred[Message]:
+        """Send C{text} to C{who}, an id or a name, online or registered
+        (as a notice if C{notice}: see L{Message.notice}).
 
         Fails with L{UnknownUser} when no one has that id or name. An online
         recipient is found at once: the store is asked only to deliver.
@@ -303,43 +306,55 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         else:
             online = self._names.get(token_key(who))
         if online is not None:
-            return self._deliver(sender, online.id, online.name, text)
+            return self._deliver(sender, online.id, online.name, text, notice)
 
         def found(recipient: tuple[int, str] | None) -> Deferred[Message]:
             if recipient is None:
                 raise UnknownUser(who)
-            return self._deliver(sender, recipient[0], recipient[1], text)
+            return self._deliver(sender, recipient[0], recipient[1], text, notice)
 
         return self.find_user(who).addCallback(found)
 
     def send_message(
-        self, sender: User, recipient_id: int, text: str
+        self, sender: User, recipient_id: int, text: str, notice: bool = False
     ) -> Deferred[Message]:
         """Put C{text} in the mailbox of user C{recipient_id}, online or a
         registered user offline; tell an online recipient once it is stored.
-        Fires with the message once the store holds it."""
+        Fires with the message once the store holds it. C{notice}: see
+        L{Message.notice}."""
         if not text.strip():
             return fail(EmptyMessage())
         recipient = self._users.get(recipient_id)
         if recipient is not None:
-            return self._deliver(sender, recipient_id, recipient.name, text)
+            return self._deliver(sender, recipient_id, recipient.name, text, notice)
 
         def offline(account: Account | None) -> Deferred[Message]:
             if account is None:
                 raise UnknownUser(recipient_id)
-            return self._deliver(sender, recipient_id, account.name, text)
+            return self._deliver(sender, recipient_id, account.name, text, notice)
 
         return self._store.account_by_id(recipient_id).addCallback(offline)
 
     def _deliver(
-        self, sender: User, recipient_id: int, recipient_name: str, text: str
+        self,
+        sender: User,
+        recipient_id: int,
+        recipient_name: str,
+        text: str,
+        notice: bool,
     ) -> Deferred[Message]:
         """Put the message in the mailbox; or, for an online recipient that
         reads its mail on arrival (a L{MailReader}), hand it over at once:
         read as it comes, it would leave the mailbox as soon as it entered,
         and it need not wait for the store twice on the way."""
         message = Message(
-            sender.id, sender.name, recipient_id, recipient_name, text, self._now()
+            sender.id,
+            sender.name,
+            recipient_id,
+            recipient_name,
+            text,
+            self._now(),
+            notice,
         )
         reader = self._users.get(recipient_id)
         if reader is not None and getattr(reader.client, "reads_mail_at_once", False):
@@ -354,7 +369,9 @@ class Hub(RoomRules, Moderation, RemoteUsers):
                 recipient.client.message_waiting(MessageWaiting(message, unread))
             return message
 
-        return then(self._store.deliver(message, self.mailbox_size), stored)
+        # A mailbox keeps the message, not how it was sent (Message.notice).
+        kept = attrs.evolve(message, notice=False) if notice else message
+        return then(self._store.deliver(kept, self.mailbox_size), stored)
 
     def read_messages(self, user: User) -> Deferred[list[Message]]:
         """Take every unread message of C{user}, oldest first."""

@@ -5,9 +5,9 @@ mail: it goes to the recipient through the hub, whoever and wherever the
 recipient is (a menu user reads it with option 3 from its mailbox, a
 registered user offline finds it at the next login). An IRC recipient
 reads its mail as it comes: the hub hands a message to it at once (a
-L{menuchat.core.events.MailReader}), shown as a PRIVMSG and never kept;
-what waited in its mailbox (at login) is taken from there, so that it
-counts as read. NOTICE is answered with no error, as IRC has it.
+L{menuchat.core.events.MailReader}), shown as a PRIVMSG (or a NOTICE, if
+sent as one) and never kept; what waited in its mailbox (at login) is taken
+from there, so that it counts as read. NOTICE is answered with no error, as IRC has it.
 """
 
 from __future__ import annotations
@@ -91,10 +91,11 @@ class Messages(Channels):
         # A nick as IRC shows it may stand for a menu name IRC cannot hold;
         # anyone else, online or not, the hub finds by id or name.
         online = self.find_online(target)
+        notice = not loud
         if online is not None:
-            sending = self._hub.send_message(self._user, online.id, text)
+            sending = self._hub.send_message(self._user, online.id, text, notice)
         else:
-            sending = self._hub.send_to(self._user, target, text)
+            sending = self._hub.send_to(self._user, target, text, notice)
 
         def sent(message: Message) -> None:
             if "echo-message" in self.caps:
@@ -171,14 +172,14 @@ class Messages(Channels):
         self._output.write_now(b"".join(shown))
 
     def _render_mail(self, message: Message, me: str) -> bytes:
-        """A message as the PRIVMSG that shows it to C{me}; mail older than
-        L{STALE} says when it was sent."""
+        """A message as the PRIVMSG (a NOTICE, if sent as one) that shows it
+        to C{me}; mail older than L{STALE} says when it was sent."""
         text = to_irc(message.text)
         if self._clock.seconds() - message.sent_at > STALE:
             when = format_time(message.sent_at)
             text = n.MAIL_FROM_BEFORE.format(time=when, text=message.text)
         source = mask(message.sender_name, message.sender_id, self.gateway.server)
-        return line(source, "PRIVMSG", me, text)
+        return line(source, "NOTICE" if message.notice else "PRIVMSG", me, text)
 
     # Look-ups
 

@@ -191,6 +191,7 @@ class SessionBase:
         "_hub",
         "_mail_notice",
         "_output",
+        "_paid_waiters",
         "_passwords_need_tls",
         "_pending_name",
         "_pending_text",
@@ -212,6 +213,7 @@ class SessionBase:
         self._output = output
         self._accounts = accounts
         self._passwords_need_tls = passwords_need_tls
+        self._paid_waiters: list[Deferred[None]] = []
         self._pending_text = ""
         self._pending_name = ""
         self._mail_notice: MessageWaiting | None = None
@@ -307,6 +309,21 @@ class SessionBase:
     def _paid(self, held: Output, output: Output) -> None:
         if self._output is held:
             self._output = output
+        waiters, self._paid_waiters = self._paid_waiters, []
+        for waiting in waiters:
+            waiting.callback(None)
+
+    def _after_owed(self) -> Deferred[None] | None:
+        """None if no answer is owed; else a Deferred firing once every
+        answer owed is in. A line that reads what an owed answer stands for
+        (the mailbox, after a message to oneself) waits for it, so that it
+        finds the state the lines before it left."""
+        held = self._output
+        if not isinstance(held, HeldOutput) or not len(held):
+            return None
+        waiting: Deferred[None] = Deferred()
+        self._paid_waiters.append(waiting)
+        return waiting
 
     def _unhold(self) -> None:
         """The session ends: what it still owes is never written."""

@@ -49,6 +49,12 @@ class Commands(SessionBase):
         self._reply(texts.ROOM_LIST.format(rooms=rooms) if rooms else texts.NO_ROOMS)
 
     def _read_mail(self) -> Deferred[None] | None:
+        owed = self._after_owed()
+        if owed is not None:
+            # A message this session sent may be to itself: read once it is
+            # in the mailbox (the lines after this one wait meanwhile).
+            return owed.addCallback(lambda _: self._read_mail())
+
         def show(messages: list[Message]) -> None:
             # A notice still to come this turn would tell of messages read
             # now. (The store answers in the order it was asked: a message

@@ -9,7 +9,9 @@ answers leave in the order of the lines: L{HeldOutput} stands in for the
 session's output while an answer is owed, keeps everything written after
 it, and lets it go once the answers before it are in. A connection with
 many messages in flight then pays one commit for all of them, not one
-commit each in turn.
+commit each in turn. Only a read of the mailbox waits for the answers owed
+before it (L{menuchat.frontends.menu.base.SessionBase._after_owed}): a
+message to oneself is there once acknowledged.
 """
 
 from __future__ import annotations
