@@ -7,6 +7,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.menu import texts
 from menuchat.net.output import FEW, OUTPUT_PAUSE, OutputFlusher, SharedLines
@@ -532,7 +533,7 @@ class OutputTests(ConnectionCase):
         assert [transport.writes for _, transport in others] == [1] * FEW
 
 
-class SharedLinesTests(ConnectionCase):
+class SharedLinesTests(SynchronousTestCase):
     """Lines queued for several connections at once (a room's)."""
 
     def connections(self, count, **limits):
@@ -614,7 +615,7 @@ class SharedLinesTests(ConnectionCase):
         assert clock.getDelayedCalls() == []
 
 
-class FlusherTests(ConnectionCase):
+class FlusherTests(SynchronousTestCase):
     """The turn's flush on its own."""
 
     def test_a_read_sends_nothing_early_while_a_late_call_waits(self):
