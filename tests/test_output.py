@@ -614,6 +614,28 @@ class SharedLinesTests(SynchronousTestCase):
         assert [wire.writes for _, _, wire in listeners] == [1] * FEW
         assert clock.getDelayedCalls() == []
 
+    def test_a_dropped_slow_reader_lets_go_of_what_it_held(self):
+        _, clock, [(protocol, _, transport)] = self.connections(1, max_output=100)
+        transport.producer.pauseProducing()
+        protocol.write_shared(SharedLines(b"room\r\n"))
+        protocol.write("q" * 60)
+        with capturedLogs():
+            protocol.write("q" * 60)
+        assert transport.aborted
+        assert (protocol._queue, protocol._shares, protocol._tail) == ([], 0, None)
+        clock.advance(0)
+        assert transport.io.getvalue() == b""
+
+    def test_a_lost_connection_lets_go_of_what_it_held(self):
+        _, clock, [(protocol, _, transport)] = self.connections(1)
+        transport.producer.pauseProducing()
+        protocol.write("queued\r\n")
+        protocol.write_shared(SharedLines(b"room\r\n"))
+        transport.loseConnection()
+        assert (protocol._queue, protocol._shares, protocol._tail) == ([], 0, None)
+        clock.advance(0)
+        assert transport.io.getvalue() == b""
+
 
 class FlusherTests(SynchronousTestCase):
     """The turn's flush on its own."""
