@@ -2,7 +2,7 @@
 in-memory transports and a Clock: framing, decoding, limits, timeouts and
 the outgoing queue."""
 
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import State
-from menuchat.net.connection import LineConnection
+from menuchat.net.connection import OUTPUT_PAUSE, LineConnection, address_text
 from menuchat.net.frontend import LineFactory
 from tests.support import (
     PROMPT,
@@ -27,22 +27,27 @@ from tests.support import (
 
 
 class Handler:
-    """A front-end that notes its lines, replies C{reply} to each and
-    answers it with the next of C{answers} (None: at once)."""
+    """A front-end that notes its lines, replies C{reply} to each (if any)
+    and answers it with the next of C{answers} (None: at once)."""
 
     def __init__(self, connection):
         self.connection = connection
         self.lines = []
         self.answers = []
         self.reply = ""
+        self.told_stopping = 0
 
     def start(self):
         pass
 
     def line_received(self, line):
         self.lines.append(line)
-        self.connection.write(self.reply)
+        if self.reply:
+            self.connection.write(self.reply)
         return self.answers.pop(0) if self.answers else None
+
+    def server_stopping(self):
+        self.told_stopping += 1
 
     def connection_lost(self):
         pass
@@ -55,17 +60,30 @@ class BareConnection(LineConnection):
         return Handler(self)
 
 
-def bare_connection(wire=Wire, **limits):
-    """A L{BareConnection} on a C{wire}, its handler and the transport."""
+def bare_factory(**limits):
+    """A factory of L{BareConnection}s with these limits, and its Clock."""
     clock = Clock()
     factory = LineFactory(clock, Limits(**limits))
     factory.protocol = BareConnection
-    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
-    transport = wire(peerAddress=IPv4Address("TCP", "127.0.0.1", 1))
+    return factory, clock
+
+
+def bare_connection(wire=Wire, factory=None, port=1, **limits):
+    """A L{BareConnection} on a C{wire}, its handler and the transport; to
+    C{factory}, or to one of its own with these limits."""
+    if factory is None:
+        factory, _ = bare_factory(**limits)
+    address = IPv4Address("TCP", "127.0.0.1", port)
+    protocol = factory.buildProtocol(address)
+    transport = wire(peerAddress=address)
     transport.protocol = protocol
-    transport.clock = clock
+    transport.clock = factory.clock
     protocol.makeConnection(transport)
     return protocol, protocol.handler, transport
+
+
+#: The first bytes of a TLS ClientHello.
+CLIENT_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
 
 
 class ConnectionCase(SynchronousTestCase):
@@ -146,6 +164,20 @@ class FramingTests(ConnectionCase):
         assert transport.value() == texts.NOT_TLS.encode()
         assert not transport.connected
         assert self.factory.admission.connections == set()
+
+    def test_only_the_first_read_is_looked_at_for_tls(self):
+        protocol, handler, transport = bare_connection()
+        protocol.dataReceived(b"hello\n")
+        protocol.dataReceived(CLIENT_HELLO + b"\n")
+        assert handler.lines == ["hello", CLIENT_HELLO.decode("utf-8", "replace")]
+        assert transport.connected
+        assert protocol.factory.stats.drops == {}
+
+    def test_every_line_read_is_counted(self):
+        protocol, _, _ = bare_connection(line_rate=0)
+        protocol.dataReceived(b"one\ntwo\r\n")
+        protocol.dataReceived(b"three\n")
+        assert protocol.factory.stats.lines_in == 3
 
     def test_each_member_sees_only_lines_after_joining(self):
         members = room(self.factory, 2)
@@ -264,6 +296,15 @@ class LineLimitTests(ConnectionCase):
             + PROMPT
         )
 
+    def test_lines_after_a_discarded_one_are_read_as_ever(self):
+        factory, _ = clocked_factory(max_line_length=16)
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"x" * 40)
+        protocol.dataReceived(b"\n1\n")
+        protocol.dataReceived(b"1\n")
+        protocol.dataReceived(b"1\n")
+        assert transport.value().count(b"Users in server: Nina:1") == 3
+
 
 class LineRateTests(ConnectionCase):
     """line_rate and line_burst: reading pauses, nothing is lost."""
@@ -364,6 +405,30 @@ class AnswerTests(SynchronousTestCase):
         assert transport.producerState == "producing"
         # Both replies are out in this turn, not at the next one's flush.
         assert transport.io.getvalue() == b"reply\r\nreply\r\n"
+
+    def test_an_answer_resumes_reading_when_nothing_was_written(self):
+        protocol, handler, transport = bare_connection(line_rate=0)
+        answer = Deferred()
+        handler.answers.append(answer)
+        protocol.dataReceived(b"first\nsecond\n")
+        assert handler.lines == ["first"]
+        answer.callback(None)
+        assert handler.lines == ["first", "second"]
+        assert transport.producerState == "producing"
+
+    def test_output_going_out_does_not_resume_reading_before_the_answer(self):
+        protocol, handler, transport = bare_connection(line_rate=0)
+        answer = Deferred()
+        handler.answers.append(answer)
+        handler.reply = "x" * OUTPUT_PAUSE  # enough to hold up reading too
+        protocol.dataReceived(b"first\nsecond\n")
+        # The reply is out, and nothing holds up reading but the answer.
+        assert transport.io.getvalue() == b"x" * OUTPUT_PAUSE
+        assert handler.lines == ["first"]
+        assert transport.producerState == "paused"
+        answer.callback(None)
+        assert handler.lines == ["first", "second"]
+        assert transport.producerState == "producing"
 
 
 class TimeoutTests(ConnectionCase):
@@ -492,9 +557,20 @@ class LogTests(ConnectionCase):
         assert [(e["name"], e["id"], e["peer"]) for e in logged_in] == [
             ("Nina", 1, "127.0.0.1:40000")
         ]
+        assert [formatEvent(e) for e in logged_in] == [
+            "127.0.0.1:40000 logged in as Nina:1"
+        ]
         (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
         assert dropped["who"] == "Nina"
         assert dropped["reason"] == "Connection was closed cleanly: Bye.."
+        assert (dropped["event"], dropped["name"], dropped["id"]) == (
+            "logout",
+            "Nina",
+            1,
+        )
+        assert formatEvent(dropped) == (
+            "127.0.0.1:40000 disconnected (Nina): Connection was closed cleanly: Bye.."
+        )
 
     def test_a_connection_that_never_logs_in_is_logged_when_it_closes(self):
         with capturedLogs() as events:
@@ -502,6 +578,15 @@ class LogTests(ConnectionCase):
             transport.loseConnection()
         (dropped,) = [e for e in events if "disconnected" in e["log_format"]]
         assert dropped["who"] == "never logged in"
+        assert (dropped["event"], dropped["name"], dropped["id"]) == (
+            "disconnect",
+            None,
+            None,
+        )
+        assert formatEvent(dropped) == (
+            "127.0.0.1:40000 disconnected (never logged in): Connection was closed"
+            " cleanly: Bye.."
+        )
 
     def test_a_tls_probe_is_logged(self):
         protocol, _ = connect(self.factory, port=4433)
@@ -509,3 +594,54 @@ class LogTests(ConnectionCase):
             protocol.dataReceived(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
         (probe,) = [e for e in events if "spoke TLS" in e["log_format"]]
         assert probe["peer"] == "127.0.0.1:4433"
+        assert formatEvent(probe) == "127.0.0.1:4433 spoke TLS to the plain port"
+
+    def test_each_tls_probe_is_counted(self):
+        for port in (4433, 4434):
+            protocol, _ = connect(self.factory, port=port)
+            protocol.dataReceived(CLIENT_HELLO)
+        assert self.factory.stats.drops == {"tls_on_plain_port": 2}
+
+    def test_an_address_without_a_host_is_shown_as_it_is(self):
+        address = UNIXAddress(b"/run/menuchat.sock")
+        assert address_text(address) == str(address)
+        assert address_text(IPv4Address("TCP", "10.0.0.1", 5)) == "10.0.0.1:5"
+
+
+class ConnectionLifeTests(SynchronousTestCase):
+    """Refusals and the server's stop, seen from one connection."""
+
+    def test_each_refused_connection_is_counted_by_its_reason(self):
+        factory, _ = clocked_factory(max_per_address=1)
+        login(factory, "Nina")
+        for port in (2, 3):
+            _, transport = connect(factory, port=port)
+            assert not transport.connected
+        assert factory.stats.refusals == {"address_full": 2}
+
+    def test_a_refused_connection_reads_nothing_before_it_closes(self):
+        factory, _ = clocked_factory(max_clients=1)
+        login(factory, "Nina")
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2))
+        transport = StringTransport()  # notes the close; the peer still sends
+        protocol.makeConnection(transport)
+        refusal = transport.value()
+        assert refusal
+        protocol.dataReceived(b"Jose\n1\n")
+        factory.clock.advance(0)
+        assert transport.value() == refusal
+        assert transport.disconnecting
+        assert factory.stats.lines_in == 1  # Nina's name, not Jose's lines
+
+    def test_the_server_stopping_is_told_to_an_open_connection(self):
+        protocol, handler, transport = bare_connection(StringTransport)
+        protocol.server_stopping()
+        assert handler.told_stopping == 1
+        assert transport.disconnecting
+
+    def test_the_server_stopping_is_not_told_to_a_closing_connection(self):
+        protocol, handler, transport = bare_connection(StringTransport)
+        protocol.close()
+        protocol.server_stopping()
+        assert handler.told_stopping == 0
+        assert transport.disconnecting

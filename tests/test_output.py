@@ -7,9 +7,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.menu import texts
-from menuchat.net.output import FEW, OUTPUT_PAUSE, OutputFlusher
+from menuchat.net.output import FEW, OUTPUT_PAUSE, OutputFlusher, SharedLines
 from tests.support import (
     Wire,
     clocked_factory,
@@ -18,7 +19,11 @@ from tests.support import (
     make_factory,
     room,
 )
-from tests.test_connection import ConnectionCase, bare_connection
+from tests.test_connection import (
+    ConnectionCase,
+    bare_connection,
+    bare_factory,
+)
 
 
 class FullWire(Wire):
@@ -461,3 +466,192 @@ class OutputTests(ConnectionCase):
         sock.broken = False
         transport.doWrite()
         assert bytes(sock.received).endswith(b"after the error\r\n")
+
+    def test_output_queued_before_the_buffer_filled_waits_for_it_to_drain(self):
+        protocol, _, transport = bare_connection(login_timeout=0)
+        protocol.write("queued\r\n")  # for the turn's flush
+        transport.producer.pauseProducing()
+        protocol.factory.clock.advance(0)
+        assert transport.io.getvalue() == b""
+        transport.producer.resumeProducing()
+        assert transport.io.getvalue() == b"queued\r\n"
+
+    def test_a_new_connection_is_dropped_one_byte_past_max_output_too(self):
+        # Nothing was ever sent to it (no greeting): its count starts at 0.
+        protocol, _, transport = bare_connection(max_output=100)
+        transport.producer.pauseProducing()
+        protocol.write("x" * 100)
+        assert not transport.aborted
+        with capturedLogs():
+            protocol.write("x")
+        assert transport.aborted
+
+    def test_a_socket_that_took_everything_is_written_to_directly_again(self):
+        sock = FakeSocket(room=10_000)
+        protocol, transport, clock = self.direct_socket_connection(sock)
+        clock.advance(0)  # the greeting
+        for line in ("one\r\n", "two\r\n"):
+            protocol.write(line)
+            clock.advance(0)
+        assert bytes(sock.received).endswith(b"one\r\ntwo\r\n")
+        assert transport.dataBuffer == b""
+        assert transport._tempDataBuffer == []
+
+    def test_input_waits_while_a_socket_takes_only_part_of_what_was_held(self):
+        factory, _ = bare_factory(line_rate=0, login_timeout=0)
+        sock = FakeSocket(room=0)
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = SocketConnection(sock, protocol, MemoryReactorClock())
+        transport.connected = True
+        protocol.makeConnection(transport)
+        handler = protocol.handler
+        handler.reply = "r" * 98 + "\r\n"
+        protocol.dataReceived(b"a\n")  # its reply: the transport keeps it all
+        protocol.dataReceived(b"b\n")  # waits for that reply to go out
+        protocol.write("q" * 48 + "\r\n")  # held here meanwhile
+        sock.room = 100  # the transport's reply fits; the rest does not
+        transport.doWrite()
+        assert bytes(sock.received) == b"r" * 98 + b"\r\n"
+        assert handler.lines == ["a"]
+        sock.room = 1000
+        transport.doWrite()  # all out: "b" is read and answered
+        assert handler.lines == ["a", "b"]
+        reply = b"r" * 98 + b"\r\n"
+        assert bytes(sock.received) == reply + b"q" * 48 + b"\r\n" + reply
+
+    def test_a_greeting_is_not_counted_among_the_turns_output_to_others(self):
+        # A connection's greeting leaves as a reply does, and its end sends
+        # what the turn queued for a few others, as the end of a read does.
+        factory, clock = clocked_factory(login_timeout=0)
+        others = [login(factory, f"n{n}", port=41000 + n) for n in range(FEW)]
+        clock.advance(0)
+        for protocol, transport in others:
+            transport.writes = 0
+            protocol.write("news\r\n")
+        _, newcomer = connect(factory, port=42000)
+        assert newcomer.writes == 1
+        assert [transport.writes for _, transport in others] == [1] * FEW
+
+
+class SharedLinesTests(SynchronousTestCase):
+    """Lines queued for several connections at once (a room's)."""
+
+    def connections(self, count, **limits):
+        factory, clock = bare_factory(login_timeout=0, line_rate=0, **limits)
+        made = [bare_connection(factory=factory, port=n) for n in range(count)]
+        return factory, clock, made
+
+    def test_lines_shared_by_many_are_sealed_once_at_the_turn_end(self):
+        _, clock, made = self.connections(3)
+        shared = SharedLines(b"one\r\n")
+        for protocol, _, _ in made:
+            protocol.write_shared(shared)
+        shared.append(b"two\r\n")
+        assert shared.turn  # the flusher seals it
+        assert len(clock.getDelayedCalls()) == 1
+        clock.advance(0)
+        assert not shared.open
+        for _, _, transport in made:
+            assert transport.io.getvalue() == b"one\r\ntwo\r\n"
+            assert transport.writes == 1
+        assert clock.getDelayedCalls() == []
+
+    def test_output_after_shared_lines_seals_them_and_follows_them(self):
+        _, clock, made = self.connections(2)
+        (first, _, first_wire), (second, _, second_wire) = made
+        shared = SharedLines(b"room\r\n")
+        first.write_shared(shared)
+        second.write_shared(shared)
+        first.write("private 1\r\n")
+        # A room line said now starts new shared lines: none overtakes this.
+        assert not shared.open
+        first.write("private 2\r\n")
+        second.write("private\r\n")
+        clock.advance(0)
+        assert first_wire.io.getvalue() == b"room\r\nprivate 1\r\nprivate 2\r\n"
+        assert second_wire.io.getvalue() == b"room\r\nprivate\r\n"
+
+    def test_shared_lines_held_for_a_full_reader_are_counted_at_the_turn_end(self):
+        factory, clock, [(protocol, _, transport)] = self.connections(1, max_output=100)
+        transport.producer.pauseProducing()
+        shared = SharedLines(b"x" * 60)
+        protocol.write_shared(shared)
+        shared.append(b"y" * 41)
+        assert not transport.aborted  # not counted while open
+        with capturedLogs():
+            clock.advance(0)
+        assert not shared.open
+        assert transport.aborted
+        assert factory.stats.drops == {"slow_reader": 1}
+
+    def test_held_shared_lines_are_counted_with_what_was_queued_before(self):
+        factory, clock, made = self.connections(2, max_output=100)
+        (kept, _, kept_wire), (dropped, _, dropped_wire) = made
+        for protocol, queued, wire in (
+            (kept, 59, kept_wire),
+            (dropped, 60, dropped_wire),
+        ):
+            wire.producer.pauseProducing()
+            protocol.write("q" * queued)
+            protocol.write_shared(SharedLines(b"s" * 41))
+        with capturedLogs():
+            clock.advance(0)
+        assert not kept_wire.aborted  # 100 bytes: at the limit
+        assert dropped_wire.aborted  # 101
+        assert factory.stats.drops == {"slow_reader": 1}
+        kept_wire.producer.resumeProducing()
+        assert kept_wire.io.getvalue() == b"q" * 59 + b"s" * 41
+
+    def test_a_read_sends_at_once_the_output_of_a_few_each_counted_once(self):
+        _, clock, made = self.connections(FEW + 1)
+        reader = made[0][0]
+        listeners = made[1:]
+        shared = SharedLines(b"room\r\n")
+        for protocol, _, _ in listeners:
+            protocol.write("own\r\n")
+            protocol.write_shared(shared)
+        reader.dataReceived(b"hi\n")  # says nothing; its read ends
+        assert [wire.writes for _, _, wire in listeners] == [1] * FEW
+        assert clock.getDelayedCalls() == []
+
+    def test_a_dropped_slow_reader_lets_go_of_what_it_held(self):
+        _, clock, [(protocol, _, transport)] = self.connections(1, max_output=100)
+        transport.producer.pauseProducing()
+        protocol.write_shared(SharedLines(b"room\r\n"))
+        protocol.write("q" * 60)
+        with capturedLogs():
+            protocol.write("q" * 60)
+        assert transport.aborted
+        assert (protocol._queue, protocol._shares, protocol._tail) == ([], 0, None)
+        clock.advance(0)
+        assert transport.io.getvalue() == b""
+
+    def test_a_lost_connection_lets_go_of_what_it_held(self):
+        _, clock, [(protocol, _, transport)] = self.connections(1)
+        transport.producer.pauseProducing()
+        protocol.write("queued\r\n")
+        protocol.write_shared(SharedLines(b"room\r\n"))
+        transport.loseConnection()
+        assert (protocol._queue, protocol._shares, protocol._tail) == ([], 0, None)
+        clock.advance(0)
+        assert transport.io.getvalue() == b""
+
+
+class FlusherTests(SynchronousTestCase):
+    """The turn's flush on its own."""
+
+    def test_a_read_sends_nothing_early_while_a_late_call_waits(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done = []
+
+        class Queue:
+            def flush(self):
+                done.append("flushed")
+
+        flusher.flush_soon(Queue())
+        flusher.at_turn_end(lambda: done.append("late"))
+        flusher.flush_if_few()
+        assert done == []
+        clock.advance(0)
+        assert done == ["late", "flushed"]
