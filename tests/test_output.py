@@ -622,7 +622,11 @@ class SharedLinesTests(SynchronousTestCase):
         with capturedLogs():
             protocol.write("q" * 60)
         assert transport.aborted
-        assert (protocol._queue, protocol._shares, protocol._tail) == ([], 0, None)
+        assert (protocol._queue, protocol._has_shared, protocol._tail) == (
+            [],
+            False,
+            None,
+        )
         clock.advance(0)
         assert transport.io.getvalue() == b""
 
@@ -632,7 +636,11 @@ class SharedLinesTests(SynchronousTestCase):
         protocol.write("queued\r\n")
         protocol.write_shared(SharedLines(b"room\r\n"))
         transport.loseConnection()
-        assert (protocol._queue, protocol._shares, protocol._tail) == ([], 0, None)
+        assert (protocol._queue, protocol._has_shared, protocol._tail) == (
+            [],
+            False,
+            None,
+        )
         clock.advance(0)
         assert transport.io.getvalue() == b""
 

@@ -87,7 +87,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._fresh = True
         self._queue: list[bytes | SharedLines] = []
         self._queued = 0
-        self._shares = 0
+        self._has_shared = False
         self._tail: SharedLines | None = None
         self._held = False
         self._socket: socket.socket | None = None

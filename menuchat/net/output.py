@@ -236,7 +236,7 @@ class QueuedOutput:
         transport: Transport
         _queue: list[bytes | SharedLines]
         _queued: int
-        _shares: int
+        _has_shared: bool
         _tail: SharedLines | None
         _held: bool
         _closed: bool
@@ -297,7 +297,7 @@ class QueuedOutput:
         if not shared.turn:
             self.factory.flusher.seal_at_turn_end(shared)
         queue.append(shared)
-        self._shares += 1
+        self._has_shared = True
         self._tail = shared
         if self._held:
             shared._held.append(self)
@@ -314,7 +314,7 @@ class QueuedOutput:
         """Forget what is queued (the connection is gone); its size stays
         counted, as the size it reached."""
         self._queue = []
-        self._shares = 0
+        self._has_shared = False
         self._tail = None
 
     def _end_reply(self) -> None:
@@ -357,8 +357,7 @@ class QueuedOutput:
             self._enqueue(data)
             return
         self._queue.append(data)
-        self._queued += len(data)
-        self.flush()
+        self.flush()  # sends the whole queue: nothing is left to count
 
     def hold_output(self) -> None:
         """The transport's buffer is full: keep further output here."""
@@ -382,8 +381,8 @@ class QueuedOutput:
             return
         self._queue = []
         self._queued = 0
-        if self._shares:
-            self._shares = 0
+        if self._has_shared:
+            self._has_shared = False
             self._tail = None
             first = queue[0]
             if len(queue) == 1 and isinstance(first, SharedLines):
