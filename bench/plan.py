@@ -99,6 +99,7 @@ FIGURES: dict[str, list[Figure]] = {
     "private": [
         Figure("messages_per_s", "messages/s"),
         Figure("p99_ms", "send->notice p99 ms", "{:.2f}"),
+        Figure("reactor_us_per_message", "reactor CPU us/msg", "{:.2f}"),
     ],
     "paced": [
         Figure("p50_ms", "send->notice p50 ms", "{:.2f}"),

@@ -18,11 +18,21 @@ def cpu_seconds(pid: int) -> float:
     The command name in field 2 may contain spaces and parentheses, so the
     fields are counted from the last ``)``.
     """
-    with open(f"/proc/{pid}/stat", "rb") as f:
+    return _stat_cpu(f"/proc/{pid}/stat")
+
+
+def _stat_cpu(path: str) -> float:
+    with open(path, "rb") as f:
         stat = f.read()
     fields = stat[stat.rindex(b")") + 2 :].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def thread_cpu_seconds(pid: int, tid: int) -> float:
+    """Return utime + stime of thread ``tid`` of ``pid`` in seconds: with
+    ``tid == pid``, the main thread's (a Twisted server's reactor thread)."""
+    return _stat_cpu(f"/proc/{pid}/task/{tid}/stat")
 
 
 def rss_kib(pid: int) -> int:

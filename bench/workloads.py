@@ -21,6 +21,7 @@ from bench.procstat import (
     machine_busy_seconds,
     own_cpu_seconds,
     rss_kib,
+    thread_cpu_seconds,
 )
 
 #: How many logins or joins are in flight at once during setup. Below
@@ -39,6 +40,7 @@ class Window:
         self.pid = pid
         self.t0 = time.monotonic()
         self.server0 = cpu_seconds(pid)
+        self.reactor0 = thread_cpu_seconds(pid, pid)
         self.watched0 = {p: (cpu_seconds(p), rss_kib(p)) for p in self.watched}
         self.own0 = own_cpu_seconds()
         self.busy0 = machine_busy_seconds()
@@ -53,6 +55,7 @@ class Window:
         """
         wall = time.monotonic() - self.t0
         server = cpu_seconds(self.pid) - self.server0
+        reactor = thread_cpu_seconds(self.pid, self.pid) - self.reactor0
         own = own_cpu_seconds() - self.own0
         watched = {
             str(p): {
@@ -71,6 +74,7 @@ class Window:
             "other_util": other / wall if wall else 0.0,
             "wall_s": wall,
             "server_cpu_s": server,
+            "server_reactor_cpu_s": reactor,
             "loadgen_cpu_s": own,
             "server_util": server / wall if wall else 0.0,
             "loadgen_util": own / wall if wall else 0.0,
@@ -562,6 +566,10 @@ def private(
         "behind": behind,
     }
     result["messages_per_s"] = read / stats["wall_s"]
+    # The reactor's thread: the one a store's own thread does not relieve.
+    result["reactor_us_per_message"] = (
+        stats["server_reactor_cpu_s"] / read * 1e6 if read else 0.0
+    )
     result["p50_ms"] = percentile(latencies_out, 0.50) * 1e3
     result["p99_ms"] = percentile(latencies_out, 0.99) * 1e3
     return result
