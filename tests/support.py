@@ -105,6 +105,9 @@ class Screen:
         """The test's turn ends at once: the call is made now."""
         call()
 
+    def reply_later(self) -> None:
+        """Written text is taken by the test as it comes."""
+
     def take(self) -> str:
         """What was written since the last take."""
         text, self.text = self.text, ""

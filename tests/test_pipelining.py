@@ -78,6 +78,18 @@ class CommitLateStore(LateStore):
         call(*args).chainDeferred(late_answer)
 
 
+class WriteCounting(StringTransport):
+    """A transport that keeps each write apart."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
+
+
 class PipeliningTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
@@ -176,15 +188,16 @@ class PendingSendTests(SynchronousTestCase):
         self.ann, self.ann_wire = self.login(1, b"Ann")
         self.bob, self.bob_wire = self.login(2, b"Bob")
 
-    def login(self, port: int, name: bytes) -> tuple[MenuChatProtocol, StringTransport]:
+    def login(self, port: int, name: bytes) -> tuple[MenuChatProtocol, WriteCounting]:
         address = IPv4Address("TCP", "127.0.0.1", port)
         protocol = self.factory.buildProtocol(address)
         assert isinstance(protocol, MenuChatProtocol)
-        wire = StringTransport(peerAddress=address)
+        wire = WriteCounting(peerAddress=address)
         protocol.makeConnection(wire)
         protocol.dataReceived(name + b"\n")
         self.release_all()
         wire.clear()
+        wire.writes.clear()
         return protocol, wire
 
     def release_all(self) -> None:
@@ -201,13 +214,43 @@ class PendingSendTests(SynchronousTestCase):
         self.assertEqual(len(self.store.pending), 1)  # the delivery
         self.assertEqual(self.ann_wire.producerState, "producing")
         asked = "Enter your message: Enter recipient id: "
-        self.assertEqual(self.text(self.ann_wire), asked)
+        # The prompts the read answered wait for the rest of its reply.
+        self.assertEqual(self.text(self.ann_wire), "")
         self.release_all()
         text = self.text(self.ann_wire)
         self.assertTrue(text.startswith(asked + "Message sent!"), text)
         sent = text.index("Message sent!")
         self.assertLess(sent, text.index("Users in server"))
         self.assertEqual(resolved(self.store.inner.unread(2)), 1)
+
+    def test_a_read_that_owes_an_answer_is_answered_in_one_write(self) -> None:
+        wire = self.ann_wire
+        self.ann.dataReceived(b"2\nhello\nBob\n")
+        self.ann.dataReceived(b"1\n")  # read while the answer is owed
+        self.clock.advance(0)
+        self.assertEqual(wire.writes, [])
+        self.release_all()
+        self.assertEqual(len(wire.writes), 1, wire.writes)
+        text = wire.writes[0].decode()
+        self.assertTrue(
+            text.startswith(
+                "Enter your message: Enter recipient id: Message sent!\r\n"
+                "Your option <enter a number>: Users in server"
+            ),
+            text,
+        )
+
+    def test_a_prompt_typed_for_goes_at_once(self) -> None:
+        # Typed a line at a time, each prompt comes before the next line.
+        self.ann.dataReceived(b"2\n")
+        self.assertEqual(self.text(self.ann_wire), "Enter your message: ")
+        self.ann.dataReceived(b"hello\n")
+        self.assertEqual(
+            self.text(self.ann_wire), "Enter your message: Enter recipient id: "
+        )
+        self.ann.dataReceived(b"Bob\n")
+        self.release_all()
+        self.assertIn("Message sent!", self.text(self.ann_wire))
 
     def test_a_refused_send_answers_in_its_place(self) -> None:
         self.factory.hub.mailbox_size = 1

@@ -93,6 +93,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._socket: socket.socket | None = None
         self._output_wait = False
         self._replying = False
+        self._reply_later = False
         self._awaiting = False
         self._throttled = False
         self._closed = False

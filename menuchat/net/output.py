@@ -242,6 +242,7 @@ class QueuedOutput:
         _closed: bool
         _output_wait: bool
         _replying: bool
+        _reply_later: bool
         _socket: socket.socket | None
 
         def _resume_input(self) -> None: ...
@@ -267,9 +268,14 @@ class QueuedOutput:
         if self._closed:
             return
         queue = self._queue
-        if not queue and not self._held and not self._replying:
+        if self._reply_later:
+            # The rest of a reply kept back (L{reply_later}): all of it goes.
+            self._reply_later = False
+            if not self._held and not self._replying:
+                self.factory.flusher.flush_soon(self)
+        elif not queue and not self._held and not self._replying:
             self.factory.flusher.flush_soon(self)
-        elif self._tail is not None:
+        if self._tail is not None:
             # Lines shared with others come last here: none said later may
             # overtake this output, so they take no more.
             self._tail.seal()
@@ -292,7 +298,11 @@ class QueuedOutput:
         if self._closed:
             return
         queue = self._queue
-        if not queue and not self._held:
+        if self._reply_later:
+            self._reply_later = False
+            if not self._held and not self._replying:
+                self.factory.flusher.flush_soon(self)
+        elif not queue and not self._held:
             self.factory.flusher.flush_soon(self)
         if not shared.turn:
             self.factory.flusher.seal_at_turn_end(shared)
@@ -318,8 +328,9 @@ class QueuedOutput:
         self._tail = None
 
     def _end_reply(self) -> None:
-        """The connection's own input is handled: its reply leaves now, and
-        so does what it said to a few others (L{OutputFlusher.flush_if_few}).
+        """The connection's own input is handled: its reply leaves now
+        (unless part of it is still to come: L{reply_later}), and so does
+        what it said to a few others (L{OutputFlusher.flush_if_few}).
 
         No wait for the turn's end for the people waiting for it. The reply
         waits for the turn's flush instead when the turn has calls still to
@@ -328,6 +339,10 @@ class QueuedOutput:
         """
         self._replying = False
         flusher = self.factory.flusher
+        if self._reply_later:
+            # Kept for the rest of the reply, which brings it along.
+            flusher.flush_if_few()
+            return
         ready = bool(self._queue) and not self._held and not self._closed
         if flusher.late_calls_pending:
             if ready:
@@ -340,6 +355,15 @@ class QueuedOutput:
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
         self.factory.flusher.at_turn_end(call)
+
+    def reply_later(self) -> None:
+        """The reply to the input being handled is not whole: part of it
+        waits for an answer still to come (a store's). What is queued for
+        it then stays queued at the end of this input, and leaves with the
+        next thing written, in one write: a client that sends several
+        lines at once gets their answers in one write, not two."""
+        if self._replying and self._queue and not self._closed:
+            self._reply_later = True
 
     def flush(self) -> None:
         """Write the queued output, unless the transport asked us to wait."""

@@ -134,6 +134,10 @@ class Output(Protocol):
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Call C{call} once the events of this reactor turn are all in."""
 
+    def reply_later(self) -> None:
+        """What was written for the line being handled waits for what is
+        written next (an answer owed: one write, not two)."""
+
     def hide_input(self, hidden: bool) -> None:
         """Ask the terminal not to show what is typed (a password), or to again."""
 
@@ -302,6 +306,7 @@ class SessionBase:
         held = self._output
         if not isinstance(held, HeldOutput):
             output = held
+            output.reply_later()
             held = HeldOutput(output, lambda: self._paid(held, output))
             self._output = held
         return held, held.owe()

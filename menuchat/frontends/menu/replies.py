@@ -125,6 +125,9 @@ class HeldOutput:
     def at_turn_end(self, call: Callable[[], None]) -> None:
         self.output.at_turn_end(call)
 
+    def reply_later(self) -> None:
+        """Nothing to do: all that is written here waits for the answers."""
+
     @property
     def address(self) -> str:
         return self.output.address
