@@ -80,6 +80,23 @@ class SQLiteFileTests(TestCase):
     # Creating and migrating
 
     @inline
+    async def test_an_answer_that_raises_leaves_the_others_answered(self) -> None:
+        store = await self.started()
+
+        class Broken:
+            def callback(self, result: object) -> None:
+                raise RuntimeError("a bug in the answer")
+
+            def errback(self, fail: object) -> None:
+                raise RuntimeError("a bug in the answer")
+
+        store.deliver_to(message(1, 2, "one"), 10, Broken())
+        after = store.deliver(message(1, 2, "two"), 10)
+        assert await after == 2
+        assert len(self.flushLoggedErrors(RuntimeError)) == 1
+        assert [m.text for m in await store.take_mail(2)] == ["one", "two"]
+
+    @inline
     async def test_an_empty_file_is_migrated_to_the_current_version(self) -> None:
         self.path.touch()
         check(str(self.path))

@@ -14,11 +14,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import Message
-from menuchat.store import Account, HistoryLine, SavedRoom, Store
+from menuchat.store import Account, HistoryLine, SavedRoom, Store, StoreError
 from menuchat.store.memory import MemoryStore
 from menuchat.store.redis import RedisStore
 from menuchat.store.sqlite import SQLiteStore
@@ -269,6 +270,72 @@ class RoomContract:
         assert [line.text for line in await again.history("lobby", 10)] == ["kept"]
 
 
+class Told:
+    """An answer that is not a Deferred: it keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.results: list[object] = []
+        self.failures: list[Failure] = []
+        self.done: Deferred[None] = Deferred()
+
+    def callback(self, result: object) -> None:
+        self.results.append(result)
+        self.done.callback(None)
+
+    def errback(self, fail: Failure) -> None:
+        self.failures.append(fail)
+        self.done.callback(None)
+
+
+class DeliverToContract:
+    """What a store that offers C{deliver_to} does (see L{menuchat.store}):
+    what C{deliver} does, told to an answer."""
+
+    async def open_store(self) -> Store:
+        raise NotImplementedError
+
+    async def _store(self) -> Any:
+        store = await self.open_store()
+        self.addCleanup(store.stop)  # type: ignore[attr-defined]
+        return store
+
+    @inline
+    async def test_deliver_to_tells_the_unread_count(self) -> None:
+        store = await self._store()
+        first, second = Told(), Told()
+        store.deliver_to(message(1, 2, "one"), 10, first)
+        store.deliver_to(message(3, 2, "two", 2.0), 10, second)
+        await second.done
+        assert (first.results, second.results) == ([1], [2])
+        assert [m.text for m in await store.take_mail(2)] == ["one", "two"]
+
+    @inline
+    async def test_deliver_to_a_deferred(self) -> None:
+        store = await self._store()
+        answer: Deferred[int] = Deferred()
+        store.deliver_to(message(1, 2, "one"), 10, answer)
+        assert await answer == 1
+
+    @inline
+    async def test_deliver_to_a_full_mailbox_fails_and_stores_nothing(self) -> None:
+        store = await self._store()
+        await store.deliver(message(1, 2, "m0"), 1)
+        full = Told()
+        store.deliver_to(message(1, 2, "too many"), 1, full)
+        await full.done
+        assert full.results == [] and full.failures[0].check(MailboxFull)
+        assert [m.text for m in await store.take_mail(2)] == ["m0"]
+
+    @inline
+    async def test_deliver_to_a_stopped_store_fails(self) -> None:
+        store = await self.open_store()
+        await store.stop()
+        told = Told()
+        store.deliver_to(message(1, 2, "late"), 10, told)  # type: ignore[attr-defined]
+        await told.done
+        assert told.results == [] and told.failures[0].check(StoreError)
+
+
 class MemoryStoreTests(StoreContract, RoomContract, TestCase):
     """The memory store keeps the contract (and nothing across a restart)."""
 
@@ -278,7 +345,7 @@ class MemoryStoreTests(StoreContract, RoomContract, TestCase):
         return store
 
 
-class SQLiteStoreTests(StoreContract, RoomContract, TestCase):
+class SQLiteStoreTests(StoreContract, RoomContract, DeliverToContract, TestCase):
     """The SQLite store keeps the contract in a file, across restarts too."""
 
     async def open_store(self) -> Store:
@@ -300,7 +367,7 @@ class SQLiteStoreTests(StoreContract, RoomContract, TestCase):
         return again
 
 
-class SQLiteMemoryStoreTests(StoreContract, RoomContract, TestCase):
+class SQLiteMemoryStoreTests(StoreContract, RoomContract, DeliverToContract, TestCase):
     """The SQLite store keeps the contract in memory (and nothing after)."""
 
     async def open_store(self) -> Store:

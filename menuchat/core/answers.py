@@ -6,20 +6,37 @@ once, through Deferred's general machinery (a few microseconds each): on
 the private-message path, that was a third of the server's time. L{then}
 calls the function directly when the answer is already there and is not a
 failure, and adds it as a callback otherwise; the outcome is the same.
+
+An L{Answer} is what a Deferred is to the one that fires it: something
+told C{callback(result)} or C{errback(failure)}, once. A Deferred is one;
+so is a plain object with those two methods, which a hot path can hand to
+a call that answers later (L{menuchat.store.Store}'s C{deliver_to}),
+without the cost of a Deferred and its callbacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-__all__ = ["ready", "result", "settle", "then"]
+__all__ = ["Answer", "ready", "result", "settle", "then"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_T_contra = TypeVar("_T_contra", contravariant=True)
+
+
+class Answer(Protocol[_T_contra]):
+    """Told the outcome of a call, once: a result or a failure."""
+
+    def callback(self, result: _T_contra) -> object:
+        """The call succeeded with C{result}."""
+
+    def errback(self, fail: Failure) -> object:
+        """The call failed: C{fail} says why."""
 
 
 def ready(answer: Deferred[_T]) -> bool:

@@ -4,6 +4,14 @@ Every call returns a Deferred, whether the answer is in memory (the memory
 store answers with C{succeed()}), on disk or across the network, so the
 hub and the dialogue are written once for all of them. The contract tests
 in C{tests/test_store_contract.py} define the behaviour every store has.
+
+A store whose answers come later may also offer C{deliver_to(message,
+limit, answer)}: L{Store.deliver}, telling its outcome to C{answer} (an
+L{menuchat.core.answers.Answer}: C{callback(unread)} or C{errback(failure)})
+instead of returning a Deferred. It is the private message's hot path:
+the SQLite store answers a transaction's messages together, and a
+Deferred per message, with its callbacks, cost the reactor more than the
+rest of the store's part. The hub uses it when a store has it.
 """
 
 from __future__ import annotations

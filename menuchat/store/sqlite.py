@@ -30,7 +30,9 @@ from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
 
+from menuchat.core.answers import Answer
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
@@ -135,16 +137,23 @@ class SQLiteStore:
     # Mail
 
     def deliver(self, message: Message, limit: int) -> Deferred[int]:
+        answer: Deferred[int] = Deferred()
+        self.deliver_to(message, limit, answer)
+        return answer
+
+    def deliver_to(self, message: Message, limit: int, answer: Answer[int]) -> None:
+        """L{deliver}, telling C{answer} (see L{menuchat.store})."""
         if not self._open:
-            return self._refused()
+            answer.errback(Failure(StoreError(f"{self.path}: the store is not open")))
+            return
         recipient = message.recipient_id
         mailbox = self._mail.get(recipient)
         incoming = self._incoming.get(recipient, 0)
         if (len(mailbox) if mailbox else 0) + incoming >= limit:
-            return fail(MailboxFull(recipient))
+            answer.errback(Failure(MailboxFull(recipient)))
+            return
         self._incoming[recipient] = incoming + 1
         self._last_mail_id = mail_id = self._last_mail_id + 1
-        answer: Deferred[int] = Deferred()
         self._writer.write(
             Write(
                 sql.insert_mail,
@@ -163,7 +172,6 @@ class SQLiteStore:
                 (mail_id, message),
             )
         )
-        return answer
 
     def _delivered(self, mail: _Mail, result: None) -> int:
         recipient = mail[1].recipient_id

@@ -29,6 +29,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from menuchat.core.answers import Answer
 from menuchat.core.errors import ChatError
 from menuchat.store.sqlite_schema import StoreError, open_database
 
@@ -43,8 +44,8 @@ class Write:
 
     @ivar run: called in the thread as C{run(cursor, *args)}; a L{ChatError}
         it raises before writing anything refuses this write alone.
-    @ivar answer: fired with C{done(data, result)} (or C{result}) once
-        committed; None when no one waits.
+    @ivar answer: told C{done(data, result)} (or C{result}) once committed
+        (a Deferred, or any L{Answer}); None when no one waits.
     @ivar done: in the reactor, once committed: keeps the store's memory in
         step, and gives the answer.
     @ivar undo: in the reactor, if the write was refused or rolled back.
@@ -61,7 +62,7 @@ class Write:
         self,
         run: Run,
         args: tuple[Any, ...],
-        answer: Deferred[Any] | None = None,
+        answer: Answer[Any] | None = None,
         done: Callable[[Any, Any], Any] | None = None,
         undo: Callable[[Any], None] | None = None,
         data: Any = None,
@@ -210,26 +211,34 @@ class Writer:
                 # batch (never at once: a broken disk would spin).
                 self._pending[:0] = again
             for write in batch:
-                if write.undo is not None:
-                    write.undo(write.data)
-                if write.answer is not None:
-                    write.answer.errback(failure)
+                try:
+                    if write.undo is not None:
+                        write.undo(write.data)
+                    if write.answer is not None:
+                        write.answer.errback(failure)
+                except Exception:
+                    self.log.failure("{path}: an answer failed", path=self.path)
             if self._scheduled is None and any(not w.late for w in self._pending):
                 self._scheduled = self._reactor.callLater(0, self._hand_over)
             return
         self.transactions += 1
         for write, result in zip(batch, outcome, strict=True):
-            answer = write.answer
-            if isinstance(result, Failure):
-                if write.undo is not None:
-                    write.undo(write.data)
+            # An answer that raises (one that is not a Deferred) is a bug of
+            # its own: the writes after it are answered all the same.
+            try:
+                answer = write.answer
+                if isinstance(result, Failure):
+                    if write.undo is not None:
+                        write.undo(write.data)
+                    if answer is not None:
+                        answer.errback(result)
+                    continue
+                if write.done is not None:
+                    result = write.done(write.data, result)
                 if answer is not None:
-                    answer.errback(result)
-                continue
-            if write.done is not None:
-                result = write.done(write.data, result)
-            if answer is not None:
-                answer.callback(result)
+                    answer.callback(result)
+            except Exception:
+                self.log.failure("{path}: an answer failed", path=self.path)
         if self._pending:
             # What the answers' callers asked next goes now, not a turn later.
             if self._scheduled is not None:
