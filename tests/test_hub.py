@@ -1,11 +1,12 @@
 """The hub's rules, driven directly with fake members: no I/O, no Twisted."""
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors as hub
 from menuchat.core.hub import Hub
-from menuchat.store import Account
+from menuchat.store import Account, StoreError
 from menuchat.store.memory import MemoryStore
 from tests.support import FakeMember, resolved
 
@@ -332,3 +333,107 @@ class IdBlockTests(SynchronousTestCase):
         self.chat.login("Nina", FakeMember())
         with self.assertRaises(hub.NameTaken):
             resolved(self.chat.login("nina", FakeMember()))
+
+
+class LaterStore(MemoryStore):
+    """A memory store that offers C{deliver_to} and answers it when the
+    test says (as the SQLite store answers once it has committed)."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    def deliver(self, message, limit):
+        raise AssertionError("deliver_to is there: deliver is not asked")
+
+    def deliver_to(self, message, limit, answer):
+        self.asked.append((message, limit, answer))
+
+    def answer_all(self):
+        asked, self.asked = self.asked, []
+        for message, limit, answer in asked:
+            MemoryStore.deliver(self, message, limit).addCallbacks(
+                answer.callback, answer.errback
+            )
+
+
+class Told:
+    """An answer that is not a Deferred."""
+
+    def __init__(self):
+        self.results = []
+
+    def callback(self, result):
+        self.results.append(result)
+
+    def errback(self, fail):
+        self.results.append(fail)
+
+
+class AnsweredMailTests(SynchronousTestCase):
+    """send_to_answer: the outcome told to an answer, through a store's
+    deliver_to when it has one."""
+
+    def setUp(self):
+        self.store = LaterStore()
+        self.chat = Hub(self.store, now=lambda: 5.0, mailbox_size=1)
+        self.nina, _ = login(self.chat, "Nina")
+        self.jose, self.jose_member = login(self.chat, "Jose")
+
+    def test_the_answer_and_the_recipient_hear_once_the_store_answers(self):
+        told = Told()
+        self.chat.send_to_answer(self.nina, "jose", "hi", told)
+        assert (told.results, self.jose_member.events) == ([], [])
+        assert self.chat.private_messages == 0
+        self.store.answer_all()
+        [message] = told.results
+        assert (message.text, message.recipient_id) == ("hi", self.jose.id)
+        assert self.jose_member.events == [("waiting", "hi", 1)]
+        assert self.chat.private_messages == 1
+
+    def test_a_refusal_is_told_and_no_one_else_hears(self):
+        told = Told()
+        self.chat.send_to_answer(self.nina, "Jose", "  ", told)
+        self.chat.send_to_answer(self.nina, "Nobody", "hi", told)
+        self.chat.send_to_answer(self.nina, "Jose", "one", told)
+        self.chat.send_to_answer(self.nina, "Jose", "two", told)
+        self.store.answer_all()
+        empty, unknown, one, full = told.results
+        assert empty.check(hub.EmptyMessage) and unknown.check(hub.UnknownUser)
+        assert one.text == "one" and full.check(hub.MailboxFull)
+        assert self.jose_member.events == [("waiting", "one", 1)]
+        assert self.chat.private_messages == 1
+
+    def test_a_store_failure_is_told(self):
+        told = Told()
+        self.chat.send_to_answer(self.nina, "Jose", "lost", told)
+        [(_, _, answer)] = self.store.asked
+        answer.errback(Failure(StoreError("disk on fire")))
+        [failure] = told.results
+        assert failure.check(StoreError)
+        assert self.jose_member.events == []
+
+    def test_a_recipient_that_fails_to_hear_fails_the_answer(self):
+        def broken(event):
+            raise RuntimeError("a bug in the recipient's front-end")
+
+        self.jose_member.message_waiting = broken
+        told = Told()
+        self.chat.send_to_answer(self.nina, "Jose", "hi", told)
+        self.store.answer_all()
+        [failure] = told.results
+        assert failure.check(RuntimeError)
+
+    def test_a_registered_recipient_offline_is_found_in_the_store(self):
+        resolved(self.store.create_account(Account(70, "Ana", "ana", "hash", 1.0)))
+        told = Told()
+        self.chat.send_to_answer(self.nina, "ana", "later", told)
+        self.store.answer_all()
+        [message] = told.results
+        assert (message.recipient_id, message.recipient_name) == (70, "Ana")
+
+    def test_the_deferred_calls_go_through_deliver_to_too(self):
+        sending = self.chat.send_to(self.nina, "Jose", "hi")
+        assert not sending.called
+        self.store.answer_all()
+        assert resolved(sending).text == "hi"

@@ -23,7 +23,7 @@ import attrs
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
-from menuchat.core.answers import ready, result, then
+from menuchat.core.answers import Answer, ready, result
 from menuchat.core.cluster import Cluster
 from menuchat.core.errors import (
     ChatError,
@@ -119,6 +119,33 @@ class _Ids:
             waiter.errback(reason)
 
 
+#: A store's C{deliver_to} (see L{menuchat.store}).
+_DeliverTo = Callable[[Message, int, Answer[int]], None]
+
+
+class _Stored:
+    """A store's answer to a delivery (an L{Answer}): the hub tells the
+    recipient, then the sender's C{answer} hears of it."""
+
+    __slots__ = ("_answer", "_hub", "_message")
+
+    def __init__(self, hub: Hub, message: Message, answer: Answer[Message]) -> None:
+        self._hub = hub
+        self._message = message
+        self._answer = answer
+
+    def callback(self, unread: int) -> None:
+        try:
+            self._hub._stored(self._message, unread)
+        except Exception:
+            self._answer.errback(Failure())
+            return
+        self._answer.callback(self._message)
+
+    def errback(self, fail: Failure) -> None:
+        self._answer.errback(fail)
+
+
 class Hub(RoomRules, Moderation, RemoteUsers):
     """All users and rooms of one server, and the rules between them.
 
@@ -139,6 +166,9 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         id_block: int = ID_BLOCK,
     ) -> None:
         self._store = store
+        #: The store's delivery told to an answer, if it has one (see
+        #: L{menuchat.store}): the private message's hot path.
+        self._store_deliver_to: _DeliverTo | None = getattr(store, "deliver_to", None)
         self._now = now
         self.mailbox_size = mailbox_size
         self.max_rooms = max_rooms
@@ -302,10 +332,7 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         """
         if not text.strip():
             return fail(EmptyMessage())
-        if who.isascii() and who.isdigit() and len(who) <= 18:
-            online = self._users.get(int(who))
-        else:
-            online = self._names.get(token_key(who))
+        online = self._online(who)
         if online is not None:
             return self._deliver(sender, online.id, online.name, text, notice)
 
@@ -315,6 +342,34 @@ class Hub(RoomRules, Moderation, RemoteUsers):
             return self._deliver(sender, recipient[0], recipient[1], text, notice)
 
         return self.find_user(who).addCallback(found)
+
+    def send_to_answer(
+        self,
+        sender: User,
+        who: str,
+        text: str,
+        answer: Answer[Message],
+        notice: bool = False,
+    ) -> None:
+        """L{send_to}, telling C{answer} its outcome instead of returning a
+        Deferred: the private message's hot path (see L{Answer}). To an
+        online recipient, through a store that offers C{deliver_to}, no
+        Deferred is made at all."""
+        if not text.strip():
+            answer.errback(Failure(EmptyMessage()))
+            return
+        online = self._online(who)
+        if online is None:
+            sending = self.send_to(sender, who, text, notice)
+            sending.addCallbacks(answer.callback, answer.errback)
+            return
+        self._deliver_to(sender, online.id, online.name, text, notice, answer)
+
+    def _online(self, who: str) -> User | None:
+        """The user online with the id or name C{who}, if any."""
+        if who.isascii() and who.isdigit() and len(who) <= 18:
+            return self._users.get(int(who))
+        return self._names.get(token_key(who))
 
     def send_message(
         self, sender: User, recipient_id: int, text: str, notice: bool = False
@@ -344,10 +399,24 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         text: str,
         notice: bool,
     ) -> Deferred[Message]:
-        """Put the message in the mailbox; or, for an online recipient that
-        reads its mail on arrival (a L{MailReader}), hand it over at once:
-        read as it comes, it would leave the mailbox as soon as it entered,
-        and it need not wait for the store twice on the way."""
+        answer: Deferred[Message] = Deferred()
+        self._deliver_to(sender, recipient_id, recipient_name, text, notice, answer)
+        return answer
+
+    def _deliver_to(
+        self,
+        sender: User,
+        recipient_id: int,
+        recipient_name: str,
+        text: str,
+        notice: bool,
+        answer: Answer[Message],
+    ) -> None:
+        """Put the message in the mailbox, and tell C{answer} once it is
+        there; or, for an online recipient that reads its mail on arrival
+        (a L{MailReader}), hand it over at once: read as it comes, it would
+        leave the mailbox as soon as it entered, and it need not wait for
+        the store twice on the way."""
         message = Message(
             sender.id,
             sender.name,
@@ -361,18 +430,28 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         if reader is not None and getattr(reader.client, "reads_mail_at_once", False):
             self.private_messages += 1
             cast(MailReader, reader.client).message_received(message)
-            return succeed(message)
-
-        def stored(unread: int) -> Message:
-            self.private_messages += 1
-            recipient = self._users.get(recipient_id)
-            if recipient is not None:
-                recipient.client.message_waiting(MessageWaiting(message, unread))
-            return message
-
+            answer.callback(message)
+            return
         # A mailbox keeps the message, not how it was sent (Message.notice).
         kept = attrs.evolve(message, notice=False) if notice else message
-        return then(self._store.deliver(kept, self.mailbox_size), stored)
+        deliver_to = self._store_deliver_to
+        if deliver_to is not None:
+            deliver_to(kept, self.mailbox_size, _Stored(self, message, answer))
+            return
+        stored = self._store.deliver(kept, self.mailbox_size)
+        if ready(stored):  # the memory store: no callbacks
+            self._stored(message, result(stored))
+            answer.callback(message)
+        else:
+            told = _Stored(self, message, answer)
+            stored.addCallbacks(told.callback, told.errback)
+
+    def _stored(self, message: Message, unread: int) -> None:
+        """C{message} is in its recipient's mailbox: tell them if online."""
+        self.private_messages += 1
+        recipient = self._users.get(message.recipient_id)
+        if recipient is not None:
+            recipient.client.message_waiting(MessageWaiting(message, unread))
 
     def read_messages(self, user: User) -> Deferred[list[Message]]:
         """Take every unread message of C{user}, oldest first."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
 from menuchat.core import errors
@@ -28,7 +28,7 @@ from menuchat.frontends.menu.base import (
     format_time,
     reraise,
 )
-from menuchat.frontends.menu.replies import MAX_OWED
+from menuchat.frontends.menu.replies import MAX_OWED, HeldOutput, Owed
 
 __all__ = ["Commands"]
 
@@ -83,43 +83,9 @@ class Commands(SessionBase):
         it is now (a room) or at the option prompt, and it is written
         before what those lines answer.
         """
-        who = recipient[:40]
-        sending = self._hub.send_to(self._user, recipient, text)
-        if sending.called:
-
-            def sent(message: Message) -> None:
-                self._reply(texts.MESSAGE_SENT)
-
-            def refused(error: errors.ChatError) -> None:
-                self._refuse(self._send_refusal(error, who))
-
-            return self._answer(sending, sent, refused)
-        prompt = "" if self.state is State.IN_ROOM else texts.OPTION_PROMPT
-        if prompt:
-            self.state = State.MENU
-        held, owed = self._owe()
-
-        def stored(message: Message) -> None:
-            held.pay(owed, texts.MESSAGE_SENT + prompt)
-
-        def failed(reason: Failure) -> None:
-            error = reason.value
-            refusal = None
-            if isinstance(error, errors.ChatError):
-                with suppress(errors.ChatError):  # one it does not know
-                    refusal = self._send_refusal(error, who)
-            if refusal is None:
-                self.log.failure("Request failed", reason)
-                refusal = texts.STORE_FAILED
-            held.pay(owed, texts.ERROR.format(reason=refusal) + prompt)
-
-        sending.addCallbacks(stored, failed)
-        if len(held) < MAX_OWED:
-            return None
-        # Too much in flight: read on once this answer is in.
-        paid: Deferred[None] = Deferred()
-        sending.addBoth(lambda _: paid.callback(None))
-        return paid
+        reply = _SendReply(self, recipient[:40])
+        self._hub.send_to_answer(self._user, recipient, text, reply)
+        return reply.wait()
 
     def _send_refusal(self, error: errors.ChatError, who: str) -> str:
         if isinstance(error, errors.UnknownUser):
@@ -348,3 +314,85 @@ _COMMANDS: dict[str, tuple[Callable[[Commands, str], Any], str, bool]] = {
     "/broadcast": (Commands._cmd_broadcast, "/broadcast <text>", True),
     "/disconnect": (Commands._cmd_disconnect, "/disconnect <name>", True),
 }
+
+
+class _SendReply:
+    """The answer to one private message (an L{Answer}), told by the hub.
+
+    Told at once (the memory store), it is the session's reply, as any
+    other. Told later (the SQLite store commits first), it was owed: the
+    session went on meanwhile, and the answer takes the place kept for it
+    (L{menuchat.frontends.menu.replies}). No Deferred is made on the way
+    unless the session owes too many answers and must stop reading.
+    """
+
+    __slots__ = ("_held", "_owed", "_paid", "_prompt", "_session", "_told", "_who")
+
+    def __init__(self, session: Commands, who: str) -> None:
+        self._session = session
+        self._who = who
+        self._told = False
+        self._held: HeldOutput | None = None
+        self._owed: Owed | None = None
+        self._prompt = ""
+        self._paid: Deferred[None] | None = None
+
+    def wait(self) -> Deferred[None] | None:
+        """After the hub was asked: None, unless the session must read no
+        further line until an answer comes (too many owed)."""
+        if self._told:
+            return None
+        session = self._session
+        prompt = "" if session.state is State.IN_ROOM else texts.OPTION_PROMPT
+        if prompt:
+            session.state = State.MENU
+        self._prompt = prompt
+        held, self._owed = session._owe()
+        self._held = held
+        if len(held) < MAX_OWED:
+            return None
+        # Too much in flight: read on once this answer is in.
+        self._paid = Deferred()
+        return self._paid
+
+    def callback(self, message: Message) -> None:
+        held = self._held
+        if held is None:
+            self._told = True
+            self._session._reply(texts.MESSAGE_SENT)
+            return
+        held.pay(cast(Owed, self._owed), texts.MESSAGE_SENT + self._prompt)
+        self._release()
+
+    def errback(self, reason: Failure) -> None:
+        session = self._session
+        held = self._held
+        if held is None:
+            self._told = True
+            session._answer(fail(reason), _ignore, self._refused)
+            return
+        error = reason.value
+        refusal = None
+        if isinstance(error, errors.ChatError):
+            with suppress(errors.ChatError):  # one it does not know
+                refusal = session._send_refusal(error, self._who)
+        if refusal is None:
+            session.log.failure("Request failed", reason)
+            refusal = texts.STORE_FAILED
+        held.pay(
+            cast(Owed, self._owed), texts.ERROR.format(reason=refusal) + self._prompt
+        )
+        self._release()
+
+    def _refused(self, error: errors.ChatError) -> None:
+        session = self._session
+        session._refuse(session._send_refusal(error, self._who))
+
+    def _release(self) -> None:
+        paid, self._paid = self._paid, None
+        if paid is not None:
+            paid.callback(None)
+
+
+def _ignore(result: object) -> None:
+    """Nothing to render: a failure has no result."""
