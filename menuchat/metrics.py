@@ -115,13 +115,14 @@ class LatencyCounts(Collector):
         self._counts: dict[str, list[int]] = {}
         self._sums: dict[str, float] = {}
 
-    def observe(self, call: str, seconds: float) -> None:
+    def observe(self, call: str, seconds: float, count: int = 1) -> None:
+        """C{count} calls named C{call} each answered in C{seconds}."""
         counts = self._counts.get(call)
         if counts is None:
             counts = self._counts[call] = [0] * (len(LATENCY_BOUNDS) + 1)
             self._sums[call] = 0.0
-        counts[bisect.bisect_left(LATENCY_BOUNDS, seconds)] += 1
-        self._sums[call] += seconds
+        counts[bisect.bisect_left(LATENCY_BOUNDS, seconds)] += count
+        self._sums[call] += seconds * count
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(

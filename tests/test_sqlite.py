@@ -490,6 +490,20 @@ class SQLiteTimingTests(TestCase):
         assert seen["unread"] == ([1] + [0] * 10, 0.0)
 
     @inline
+    async def test_a_turns_calls_of_a_kind_are_observed_together(self) -> None:
+        seen: list[tuple[str, float, int]] = []
+        store = SQLiteStore(str(self.dir / "other.sqlite3"), reactor)
+        store.time_calls(lambda *call: seen.append(call), self.clock.seconds)
+        await store.start()
+        self.addCleanup(store.stop)
+        answers = [store.deliver(message(1, 2, f"m{n}"), 10) for n in range(5)]
+        self.clock.advance(0.001)
+        assert await gatherResults(answers) == [1, 2, 3, 4, 5]
+        self.clock.advance(0.001)
+        assert await store.deliver(message(1, 2, "next turn"), 10) == 6
+        assert seen == [("deliver", 0.001, 5), ("deliver", 0.0, 1)]
+
+    @inline
     async def test_a_failed_transaction_is_timed_too(self) -> None:
         await self.store.start()
         self.addCleanup(self.store.stop)

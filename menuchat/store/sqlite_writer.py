@@ -78,8 +78,9 @@ class Write:
         self.asked = 0.0
 
 
-#: Told the name of a call and the seconds from its call to its answer.
-Observe = Callable[[str, float], None]
+#: Told the name of a call, the seconds from its call to its answer, and
+#: how many calls of that name took that long.
+Observe = Callable[[str, float, int], None]
 
 
 def _untimed() -> float:
@@ -122,6 +123,7 @@ class Writer:
         self._closing: Deferred[None] | None = None
         self._observe: Observe | None = None
         self._seconds: Callable[[], float] = _untimed
+        self._asked: float | None = None
         self._names: dict[Run, str] = {}
         self.transactions = 0
 
@@ -161,7 +163,12 @@ class Writer:
         """Queue C{write} for the next transaction: this turn's, or, while
         one is being committed, the one after it."""
         if self._observe is not None:
-            write.asked = self._seconds()
+            # The writes of a turn are asked at the turn's time: one clock
+            # read a turn, and one observation per kind in each answer.
+            asked = self._asked
+            if asked is None:
+                asked = self._asked = self._seconds()
+            write.asked = asked
         self._pending.append(write)
         if self._scheduled is None:
             self._scheduled = self._reactor.callLater(0, self._hand_over)
@@ -187,6 +194,7 @@ class Writer:
         commits, the batches of the turns meanwhile wait on its queue (and
         cost no wake-up) and go together in its next transaction."""
         self._scheduled = None
+        self._asked = None
         if self._pending:
             batch, self._pending = self._pending, []
             self._jobs.put(batch)
@@ -247,16 +255,30 @@ class Writer:
 
     def _observed(self, batch: list[Write]) -> None:
         """Tell the timing of every write of C{batch} that answers a named
-        call (the writes that no one waits for are not timed)."""
+        call (the writes that no one waits for are not timed): once for
+        each run of writes of a name asked in the same turn."""
         observe = self._observe
         if observe is None:
             return
         now = self._seconds()
         names = self._names
+        last: str | None = None
+        last_asked = 0.0
+        count = 0
         for write in batch:
+            if write.answer is None:
+                continue
             name = names.get(write.run)
-            if name is not None and write.answer is not None:
-                observe(name, now - write.asked)
+            if name is None:
+                continue
+            if name == last and write.asked == last_asked:
+                count += 1
+                continue
+            if last is not None:
+                observe(last, now - last_asked, count)
+            last, last_asked, count = name, write.asked, 1
+        if last is not None:
+            observe(last, now - last_asked, count)
 
     def _closed(self, closing: Deferred[None]) -> None:
         self._closing = None
