@@ -260,6 +260,26 @@ class OutputTests(ConnectionCase):
         assert transport.writes == 1
         assert transport.value().endswith(b"Your option <enter a number>: ")
 
+    def test_a_turn_sends_its_first_few_replies_at_once_and_the_rest_at_its_end(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        # Each greeting is a reply to a connection's arrival.
+        wires = [connect(factory, port=42000 + n)[1] for n in range(FEW + 2)]
+        assert [w.writes for w in wires] == [1] * FEW + [0, 0]
+        clock.advance(0)
+        assert [w.writes for w in wires] == [1] * (FEW + 2)
+        assert all(w.value().endswith(texts.NAME_PROMPT.encode()) for w in wires)
+
+    def test_replies_leave_at_once_again_after_the_turns_pass(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        wires = [connect(factory, port=42000 + n)[1] for n in range(FEW + 1)]
+        assert wires[-1].writes == 0
+        clock.advance(0)
+        assert wires[-1].writes == 1
+        again = [connect(factory, port=42100 + n)[1] for n in range(FEW)]
+        assert [w.writes for w in again] == [1] * FEW
+
     def test_direct_sends_never_overtake_what_the_transport_holds(self):
         factory, clock = clocked_factory(line_rate=0)
         reactor = MemoryReactorClock()
