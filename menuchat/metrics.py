@@ -33,7 +33,7 @@ from menuchat.core.hub import Hub
 from menuchat.net.admission import Admission
 from menuchat.net.stats import ConnectionStats
 
-__all__ = ["MetricsResource", "ServerMetrics", "TimedStore"]
+__all__ = ["MetricsResource", "ServerMetrics", "TimedStore", "timed_store"]
 
 
 class ServerCollector(Collector):
@@ -158,23 +158,29 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
-class TimedStore:
-    """A store whose every call's latency is observed (a L{Store} too).
+def timed_store(store: Any, clock: IReactorTime, metrics: ServerMetrics) -> Any:
+    """C{store}, every call's latency observed in C{metrics}.
 
-    A store that can time the calls it answers later itself (the SQLite
-    store, in its writer: C{time_calls(observe, seconds)}) is asked to, and
-    its calls get no callback here: on the private-message path, a closure
-    and a callback on each call's Deferred cost more than the timing.
+    A store that times its calls itself (the SQLite store:
+    C{time_calls(observe, seconds)}, those answered later in its writer,
+    those answered at once as nil) is asked to and used as it is: on the
+    private-message path, a wrapper around each call cost more than the
+    timing. Any other is wrapped in a L{TimedStore}.
     """
+    time_calls = getattr(store, "time_calls", None)
+    if time_calls is None:
+        return TimedStore(store, clock, metrics)
+    time_calls(metrics.store_latency.observe, clock.seconds)
+    return store
+
+
+class TimedStore:
+    """A store whose every call's latency is observed (a L{Store} too)."""
 
     def __init__(self, store: Any, clock: IReactorTime, metrics: ServerMetrics):
         self._store = store
         self._clock = clock
         self._latency = metrics.store_latency
-        time_calls = getattr(store, "time_calls", None)
-        self._self_timed = time_calls is not None
-        if time_calls is not None:
-            time_calls(self._latency.observe, clock.seconds)
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self._store, name)
@@ -182,12 +188,6 @@ class TimedStore:
             return call
         latency = self._latency
         seconds = self._clock.seconds
-
-        def self_timed(*args: Any, **kwargs: Any) -> Any:
-            result = call(*args, **kwargs)
-            if isinstance(result, Deferred) and result.called and not result.paused:
-                latency.observe(name, 0.0)
-            return result  # if it comes later, the store times it
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = seconds()
@@ -206,9 +206,8 @@ class TimedStore:
                 result.addBoth(observe)
             return result
 
-        chosen = self_timed if self._self_timed else timed
-        setattr(self, name, chosen)
-        return chosen
+        setattr(self, name, timed)
+        return timed
 
 
 class MetricsResource(Resource):

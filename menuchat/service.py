@@ -37,7 +37,7 @@ from menuchat.core.names import prepare
 from menuchat.frontends.irc.base import Gateway
 from menuchat.frontends.irc.factory import IRCFactory
 from menuchat.frontends.menu.factory import MenuChatFactory
-from menuchat.metrics import MetricsResource, ServerMetrics, TimedStore
+from menuchat.metrics import MetricsResource, ServerMetrics, timed_store
 from menuchat.net.admission import Admission
 from menuchat.net.listening import (
     CannotListen,
@@ -153,7 +153,7 @@ class ChatService(MultiService):
         self.store: Store = (
             store
             if isinstance(store, MemoryStore)
-            else TimedStore(store, clock, self.metrics)
+            else timed_store(store, clock, self.metrics)
         )
         self.limits = limits
         self.hub = make_hub(self.store, clock, limits, operators)

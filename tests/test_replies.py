@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.menu.replies import HeldOutput
@@ -82,4 +84,28 @@ class HeldOutputTests(SynchronousTestCase):
         held.pay(second, "B ")
         assert calls == []
         held.pay(first, "A ")
-        assert calls == ["A a b ", b"c ", "d e ", "B ", "close", "f ", "done"]
+        assert calls == ["A a b ", b"c ", "d e B ", "close", "f ", "done"]
+
+    def test_the_answers_paid_in_a_turn_leave_at_its_end_in_one_write(self) -> None:
+        writes: list[str] = []
+        turn_end: list[Any] = []
+        output = Screen()
+        output.write = lambda text: writes.append(text)  # type: ignore[method-assign]
+        output.at_turn_end = turn_end.append  # type: ignore[method-assign]
+        held = HeldOutput(output, lambda: writes.append("done"))
+        first = held.owe()
+        held.write("prompt 1 ")
+        second = held.owe()
+        held.write("prompt 2 ")
+        third = held.owe()
+        held.pay(first, "A ")
+        held.pay(second, "B ")
+        assert writes == []
+        assert len(turn_end) == 1  # one call at the turn's end, not one a pay
+        held.write("later ")  # still behind the answers
+        turn_end.pop()()
+        assert writes == ["A prompt 1 B prompt 2 "]
+        held.pay(third, "C ")
+        turn_end.pop()()
+        assert writes == ["A prompt 1 B prompt 2 ", "C later ", "done"]
+        assert len(held) == 0

@@ -16,7 +16,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
-from menuchat.metrics import ServerMetrics, TimedStore
+from menuchat.metrics import ServerMetrics, timed_store
 from menuchat.store import sqlite_schema as module
 from menuchat.store.sqlite import (
     APPLICATION_ID,
@@ -458,7 +458,7 @@ class SQLiteTimingTests(TestCase):
         self.clock = Clock()
         self.metrics = ServerMetrics()
         self.store = SQLiteStore(str(self.dir / "menuchat.sqlite3"), reactor)
-        self.timed = TimedStore(self.store, self.clock, self.metrics)
+        self.timed = timed_store(self.store, self.clock, self.metrics)
 
     def latencies(self) -> dict[str, tuple[list[int], float]]:
         counts = self.metrics.store_latency
@@ -488,6 +488,33 @@ class SQLiteTimingTests(TestCase):
         assert reserve_counts == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
         assert reserve_sum == 0.003
         assert seen["unread"] == ([1] + [0] * 10, 0.0)
+
+    @inline
+    async def test_the_store_is_not_wrapped_and_times_its_refusals(self) -> None:
+        # Its calls are its own (no wrapper on the private message's path),
+        # and a delivery refused at once is timed as nil, by the store.
+        assert self.timed is self.store
+        await self.store.start()
+        self.addCleanup(self.store.stop)
+        refusals: list[Any] = []
+
+        class Told:
+            def callback(self, unread: int) -> None:
+                refusals.append(unread)
+
+            def errback(self, failure: Any) -> None:
+                refusals.append(failure.value)
+
+        assert await self.store.deliver(message(1, 2, "one"), 1) == 1
+        self.clock.advance(0.001)
+        self.store.deliver_to(message(1, 2, "two"), 1, Told())
+        assert [type(error) for error in refusals] == [MailboxFull]
+        await self.store.stop()
+        self.store.deliver_to(message(1, 3, "closed"), 5, Told())
+        assert [type(error) for error in refusals] == [MailboxFull, StoreError]
+        counts, total = self.latencies()["deliver"]
+        assert counts == [3] + [0] * 10  # the first answered in the same turn
+        assert total == 0.0
 
     @inline
     async def test_a_turns_calls_of_a_kind_are_observed_together(self) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
@@ -58,6 +58,8 @@ __all__ = [
 #: A message in memory with its row id, the order of its mailbox.
 _Mail = tuple[int, Message]
 
+_T = TypeVar("_T")
+
 
 class SQLiteStore:
     """A L{menuchat.store.Store} in the SQLite file at C{path} (or C{:memory:}).
@@ -80,6 +82,8 @@ class SQLiteStore:
         self._incoming: dict[int, int] = {}
         self._claimed: set[str | int] = set()
         self._last_mail_id = 0
+        #: Told of the calls answered at once, once timed (L{time_calls}).
+        self._observe: Observe | None = None
 
     @property
     def transactions(self) -> int:
@@ -102,9 +106,11 @@ class SQLiteStore:
         return self._writer.start(sql.load).addCallback(keep)
 
     def time_calls(self, observe: Observe, seconds: Callable[[], float]) -> None:
-        """Tell C{observe} the name and latency of each call answered through
-        the store's thread, as it is answered (L{Writer.time}): the calls
-        answered at once are left to the caller to time."""
+        """Tell C{observe} the name and latency of each call: those answered
+        through the store's thread as they are answered (L{Writer.time}),
+        those answered at once (from memory, or refused) as nil. The
+        caller need not wrap the store's calls to time them."""
+        self._observe = observe
         self._writer.time(observe, seconds, sql.CALLS)
 
     def stop(self) -> Deferred[None]:
@@ -112,8 +118,21 @@ class SQLiteStore:
         self._stopped = True
         return self._writer.stop()
 
-    def _refused(self) -> Deferred[Any]:
-        return fail(StoreError(f"{self.path}: the store is not open"))
+    def _answered_at_once(self, call: str) -> None:
+        """The call named C{call} is answered at once: timed as nil, if
+        calls are timed."""
+        observe = self._observe
+        if observe is not None:
+            observe(call, 0.0, 1)
+
+    def _at_once(self, call: str, answer: Deferred[_T]) -> Deferred[_T]:
+        """C{answer} to the call named C{call}, which is in already."""
+        self._answered_at_once(call)
+        return answer
+
+    def _refused(self, call: str) -> Deferred[Any]:
+        error = StoreError(f"{self.path}: the store is not open")
+        return self._at_once(call, fail(error))
 
     def _write(
         self,
@@ -124,7 +143,7 @@ class SQLiteStore:
         data: Any = None,
     ) -> Deferred[Any]:
         if not self._open:
-            return self._refused()
+            return self._refused(sql.CALLS[run])
         answer: Deferred[Any] = Deferred()
         self._writer.write(Write(run, args, answer, done, undo, data))
         return answer
@@ -144,12 +163,14 @@ class SQLiteStore:
     def deliver_to(self, message: Message, limit: int, answer: Answer[int]) -> None:
         """L{deliver}, telling C{answer} (see L{menuchat.store})."""
         if not self._open:
+            self._answered_at_once("deliver")
             answer.errback(Failure(StoreError(f"{self.path}: the store is not open")))
             return
         recipient = message.recipient_id
         mailbox = self._mail.get(recipient)
         incoming = self._incoming.get(recipient, 0)
         if (len(mailbox) if mailbox else 0) + incoming >= limit:
+            self._answered_at_once("deliver")
             answer.errback(Failure(MailboxFull(recipient)))
             return
         self._incoming[recipient] = incoming + 1
@@ -197,13 +218,13 @@ class SQLiteStore:
 
     def take_mail(self, user_id: int) -> Deferred[list[Message]]:
         if not self._open:
-            return self._refused()
+            return self._refused("take_mail")
         mailbox = self._mail.pop(user_id, None)
         if not mailbox:
-            return succeed([])
+            return self._at_once("take_mail", succeed([]))
         ids, messages = zip(*mailbox, strict=True)
         self._writer.write(Write(sql.delete_mail_ids, ids, late=True))
-        return succeed(list(messages))
+        return self._at_once("take_mail", succeed(list(messages)))
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
         # In turn with the deliveries asked before it, which it drops too.
@@ -214,14 +235,14 @@ class SQLiteStore:
 
     def unread(self, user_id: int) -> Deferred[int]:
         if not self._open:
-            return self._refused()
-        return succeed(len(self._mail.get(user_id, ())))
+            return self._refused("unread")
+        return self._at_once("unread", succeed(len(self._mail.get(user_id, ()))))
 
     # Accounts
 
     def create_account(self, account: Account) -> Deferred[None]:
         if not self._open:
-            return self._refused()
+            return self._refused("create_account")
         key, user_id = account.key, account.user_id
         claimed = self._claimed
         if (
@@ -230,7 +251,7 @@ class SQLiteStore:
             or key in claimed
             or user_id in claimed
         ):
-            return fail(NameTaken(account.name))
+            return self._at_once("create_account", fail(NameTaken(account.name)))
         claimed.add(key)
         claimed.add(user_id)
         return self._write(
@@ -251,13 +272,13 @@ class SQLiteStore:
 
     def find_account(self, key: str) -> Deferred[Account | None]:
         if not self._open:
-            return self._refused()
-        return succeed(self._by_key.get(key))
+            return self._refused("find_account")
+        return self._at_once("find_account", succeed(self._by_key.get(key)))
 
     def account_by_id(self, user_id: int) -> Deferred[Account | None]:
         if not self._open:
-            return self._refused()
-        return succeed(self._by_id.get(user_id))
+            return self._refused("account_by_id")
+        return self._at_once("account_by_id", succeed(self._by_id.get(user_id)))
 
     def set_password(self, user_id: int, password_hash: str) -> Deferred[None]:
         return self._write(

@@ -192,6 +192,7 @@ class SessionBase:
 
     __slots__ = (
         "_accounts",
+        "_held",
         "_hub",
         "_mail_notice",
         "_output",
@@ -218,6 +219,7 @@ class SessionBase:
         self._accounts = accounts
         self._passwords_need_tls = passwords_need_tls
         self._paid_waiters: list[Deferred[None]] = []
+        self._held: HeldOutput | None = None
         self._pending_text = ""
         self._pending_name = ""
         self._mail_notice: MessageWaiting | None = None
@@ -300,20 +302,27 @@ class SessionBase:
 
         return settle(pending, done, failed)
 
-    def _owe(self) -> tuple[HeldOutput, Owed]:
-        """A place for an answer still to come; what is written from now on
-        waits behind it (see L{menuchat.frontends.menu.replies})."""
-        held = self._output
-        if not isinstance(held, HeldOutput):
-            output = held
-            output.reply_later()
-            held = HeldOutput(output, lambda: self._paid(held, output))
-            self._output = held
-        return held, held.owe()
+    def _owe(self, owed: Owed) -> HeldOutput:
+        """Keep a place for C{owed}, an answer still to come; what is
+        written from now on waits behind it (see
+        L{menuchat.frontends.menu.replies}). The output that holds it is
+        made once, and used again each time the session owes again."""
+        current = self._output
+        if isinstance(current, HeldOutput):
+            held = current
+        else:
+            current.reply_later()
+            kept = self._held
+            if kept is None or kept.output is not current:
+                kept = self._held = HeldOutput(current, self._paid)
+            held = self._output = kept
+        held.owe(owed)
+        return held
 
-    def _paid(self, held: Output, output: Output) -> None:
-        if self._output is held:
-            self._output = output
+    def _paid(self) -> None:
+        held = self._output
+        if held is self._held and isinstance(held, HeldOutput):
+            self._output = held.output
         waiters, self._paid_waiters = self._paid_waiters, []
         for waiting in waiters:
             waiting.callback(None)

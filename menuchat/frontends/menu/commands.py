@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, cast
+from typing import Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
@@ -316,24 +316,33 @@ _COMMANDS: dict[str, tuple[Callable[[Commands, str], Any], str, bool]] = {
 }
 
 
-class _SendReply:
+#: The answer to a private message, at the menu and in a room.
+_SENT = {
+    texts.OPTION_PROMPT: texts.MESSAGE_SENT + texts.OPTION_PROMPT,
+    "": texts.MESSAGE_SENT,
+}
+
+
+class _SendReply(Owed):
     """The answer to one private message (an L{Answer}), told by the hub.
 
     Told at once (the memory store), it is the session's reply, as any
     other. Told later (the SQLite store commits first), it was owed: the
-    session went on meanwhile, and the answer takes the place kept for it
-    (L{menuchat.frontends.menu.replies}). No Deferred is made on the way
-    unless the session owes too many answers and must stop reading.
+    session went on meanwhile, and the answer takes the place kept for it,
+    which it is (L{menuchat.frontends.menu.replies}). No Deferred is made
+    on the way unless the session owes too many answers and must stop
+    reading.
     """
 
-    __slots__ = ("_held", "_owed", "_paid", "_prompt", "_session", "_told", "_who")
+    __slots__ = ("_held", "_paid", "_prompt", "_session", "_told", "_who")
 
     def __init__(self, session: Commands, who: str) -> None:
+        self.text = None
+        self.after = []
         self._session = session
         self._who = who
         self._told = False
         self._held: HeldOutput | None = None
-        self._owed: Owed | None = None
         self._prompt = ""
         self._paid: Deferred[None] | None = None
 
@@ -347,8 +356,7 @@ class _SendReply:
         if prompt:
             session.state = State.MENU
         self._prompt = prompt
-        held, self._owed = session._owe()
-        self._held = held
+        held = self._held = session._owe(self)
         if len(held) < MAX_OWED:
             return None
         # Too much in flight: read on once this answer is in.
@@ -361,8 +369,9 @@ class _SendReply:
             self._told = True
             self._session._reply(texts.MESSAGE_SENT)
             return
-        held.pay(cast(Owed, self._owed), texts.MESSAGE_SENT + self._prompt)
-        self._release()
+        held.pay(self, _SENT[self._prompt])
+        if self._paid is not None:
+            self._release()
 
     def errback(self, reason: Failure) -> None:
         session = self._session
@@ -379,9 +388,7 @@ class _SendReply:
         if refusal is None:
             session.log.failure("Request failed", reason)
             refusal = texts.STORE_FAILED
-        held.pay(
-            cast(Owed, self._owed), texts.ERROR.format(reason=refusal) + self._prompt
-        )
+        held.pay(self, texts.ERROR.format(reason=refusal) + self._prompt)
         self._release()
 
     def _refused(self, error: errors.ChatError) -> None:

@@ -34,7 +34,8 @@ _Action = Callable[["Output"], None]
 
 class Owed:
     """One answer still to come, and what was written after it: texts to
-    write, joined while nothing else comes between, and other actions."""
+    write, joined while nothing else comes between, and other actions.
+    (A reply that is told its answer later can be one.)"""
 
     __slots__ = ("after", "text")
 
@@ -46,6 +47,10 @@ class Owed:
 class HeldOutput:
     """A session's output while it owes answers (an L{Output} too).
 
+    Answers paid during a turn are written at its end (L{Output.at_turn_end}),
+    together: the answers a store gives in one transaction to one session
+    leave in one write with what follows them, not one write each.
+
     @param output: the connection, where everything goes in the end.
     @param done: called once nothing is owed any more (the session writes
         to C{output} directly again).
@@ -55,41 +60,53 @@ class HeldOutput:
         self.output = output
         self._done = done
         self._owed: deque[Owed] = deque()
+        self._releasing = False
 
     def __len__(self) -> int:
         return len(self._owed)
 
-    def owe(self) -> Owed:
-        """Keep a place for an answer: what is written from now on follows it."""
-        owed = Owed()
+    def owe(self, owed: Owed | None = None) -> Owed:
+        """Keep a place for an answer (C{owed}, or a new one): what is
+        written from now on follows it."""
+        if owed is None:
+            owed = Owed()
         self._owed.append(owed)
         return owed
 
     def pay(self, owed: Owed, text: str) -> None:
-        """C{owed}'s answer is C{text}: write every answer now in order."""
+        """C{owed}'s answer is C{text}: written, with every answer before it
+        and what follows them, at the end of the turn."""
         owed.text = text
+        if not self._releasing and self._owed and self._owed[0].text is not None:
+            self._releasing = True
+            self.output.at_turn_end(self._release)
+
+    def _release(self) -> None:
+        """Write every answer in, in order, up to the first still owed."""
+        self._releasing = False
         queue = self._owed
         output = self.output
+        pieces: list[str] = []
         while queue and queue[0].text is not None:
             first = queue.popleft()
-            text = cast(str, first.text)
-            after = first.after
-            if after and isinstance(after[0], str):
-                # The answer and the text written after it: one write.
-                text += after[0]
-                after = after[1:]
-            output.write(text)
-            for action in after:
+            pieces.append(cast(str, first.text))
+            for action in first.after:
                 if isinstance(action, str):
-                    output.write(action)
-                else:
-                    action(output)
+                    pieces.append(action)
+                    continue
+                if pieces:
+                    output.write("".join(pieces))
+                    pieces = []
+                action(output)
+        if pieces:
+            output.write("".join(pieces))
         if not queue:
             self._done()
 
     def abandon(self) -> None:
         """Forget what is owed and what waits behind it (the session ends)."""
         self._owed.clear()
+        self._releasing = True  # and write nothing more
 
     def _later(self, action: _Action) -> None:
         if self._owed:
