@@ -79,6 +79,9 @@ class RoomTests(HubCase):
         with self.assertRaises(hub.InvalidRoomId):
             self.chat.create_room(nina, "two words")
         assert self.chat.rooms() == []
+        with self.assertRaises(hub.InvalidRoomId):
+            self.chat.join_room(nina, "two words")
+        assert nina.room is None
 
     def test_join_tells_the_joiner_first_then_the_others(self):
         nina, nina_member = login(self.chat, "Nina")
@@ -368,3 +371,14 @@ class KeptRoomTests(HubCase):
         restarted = self.make_hub(self.store)
         resolved(restarted.restore_rooms())
         assert restarted.rooms() == []
+
+    def test_a_guest_rooms_lines_and_its_closing_never_reach_the_store(self):
+        deleted = []
+        delete_room = self.store.delete_room
+        self.store.delete_room = lambda key: deleted.append(key) or delete_room(key)
+        ann, _ = login(self.chat, "Ann")
+        self.chat.create_room(ann, "den")
+        self.chat.say(ann, "not kept")
+        self.chat.close_room(ann)
+        assert resolved(self.store.history("den", 100)) == []
+        assert deleted == []
