@@ -177,6 +177,24 @@ class MenuTests(DialogueCase):
             "Your option <enter a number>: "
         )
 
+    def test_a_line_too_long_at_a_password_prompt_shows_input_again(self):
+        nina, screen = person(self.chat, "Nina")
+        for lines in (["8"], ["8", "secret12"]):  # new password; again
+            for line in lines:
+                nina.line_received(line)
+            assert screen.hidden is True
+            nina.line_too_long(2048)
+            assert screen.hidden is False
+            assert screen.take().endswith(texts.OPTION_PROMPT)
+        for line in ("8", "secret12", "secret12", "6"):
+            nina.line_received(line)
+        again, screen = connect(self.chat)
+        again.line_received("Nina")
+        assert screen.hidden is True  # the password prompt
+        again.line_too_long(2048)
+        assert screen.hidden is False
+        assert screen.take().endswith(texts.NAME_PROMPT)
+
 
 class MailTests(DialogueCase):
     """Options 2 and 3: private messages and the notices they cause."""

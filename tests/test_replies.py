@@ -83,3 +83,13 @@ class HeldOutputTests(SynchronousTestCase):
         assert calls == []
         held.pay(first, "A ")
         assert calls == ["A a b ", b"c ", "d e ", "B ", "close", "f ", "done"]
+
+    def test_with_nothing_owed_everything_goes_straight_through(self) -> None:
+        self.held.write("at once ")
+        self.held.write_bytes(b"bytes")
+        self.held.hide_input(True)
+        self.held.close()
+        self.assertEqual(self.screen.text, "at once bytes")
+        self.assertTrue(self.screen.hidden)
+        self.assertTrue(self.screen.closed)
+        self.assertEqual(self.done, [])
