@@ -336,8 +336,8 @@ class MessageRefusalTests(PeopleCase):
         )
         assert len(self.flushLoggedErrors(errors.UnknownUser)) == 1
 
-    def test_a_store_failing_to_keep_a_message_is_told_as_a_fault(self) -> None:
-        from twisted.internet.defer import fail
+    def test_a_store_failing_to_keep_a_message_later_is_told_as_a_fault(self) -> None:
+        from twisted.internet.defer import Deferred
 
         from menuchat.core import errors
 
@@ -347,12 +347,15 @@ class MessageRefusalTests(PeopleCase):
             "Error: the server could not do that just now; nothing was changed.\r\n"
             + PROMPT
         )
-        # A failure of the store, and a refusal the menu has no words for:
-        # both a fault, both logged.
+        # A failure of the store, and a refusal the menu has no words for,
+        # once the store answers: both a fault, both logged.
         with capturedLogs() as events:
             for error in (RuntimeError("disk"), errors.NotAllowed()):
-                self.patch(self.store, "deliver", lambda *args, e=error: fail(e))
-                assert nina.say("/msg jose hi") == fault
+                later: Deferred[int] = Deferred()
+                self.patch(self.store, "deliver", lambda *args, d=later: d)
+                assert nina.say("/msg jose hi") == ""  # the answer waits
+                later.errback(error)
+                assert nina.read() == fault
         assert [e["log_format"] for e in events if "log_failure" in e] == [
             "Request failed",
             "Request failed",
