@@ -2,8 +2,9 @@
 
 import time
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import fail, maybeDeferred
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.accounts import Accounts
@@ -45,8 +46,9 @@ class DialogueCase(SynchronousTestCase):
     """Sessions on a hub with small limits and a fixed time."""
 
     def setUp(self):
+        self.store = MemoryStore()
         self.chat = Hub(
-            MemoryStore(),
+            self.store,
             now=lambda: STAMP,
             mailbox_size=2,
             max_rooms=5,
@@ -149,6 +151,17 @@ class MenuTests(DialogueCase):
         assert self.chat.users() == []
         nina.line_received("1")
         assert screen.text == "Goodbye\r\n"
+
+    def test_a_logout_the_store_fails_is_logged_and_still_says_goodbye(self):
+        nina, screen = person(self.chat, "Nina")
+        self.patch(self.store, "drop_mail", lambda user_id: fail(OSError("disk")))
+        with capturedLogs() as events:
+            nina.line_received("6")
+        assert screen.text == "Goodbye\r\n" and screen.closed
+        assert self.chat.users() == []
+        [failed] = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Logout failed"
+        assert len(self.flushLoggedErrors(OSError)) == 1
 
     def test_unknown_option_gets_an_error_and_the_prompt(self):
         nina, screen = person(self.chat, "Nina")
