@@ -54,6 +54,12 @@ class UserTests(HubCase):
             login(self.chat, "nINA")
         assert len(self.chat.users()) == 1
 
+    def test_refused_logins_are_counted_by_reason(self):
+        login(self.chat, "Nina")
+        for name in ("two words", "", "nina"):
+            self.failureResultOf(self.chat.login(name, FakeMember()))
+        assert self.chat.login_failures == {"invalid_name": 2, "name_taken": 1}
+
     def test_names_spelled_differently_in_unicode_are_the_same_name(self):
         login(self.chat, "Jos\u00e9")  # precomposed é
         with self.assertRaises(hub.NameTaken):
@@ -336,6 +342,16 @@ class IdBlockTests(SynchronousTestCase):
         again = self.chat.login("A", FakeMember())
         self.store.reservations[1][1].callback(range(1, 3))
         assert resolved(again).name == "A"
+
+    def test_a_second_reservation_that_fails_fails_the_logins_left(self):
+        logins = [self.chat.login(name, FakeMember()) for name in "abc"]
+        self.store.reservations[0][1].callback(range(10, 12))
+        # The third login waits for a second block, which the store refuses.
+        self.store.reservations[1][1].errback(RuntimeError("store down"))
+        assert [resolved(d).id for d in logins[:2]] == [10, 11]
+        with self.assertRaises(RuntimeError):
+            resolved(logins[2])
+        assert [u.name for u in self.chat.users()] == ["a", "b"]
 
     def test_a_name_is_claimed_while_its_id_is_reserved(self):
         self.chat.login("Nina", FakeMember())
