@@ -56,9 +56,11 @@ class UserTests(HubCase):
 
     def test_refused_logins_are_counted_by_reason(self):
         login(self.chat, "Nina")
-        for name in ("two words", "", "nina"):
+        for name in ("two words", "", "nina", "NINA"):
             self.failureResultOf(self.chat.login(name, FakeMember()))
-        assert self.chat.login_failures == {"invalid_name": 2, "name_taken": 1}
+        assert self.chat.login_failures == {"invalid_name": 2, "name_taken": 2}
+        taken = self.failureResultOf(self.chat.login("nINA", FakeMember()))
+        assert taken.value.args == ("nINA",)  # the name as it was asked for
 
     def test_names_spelled_differently_in_unicode_are_the_same_name(self):
         login(self.chat, "Jos\u00e9")  # precomposed é
@@ -355,5 +357,6 @@ class IdBlockTests(SynchronousTestCase):
 
     def test_a_name_is_claimed_while_its_id_is_reserved(self):
         self.chat.login("Nina", FakeMember())
+        assert self.chat.online("nina") is None  # not online before its id
         with self.assertRaises(hub.NameTaken):
             resolved(self.chat.login("nina", FakeMember()))
