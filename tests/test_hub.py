@@ -202,15 +202,20 @@ class MailTests(HubCase):
             message.text,
         ) == (nina.id, "Nina", 7, "Jose", "see you")
         assert resolved(self.store.take_mail(7)) == [message]
-        # A notice to someone offline: sent as one, kept as plain mail.
-        sent = resolved(self.chat.send_message(nina, 7, "quiet", notice=True))
-        assert sent.notice is True
-        [kept] = resolved(self.store.take_mail(7))
-        assert (kept.text, kept.notice) == ("quiet", False)
-        sent = resolved(self.chat.send_to(nina, "jose", "by name", notice=True))
-        assert sent.notice is True
-        [kept] = resolved(self.store.take_mail(7))
-        assert (kept.text, kept.notice) == ("by name", False)
+
+    def test_a_notice_to_someone_offline_is_sent_as_one_and_kept_as_mail(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        nina, _ = login(self.chat, "Nina")
+        for sending in (
+            self.chat.send_message(nina, 7, "by id", notice=True),
+            self.chat.send_to(nina, "jose", "by name", notice=True),
+        ):
+            assert resolved(sending).notice is True
+        kept = resolved(self.store.take_mail(7))
+        assert [(m.text, m.notice) for m in kept] == [
+            ("by id", False),
+            ("by name", False),
+        ]
 
     def test_users_are_found_by_id_online_or_registered(self):
         resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
