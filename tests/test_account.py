@@ -270,6 +270,7 @@ class AccountDialogueTests(SynchronousTestCase):
     def test_a_deleted_account_leaves_a_guest_who_may_register_again(self) -> None:
         nina, wire = self.register()
         self.say(nina, wire, "8", "2", "DELETE")
+        self.assertIs(self.factory.hub.online("Nina").registered, False)
         self.assertIn(b"You are a guest", self.say(nina, wire, "8"))
 
     def test_a_name_registered_meanwhile_is_not_registered_again(self) -> None:
@@ -322,3 +323,29 @@ class AccountDialogueTests(SynchronousTestCase):
             SHOW_INPUT + too_long + b"Your id key (i.e your name): ",
         )
         self.assertIn(b"Client Name: Jose", self.say(again, wire, "Jose"))
+
+    def test_telnet_agreeing_to_see_its_input_again_is_not_answered(self) -> None:
+        # A telnet client acknowledges the withdrawn ECHO (IAC WONT ECHO)
+        # with IAC DONT ECHO: the two ends agree, nothing more is said.
+        dont_echo = b"\xff\xfe\x01"
+        nina, wire = self.connect()
+        self.say(nina, wire, "Nina")
+        for lines in (
+            ["8", ""],
+            ["8", "short"],
+            ["8", "secret12", "secret13"],
+            ["8", "secret12", "secret12"],
+        ):
+            self.assertIn(SHOW_INPUT, self.say(nina, wire, *lines))
+            wire.clear()
+            nina.dataReceived(dont_echo)
+            self.clock.advance(0)
+            self.assertEqual(wire.value(), b"", lines)
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        self.say(again, wire, "Nina")
+        self.assertIn(SHOW_INPUT, self.say(again, wire, "secret12"))
+        wire.clear()
+        again.dataReceived(dont_echo)
+        self.clock.advance(0)
+        self.assertEqual(wire.value(), b"")

@@ -101,6 +101,13 @@ class PortalTests(SynchronousTestCase):
         )
         self.assertEqual(unknown.getErrorMessage(), "no such account")
 
+    def test_bytes_that_are_not_utf8_are_refused_like_any_wrong_ones(self) -> None:
+        for name, password in ((b"Nina\xff", b"secret12"), (b"Nina", b"secret12\xff")):
+            refused = self.failureResultOf(
+                self.portal.login(UsernamePassword(name, password), None, IAccount)
+            )
+            refused.trap(UnauthorizedLogin)
+
     def test_the_realm_gives_accounts_only_and_only_those_that_exist(self) -> None:
         realm = AccountRealm(self.store)
         other = self.failureResultOf(

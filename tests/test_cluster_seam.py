@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core import errors
 from menuchat.core.accounts import hash_password
-from menuchat.core.events import Change, LeaveReason
+from menuchat.core.events import Change, CloseReason, LeaveReason
 from menuchat.core.hub import Hub, User
 from menuchat.core.names import token_key
 from menuchat.store import Account
@@ -49,6 +49,9 @@ class Node:
         self.released: list[str] = []
         self.stand_ins: dict[int, Heard] = {}
         self.refuse_names = False
+        self.rooms_released: list[tuple[str, float]] = []
+        self.rooms_claimed: list[tuple[str, float]] = []
+        self.room_answer: Deferred[bool] | None = None  # None: granted at once
         nodes[name] = self
         hub.cluster = self
 
@@ -66,10 +69,13 @@ class Node:
         self.names.pop(key, None)
 
     def claim_room(self, key: str, created_at: float) -> Deferred[bool]:
+        self.rooms_claimed.append((key, created_at))
+        if self.room_answer is not None:
+            return self.room_answer
         return succeed(True)
 
     def release_room(self, key: str, created_at: float) -> None:
-        pass
+        self.rooms_released.append((key, created_at))
 
     def arrived(self, user: User) -> None:
         for other in self._others():
@@ -94,8 +100,9 @@ class ClusterSeamTests(SynchronousTestCase):
         self.store = store = MemoryStore()  # one store: ids are unique across the nodes
         self.nodes: dict[str, Node] = {}
         names: dict[str, str] = {}
-        self.hub_a = Hub(store, now=lambda: 1000.0, operators=frozenset({"olga"}))
-        self.hub_b = Hub(store, now=lambda: 1000.0, operators=frozenset({"olga"}))
+        self.now = 1000.0
+        self.hub_a = Hub(store, now=lambda: self.now, operators=frozenset({"olga"}))
+        self.hub_b = Hub(store, now=lambda: self.now, operators=frozenset({"olga"}))
         self.a = Node("a", self.hub_a, self.nodes, names)
         self.b = Node("b", self.hub_b, self.nodes, names)
         self.nina_hears, self.jose_hears = Heard(), Heard()
@@ -246,3 +253,120 @@ class ClusterSeamTests(SynchronousTestCase):
         assert added is not None
         assert (added.node, added.registered) == ("b", True)
         assert self.hub_a.online("zed") is added
+
+    def test_a_line_said_reaches_the_members_of_the_other_node(self):
+        self.hub_a.say(self.kim, "hello")
+        assert self.a.published == [("say", "Kim", "hello")]
+        assert self.jose_hears.events[-1] == ("line", "Den", "Kim", "hello")
+
+    def test_a_member_leaving_with_words_is_told_on_the_other_node(self):
+        self.hub_a.leave_room(self.kim, "see you")
+        assert self.a.published == [("leave_room", "Kim", "see you")]
+        (left,) = [e for e in self.jose_hears.raw if e.name == "Kim"]
+        assert (left.reason, left.message) == (LeaveReason.LEFT, "see you")
+        assert [m.name for m in self.hub_b.room("den").members] == ["Nina", "Jose"]
+        assert self.hub_b.online("Kim").room is None
+
+    def test_a_room_closed_is_closed_on_the_other_node_and_its_id_given_back(self):
+        created_at = self.hub_a.room("den").created_at
+        self.hub_a.close_room(self.nina)
+        assert self.a.published == [("close_room", "Nina", "Den")]
+        assert self.jose_hears.events[-1] == ("closed", "Den", CloseReason.OWNER_CLOSED)
+        assert self.hub_b.room("den") is None and self.jose.room is None
+        # Each node gives back the claim of that very room.
+        assert self.a.rooms_released == [("den", created_at)]
+        assert self.b.rooms_released == [("den", created_at)]
+
+    def test_a_kept_room_closed_is_deleted_from_the_store_once(self):
+        olga = resolved(self.hub_a.login("Olga", Heard(), self.account("Olga")))
+        resolved(self.hub_a.open_room(olga, "Hall"))
+        assert self.hub_b.room("hall").persistent
+        deleted: list[str] = []
+        delete_room = self.store.delete_room
+
+        def counted(key: str) -> Deferred[None]:
+            deleted.append(key)
+            return delete_room(key)
+
+        self.store.delete_room = counted  # type: ignore[method-assign]
+        self.hub_a.close_room(olga)
+        assert self.hub_b.room("hall") is None
+        # The node of the user who closed it deletes it; the other only
+        # follows.
+        assert deleted == ["hall"]
+
+    def pending_claim(self) -> Deferred[bool]:
+        """Node b's next name claim answers when the test says."""
+        answer: Deferred[bool] = Deferred()
+        self.b.claim_name = lambda key: answer  # type: ignore[method-assign]
+        return answer
+
+    def test_a_name_lost_to_another_node_while_claiming_stays_its_users(self):
+        answer = self.pending_claim()
+        login = self.hub_b.login("Ivo", FakeMember())
+        # Node a's Ivo wins the name and is announced before b's claim answers.
+        ivo = resolved(self.hub_a.login("Ivo", Heard()))
+        answer.callback(False)
+        self.failureResultOf(login).trap(errors.NameTaken)
+        assert self.hub_b.online("ivo").id == ivo.id
+        assert self.b.released == []
+
+    def test_a_name_claimed_while_its_other_holder_came_and_went_is_refused(self):
+        answer = self.pending_claim()
+        login = self.hub_b.login("Ivo", FakeMember())
+        ivo = resolved(self.hub_a.login("Ivo", Heard()))
+        resolved(self.hub_a.logout(ivo))
+        assert self.hub_b.online("ivo") is None
+        answer.callback(False)
+        self.failureResultOf(login).trap(errors.NameTaken)
+        assert self.hub_b.online("ivo") is None
+
+    def test_a_name_registered_or_unregistered_is_so_on_the_other_node(self):
+        self.hub_a.set_registered(self.kim, True)
+        assert self.hub_b.online("Kim").registered is True
+        self.hub_a.set_registered(self.kim, False)
+        assert self.hub_b.online("Kim").registered is False
+        assert self.a.published == [
+            ("set_registered", "Kim", True),
+            ("set_registered", "Kim", False),
+        ]
+
+    def test_a_room_opens_once_the_cluster_gives_its_id(self):
+        self.a.room_answer = answer = Deferred()
+        ivo = resolved(self.hub_a.login("Ivo", Heard()))
+        opening = self.hub_a.open_room(ivo, "Hut")
+        assert self.a.rooms_claimed == [("hut", 1000.0)]
+        assert self.hub_a.room("hut") is None  # not before the answer
+        self.now = 1005.0
+        answer.callback(True)
+        room = self.successResultOf(opening)
+        # The room is as old as its claim, on both nodes.
+        assert (room.id, room.created_at, ivo.room) == ("Hut", 1000.0, room)
+        assert self.hub_b.room("hut").created_at == 1000.0
+        assert self.a.rooms_released == []
+
+    def test_a_room_id_the_cluster_refuses_is_taken(self):
+        self.a.room_answer = succeed(False)
+        ivo = resolved(self.hub_a.login("Ivo", Heard()))
+        failure = self.failureResultOf(self.hub_a.open_room(ivo, "Hut"))
+        failure.trap(errors.RoomTaken)
+        assert failure.value.args == ("Hut",)
+        assert self.hub_a.room("hut") is None and ivo.room is None
+        assert self.a.rooms_released == []  # not won: nothing to give back
+
+    def test_a_room_refused_after_its_claim_gives_its_id_back(self):
+        self.a.room_answer = answer = Deferred()
+        ivo = resolved(self.hub_a.login("Ivo", Heard()))
+        opening = self.hub_a.open_room(ivo, "Hut")
+        self.hub_a.join_room(ivo, "den")  # while the cluster answers
+        answer.callback(True)
+        self.failureResultOf(opening).trap(errors.AlreadyInRoom)
+        assert self.hub_a.room("hut") is None
+        assert self.a.rooms_released == [("hut", 1000.0)]
+
+    def test_a_bad_room_id_is_refused_before_the_cluster_is_asked(self):
+        ivo = resolved(self.hub_a.login("Ivo", Heard()))
+        self.failureResultOf(self.hub_a.open_room(ivo, "two words")).trap(
+            errors.InvalidRoomId
+        )
+        assert self.a.rooms_claimed == []

@@ -4,6 +4,7 @@ menu protocol: every command at the menu and in a room, and its errors."""
 from __future__ import annotations
 
 from twisted.internet.error import ConnectionDone
+from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
 from tests.menu_people import PeopleCase
@@ -334,6 +335,44 @@ class MessageRefusalTests(PeopleCase):
             + PROMPT
         )
         assert len(self.flushLoggedErrors(errors.UnknownUser)) == 1
+
+    def test_a_store_failing_to_keep_a_message_later_is_told_as_a_fault(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        from menuchat.core import errors
+
+        nina = self.person("Nina")
+        self.person("Jose")
+        fault = (
+            "Error: the server could not do that just now; nothing was changed.\r\n"
+            + PROMPT
+        )
+        # A failure of the store, and a refusal the menu has no words for,
+        # once the store answers: both a fault, both logged.
+        with capturedLogs() as events:
+            for error in (RuntimeError("disk"), errors.NotAllowed()):
+                later: Deferred[int] = Deferred()
+                self.patch(self.store, "deliver", lambda *args, d=later: d)
+                assert nina.say("/msg jose hi") == ""  # the answer waits
+                later.errback(error)
+                assert nina.read() == fault
+        assert [e["log_format"] for e in events if "log_failure" in e] == [
+            "Request failed",
+            "Request failed",
+        ]
+        assert len(self.flushLoggedErrors(RuntimeError, errors.NotAllowed)) == 2
+
+    def test_a_recipient_the_store_finds_unknown_later_is_named(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        nina = self.person("Nina")
+        later: Deferred[None] = Deferred()
+        self.patch(self.store, "find_account", lambda key: later)
+        assert nina.say("/msg zed hi") == ""  # the answer waits for the store
+        later.callback(None)
+        assert nina.read() == (
+            "Error: no user has the id or name 'zed'; nothing was sent.\r\n" + PROMPT
+        )
 
 
 class RoomLineLimitTests(PeopleCase):

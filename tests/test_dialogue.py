@@ -2,8 +2,9 @@
 
 import time
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import fail, maybeDeferred
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.accounts import Accounts
@@ -45,8 +46,9 @@ class DialogueCase(SynchronousTestCase):
     """Sessions on a hub with small limits and a fixed time."""
 
     def setUp(self):
+        self.store = MemoryStore()
         self.chat = Hub(
-            MemoryStore(),
+            self.store,
             now=lambda: STAMP,
             mailbox_size=2,
             max_rooms=5,
@@ -95,9 +97,40 @@ class LoginTests(DialogueCase):
         session, screen = connect(self.chat)
         screen.take()
         session.line_received("NINA")
-        assert "taken" in screen.take()
+        assert screen.take() == (
+            "Error: the name 'NINA' is taken. Choose another.\r\n"
+            "Your id key (i.e your name): "
+        )
         session.line_received("Jose")
         assert "Client ID: 2\r\n" in screen.text
+
+    def test_a_store_failing_at_login_is_a_fault_and_the_name_asked_again(self):
+        self.patch(self.store, "find_account", lambda key: fail(OSError("disk")))
+        session, screen = connect(self.chat)
+        screen.take()
+        with capturedLogs() as events:
+            session.line_received("Nina")
+        assert screen.take() == (
+            "Error: the server could not do that just now; nothing was changed.\r\n"
+            "Your id key (i.e your name): "
+        )
+        [failed] = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Request failed"
+        assert len(self.flushLoggedErrors(OSError)) == 1
+        assert session.state is State.NAME and self.chat.users() == []
+
+    def test_a_registered_user_without_mail_is_told_of_none(self):
+        nina, screen = person(self.chat, "Nina")
+        for line in ("8", "secret12", "secret12", "6"):
+            nina.line_received(line)
+        again, screen = connect(self.chat)
+        again.line_received("Nina")
+        screen.take()
+        again.line_received("secret12")
+        assert screen.take() == (
+            "\r\nSuccessfully connected to server\r\nClient Name: Nina\r\n"
+            "Client ID: 1\r\n" + texts.MENU + texts.OPTION_PROMPT
+        )
 
     def assert_bad_name(self, line, reason):
         """C{line} is refused as a name with C{reason}, and asked again."""
@@ -150,6 +183,17 @@ class MenuTests(DialogueCase):
         nina.line_received("1")
         assert screen.text == "Goodbye\r\n"
 
+    def test_a_logout_the_store_fails_is_logged_and_still_says_goodbye(self):
+        nina, screen = person(self.chat, "Nina")
+        self.patch(self.store, "drop_mail", lambda user_id: fail(OSError("disk")))
+        with capturedLogs() as events:
+            nina.line_received("6")
+        assert screen.text == "Goodbye\r\n" and screen.closed
+        assert self.chat.users() == []
+        [failed] = [e for e in events if "log_failure" in e]
+        assert failed["log_format"] == "Logout failed"
+        assert len(self.flushLoggedErrors(OSError)) == 1
+
     def test_unknown_option_gets_an_error_and_the_prompt(self):
         nina, screen = person(self.chat, "Nina")
         nina.line_received("9")
@@ -159,6 +203,18 @@ class MenuTests(DialogueCase):
         )
         nina.line_received("\x1b[Hx")
         assert "\x1b" not in screen.take()
+        nina.line_received("9" * 50)
+        assert screen.take().startswith("Error: '" + "9" * 40 + "' is not")
+
+    def test_option_7_lists_the_rooms(self):
+        nina, screen = person(self.chat, "Nina")
+        nina.line_received("7")
+        assert screen.take() == texts.NO_ROOMS + texts.OPTION_PROMPT
+        jose, _ = person(self.chat, "Jose")
+        for line in ("4", "lobby"):
+            jose.line_received(line)
+        nina.line_received("7")
+        assert screen.take() == "Chat rooms: lobby (1)\r\n" + texts.OPTION_PROMPT
 
     def test_empty_line_at_the_menu_is_an_error_with_the_menu_again(self):
         nina, screen = person(self.chat, "Nina")
@@ -176,6 +232,24 @@ class MenuTests(DialogueCase):
             "Error: that line was longer than 2048 bytes and was discarded.\r\n"
             "Your option <enter a number>: "
         )
+
+    def test_a_line_too_long_at_a_password_prompt_shows_input_again(self):
+        nina, screen = person(self.chat, "Nina")
+        for lines in (["8"], ["8", "secret12"]):  # new password; again
+            for line in lines:
+                nina.line_received(line)
+            assert screen.hidden is True
+            nina.line_too_long(2048)
+            assert screen.hidden is False
+            assert screen.take().endswith(texts.OPTION_PROMPT)
+        for line in ("8", "secret12", "secret12", "6"):
+            nina.line_received(line)
+        again, screen = connect(self.chat)
+        again.line_received("Nina")
+        assert screen.hidden is True  # the password prompt
+        again.line_too_long(2048)
+        assert screen.hidden is False
+        assert screen.take().endswith(texts.NAME_PROMPT)
 
 
 class MailTests(DialogueCase):

@@ -55,6 +55,14 @@ class UserTests(HubCase):
             login(self.chat, "nINA")
         assert len(self.chat.users()) == 1
 
+    def test_refused_logins_are_counted_by_reason(self):
+        login(self.chat, "Nina")
+        for name in ("two words", "", "nina", "NINA"):
+            self.failureResultOf(self.chat.login(name, FakeMember()))
+        assert self.chat.login_failures == {"invalid_name": 2, "name_taken": 2}
+        taken = self.failureResultOf(self.chat.login("nINA", FakeMember()))
+        assert taken.value.args == ("nINA",)  # the name as it was asked for
+
     def test_names_spelled_differently_in_unicode_are_the_same_name(self):
         login(self.chat, "Jos\u00e9")  # precomposed é
         with self.assertRaises(hub.NameTaken):
@@ -196,6 +204,20 @@ class MailTests(HubCase):
         ) == (nina.id, "Nina", 7, "Jose", "see you")
         assert resolved(self.store.take_mail(7)) == [message]
 
+    def test_a_notice_to_someone_offline_is_sent_as_one_and_kept_as_mail(self):
+        resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
+        nina, _ = login(self.chat, "Nina")
+        for sending in (
+            self.chat.send_message(nina, 7, "by id", notice=True),
+            self.chat.send_to(nina, "jose", "by name", notice=True),
+        ):
+            assert resolved(sending).notice is True
+        kept = resolved(self.store.take_mail(7))
+        assert [(m.text, m.notice) for m in kept] == [
+            ("by id", False),
+            ("by name", False),
+        ]
+
     def test_users_are_found_by_id_online_or_registered(self):
         resolved(self.store.create_account(Account(7, "Jose", "jose", "hash", 1.0)))
         nina, _ = login(self.chat, "Nina")
@@ -329,8 +351,19 @@ class IdBlockTests(SynchronousTestCase):
         self.store.reservations[1][1].callback(range(1, 3))
         assert resolved(again).name == "A"
 
+    def test_a_second_reservation_that_fails_fails_the_logins_left(self):
+        logins = [self.chat.login(name, FakeMember()) for name in "abc"]
+        self.store.reservations[0][1].callback(range(10, 12))
+        # The third login waits for a second block, which the store refuses.
+        self.store.reservations[1][1].errback(RuntimeError("store down"))
+        assert [resolved(d).id for d in logins[:2]] == [10, 11]
+        with self.assertRaises(RuntimeError):
+            resolved(logins[2])
+        assert [u.name for u in self.chat.users()] == ["a", "b"]
+
     def test_a_name_is_claimed_while_its_id_is_reserved(self):
         self.chat.login("Nina", FakeMember())
+        assert self.chat.online("nina") is None  # not online before its id
         with self.assertRaises(hub.NameTaken):
             resolved(self.chat.login("nina", FakeMember()))
 

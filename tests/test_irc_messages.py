@@ -444,3 +444,10 @@ class MailDetailTests(MessageCase):
         taking.callback(old)
         self.world.clock.advance(0)
         assert reg_wire.take() == b""
+
+    def test_a_notice_to_an_id_is_a_notice(self):
+        self.ana.dataReceived(b"NOTICE 2 :by id\r\nPRIVMSG 2 :loud\r\n")
+        assert lines(self.ben_wire) == [
+            ":ana!1@irc.test NOTICE ben :by id",
+            ":ana!1@irc.test PRIVMSG ben :loud",
+        ]

@@ -139,3 +139,30 @@ class MirrorTests(SynchronousTestCase):
         agree(self.hub, {"b": state}, self.stand_in)
         agree(self.hub, {"b": [[], []]}, self.stand_in)
         self.assertIsNotNone(self.hub.room("den"))
+
+    def test_a_user_moved_to_another_room_leaves_the_first(self):
+        rooms = [["Den", 900, "Jose", "", False, 5.0, []],
+                 ["Hut", 901, "Kim", "", False, 6.0, []]]  # fmt: skip
+        users = [[900, "Jose", False, "den"], [901, "Kim", False, "den"]]
+        agree(self.hub, {"b": [users, rooms]}, self.stand_in)
+        users[0][3] = "hut"
+        agree(self.hub, {"b": [users, rooms]}, self.stand_in)
+        self.assertEqual([m.name for m in self.hub.room("den").members], ["Kim"])
+        self.assertEqual([m.name for m in self.hub.room("hut").members], ["Jose"])
+        self.assertIs(self.hub.user(900).room, self.hub.room("hut"))
+
+    def test_agreeing_again_keeps_a_rooms_members_here_and_its_history(self):
+        hub = self.hub = Hub(MemoryStore(), now=lambda: 1000.0, history_size=2)
+        nina = resolved(hub.login("Nina", FakeMember()))
+        state = [[[900, "Jose", False, "den"]],
+                 [["Den", 900, "Jose", "", False, 5.0, []]]]  # fmt: skip
+        agree(hub, {"b": state}, self.stand_in)
+        hub.join_room(nina, "den")
+        for text in ("one", "two", "three"):
+            hub.say(nina, text)
+        agree(hub, {"b": state}, self.stand_in)
+        room = hub.room("den")
+        self.assertEqual([m.name for m in room.members], ["Jose", "Nina"])
+        self.assertIs(nina.room, room)
+        # The history is the room's, and as short as any room's here.
+        self.assertEqual([line.text for line in room.history], ["two", "three"])

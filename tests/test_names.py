@@ -75,5 +75,13 @@ class TokenKeyTests(SynchronousTestCase):
     def test_fullwidth_letters(self):
         assert token_key("\uff2a\uff4f\uff53\u00e9") == token_key("José")
 
+    def test_ascii_marks_are_the_same_as_their_look_alikes(self):
+        # ";" and "%" have look-alikes outside ASCII (a Greek question
+        # mark, an Arabic percent sign): an ASCII name with them is keyed
+        # as any other spelling of it.
+        assert token_key("x;y") == token_key("x\u037ey") == "x;y"
+        assert token_key("a%b") == token_key("a\u066ab")
+        assert token_key("a%b") != token_key("a&b")
+
     def test_different_names_stay_different(self):
         assert token_key("Nina") != token_key("Nino")

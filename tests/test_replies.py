@@ -109,3 +109,13 @@ class HeldOutputTests(SynchronousTestCase):
         turn_end.pop()()
         assert writes == ["A prompt 1 B prompt 2 ", "C later ", "done"]
         assert len(held) == 0
+
+    def test_with_nothing_owed_everything_goes_straight_through(self) -> None:
+        self.held.write("at once ")
+        self.held.write_bytes(b"bytes")
+        self.held.hide_input(True)
+        self.held.close()
+        self.assertEqual(self.screen.text, "at once bytes")
+        self.assertTrue(self.screen.hidden)
+        self.assertTrue(self.screen.closed)
+        self.assertEqual(self.done, [])

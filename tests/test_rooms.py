@@ -79,6 +79,9 @@ class RoomTests(HubCase):
         with self.assertRaises(hub.InvalidRoomId):
             self.chat.create_room(nina, "two words")
         assert self.chat.rooms() == []
+        with self.assertRaises(hub.InvalidRoomId):
+            self.chat.join_room(nina, "two words")
+        assert nina.room is None
 
     def test_join_tells_the_joiner_first_then_the_others(self):
         nina, nina_member = login(self.chat, "Nina")
@@ -183,7 +186,7 @@ class RoomTests(HubCase):
         assert not any(e[0] == "closed" for e in nina_member.events)
 
     def test_owner_logout_closes_the_room(self):
-        nina, _ = login(self.chat, "Nina")
+        nina, nina_member = login(self.chat, "Nina")
         jose, jose_member = login(self.chat, "Jose")
         self.chat.create_room(nina, "lobby")
         self.chat.join_room(jose, "lobby")
@@ -191,6 +194,8 @@ class RoomTests(HubCase):
         assert self.chat.rooms() == []
         assert jose.room is None
         assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_LEFT)
+        # The owner who left is not told of it.
+        assert not any(e[0] == "closed" for e in nina_member.events)
         # The id of the room is free again.
         self.chat.create_room(jose, "lobby")
 
@@ -368,3 +373,14 @@ class KeptRoomTests(HubCase):
         restarted = self.make_hub(self.store)
         resolved(restarted.restore_rooms())
         assert restarted.rooms() == []
+
+    def test_a_guest_rooms_lines_and_its_closing_never_reach_the_store(self):
+        deleted = []
+        delete_room = self.store.delete_room
+        self.store.delete_room = lambda key: deleted.append(key) or delete_room(key)
+        ann, _ = login(self.chat, "Ann")
+        self.chat.create_room(ann, "den")
+        self.chat.say(ann, "not kept")
+        self.chat.close_room(ann)
+        assert resolved(self.store.history("den", 100)) == []
+        assert deleted == []
