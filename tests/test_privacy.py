@@ -75,3 +75,8 @@ class PlainPortsTests(SynchronousTestCase):
             "tcp:port=12002:backlog=4096",
         ]
         self.assertEqual(plain_ports(ports), ["tcp:port=12002:backlog=4096"])
+
+    def test_an_escape_at_the_start_is_undone_as_anywhere_else(self) -> None:
+        # Twisted reads "\ssl:..." as an ssl endpoint: so must the warning.
+        ports = ["\\ssl:6697:privateKey=key.pem", "\\tcp:12000"]
+        self.assertEqual(plain_ports(ports), ["\\tcp:12000"])
