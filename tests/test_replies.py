@@ -109,3 +109,21 @@ class HeldOutputTests(SynchronousTestCase):
         turn_end.pop()()
         assert writes == ["A prompt 1 B prompt 2 ", "C later ", "done"]
         assert len(held) == 0
+
+    def test_with_nothing_owed_everything_goes_straight_through(self) -> None:
+        self.held.write("text ")
+        self.held.write_bytes(b"bytes")
+        self.assertEqual(self.screen.text, "text bytes")
+        self.held.hide_input(True)
+        self.held.close()
+        self.assertTrue(self.screen.hidden)
+        self.assertTrue(self.screen.closed)
+
+    def test_an_abandoned_output_writes_nothing_more(self) -> None:
+        self.held.owe()
+        self.held.abandon()
+        owed = self.held.owe()  # owed again after the session ended
+        self.held.write("after")
+        self.held.pay(owed, "too late")
+        self.assertEqual(self.screen.text, "")
+        self.assertEqual(self.done, [])
