@@ -436,4 +436,21 @@ class AnsweredMailTests(SynchronousTestCase):
         sending = self.chat.send_to(self.nina, "Jose", "hi")
         assert not sending.called
         self.store.answer_all()
-        assert resolved(sending).text == "hi"
+        message = resolved(sending)
+        assert message.text == "hi"
+        assert not message.notice  # a plain message unless asked
+
+    def test_a_notice_is_answered_as_a_notice_online_or_offline(self):
+        resolved(self.store.create_account(Account(70, "Ana", "ana", "hash", 1.0)))
+        self.chat.mailbox_size = 5
+        told = Told()
+        self.chat.send_to_answer(self.nina, "Jose", "online", told, notice=True)
+        self.chat.send_to_answer(self.nina, "ana", "offline", told, notice=True)
+        by_id = self.chat.send_message(self.nina, 70, "by id", notice=True)
+        self.store.answer_all()
+        sent = [*told.results, resolved(by_id)]
+        assert [(m.text, m.notice) for m in sent] == [
+            ("online", True),
+            ("offline", True),
+            ("by id", True),
+        ]

@@ -183,7 +183,7 @@ class RoomTests(HubCase):
         assert not any(e[0] == "closed" for e in nina_member.events)
 
     def test_owner_logout_closes_the_room(self):
-        nina, _ = login(self.chat, "Nina")
+        nina, nina_member = login(self.chat, "Nina")
         jose, jose_member = login(self.chat, "Jose")
         self.chat.create_room(nina, "lobby")
         self.chat.join_room(jose, "lobby")
@@ -191,6 +191,7 @@ class RoomTests(HubCase):
         assert self.chat.rooms() == []
         assert jose.room is None
         assert jose_member.events[-1] == ("closed", "lobby", CloseReason.OWNER_LEFT)
+        assert not any(e[0] == "closed" for e in nina_member.events)  # gone
         # The id of the room is free again.
         self.chat.create_room(jose, "lobby")
 
