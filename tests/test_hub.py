@@ -62,6 +62,13 @@ class UserTests(HubCase):
         with self.assertRaises(hub.NameTaken):
             login(self.chat, "\uff2a\uff4f\uff53\u00e9")  # fullwidth letters
 
+    def test_refused_logins_are_counted_by_reason(self):
+        login(self.chat, "Nina")
+        for name in ("nINA", "", "Nina", " "):
+            with self.assertRaises((hub.NameTaken, hub.InvalidName)):
+                login(self.chat, name)
+        assert self.chat.login_failures == {"name_taken": 2, "invalid_name": 2}
+
     def test_a_name_is_free_again_after_logout(self):
         nina, _ = login(self.chat, "Nina")
         self.chat.logout(nina)
@@ -328,6 +335,23 @@ class IdBlockTests(SynchronousTestCase):
         again = self.chat.login("A", FakeMember())
         self.store.reservations[1][1].callback(range(1, 3))
         assert resolved(again).name == "A"
+
+    def test_a_failed_second_reservation_fails_the_logins_still_waiting(self):
+        logins = [self.chat.login(name, FakeMember()) for name in "abc"]
+        self.store.reservations[0][1].callback(range(10, 12))
+        self.store.reservations[1][1].errback(RuntimeError("store down"))
+        assert [resolved(d).id for d in logins[:2]] == [10, 11]
+        with self.assertRaises(RuntimeError):
+            resolved(logins[2])
+        assert [u.name for u in self.chat.users()] == ["a", "b"]
+
+    def test_a_name_being_claimed_is_no_one_to_send_to_yet(self):
+        sender = self.chat.login("Jose", FakeMember())
+        self.store.reservations[0][1].callback(range(1, 3))
+        self.chat.login("Nina", FakeMember())  # its id is the block's second
+        self.chat.login("Ana", FakeMember())  # waits for a new block
+        with self.assertRaises(hub.UnknownUser):
+            resolved(self.chat.send_to(resolved(sender), "ana", "hi"))
 
     def test_a_name_is_claimed_while_its_id_is_reserved(self):
         self.chat.login("Nina", FakeMember())
