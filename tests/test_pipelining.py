@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
+from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.factory import MenuChatProtocol
 from menuchat.frontends.menu.replies import MAX_OWED
 from menuchat.store.memory import MemoryStore
@@ -267,9 +268,21 @@ class PendingSendTests(SynchronousTestCase):
         _, late = self.store.pending.pop(0)
         late.errback(RuntimeError("disk on fire"))
         text = self.text(self.ann_wire)
-        self.assertLess(text.index("Error: "), text.index("Users in server"))
+        refused = text.index(f"Error: {texts.STORE_FAILED}")
+        self.assertLess(refused, text.index("Users in server"))
         self.assertNotIn("Message sent!", text)
-        self.flushLoggedErrors(RuntimeError)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_a_read_that_owes_again_is_answered_in_one_write_again(self) -> None:
+        wire = self.ann_wire
+        for _ in range(2):  # the second owes after the first was paid
+            wire.writes.clear()
+            self.ann.dataReceived(b"2\nhello\nBob\n1\n")
+            self.clock.advance(0)
+            self.assertEqual(wire.writes, [])
+            self.release_all()
+            self.assertEqual(len(wire.writes), 1, wire.writes)
+            self.assertIn(b"Message sent!", wire.writes[0])
 
     def test_sends_in_flight_are_capped(self) -> None:
         self.ann.dataReceived(b"2\nm\nBob\n" * (MAX_OWED + 1))
