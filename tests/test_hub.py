@@ -4,6 +4,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.config import Limits
 from menuchat.core import errors as hub
 from menuchat.core.hub import Hub
 from menuchat.store import Account, StoreError
@@ -61,6 +62,21 @@ class UserTests(HubCase):
             login(self.chat, "Jose\u0301")  # e and a combining acute accent
         with self.assertRaises(hub.NameTaken):
             login(self.chat, "\uff2a\uff4f\uff53\u00e9")  # fullwidth letters
+
+    def test_a_hub_made_without_limits_has_the_configured_defaults(self):
+        chat = Hub(MemoryStore(), now=lambda: 0.0)
+        defaults = Limits()
+        assert (
+            chat.mailbox_size,
+            chat.max_rooms,
+            chat.max_room_members,
+            chat.history_size,
+        ) == (
+            defaults.mailbox_size,
+            defaults.max_rooms,
+            defaults.max_room_members,
+            defaults.room_history,
+        )
 
     def test_refused_logins_are_counted_by_reason(self):
         login(self.chat, "Nina")
