@@ -10,6 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
 from menuchat.core import errors
+from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.factory import MenuChatProtocol
 from menuchat.store import Account
 from menuchat.store.memory import MemoryStore
@@ -123,6 +124,17 @@ class AccountDialogueTests(SynchronousTestCase):
         self.assertIn(b"You have 1 unread messages.\r\n", out)
         out = self.say(again, wire, "3")
         self.assertIn(b"See you tomorrow (from: Jose)", out)
+
+    def test_a_registered_user_with_no_mail_is_told_of_none(self) -> None:
+        nina, wire = self.register()
+        self.say(nina, wire, "6")
+        again, wire = self.connect()
+        out = self.say(again, wire, "Nina", "secret12")
+        user = self.factory.hub.online("Nina")
+        assert user is not None
+        welcome = texts.WELCOME.format(name="Nina", id=user.id)
+        expected = welcome + texts.MENU + texts.OPTION_PROMPT  # no mail count
+        self.assertTrue(out.endswith(expected.encode()), out)
 
     def test_a_guests_mail_is_still_dropped_when_it_leaves(self) -> None:
         ana, awire = self.connect()

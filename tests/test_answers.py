@@ -51,6 +51,16 @@ class SettleTests(SynchronousTestCase):
         inner.callback(None)
         assert finished.called
 
+    def test_a_failure_of_the_answer_done_waited_on_goes_to_failed(self):
+        seen = []
+        assert settle(succeed(1), lambda _: fail(KeyError("x")), seen.append) is None
+        assert seen[0].check(KeyError)
+        inner = Deferred()
+        finished = settle(succeed(1), lambda _: inner, seen.append)
+        inner.errback(ValueError("y"))
+        assert seen[1].check(ValueError)
+        assert finished is not None and finished.called
+
 
 class ThenTests(SynchronousTestCase):
     def test_then_calls_at_once_or_later(self):

@@ -161,6 +161,15 @@ class ClusterSeamTests(SynchronousTestCase):
         assert (reg.id, reg.registered) == (77, True)
         assert self.hub_a.user(77).registered
 
+    def test_a_registration_and_its_deletion_reach_the_other_node(self):
+        self.hub_a.set_registered(self.nina, True)
+        assert self.a.published == [("set_registered", "Nina", True)]
+        assert self.nina.registered
+        assert self.hub_b.user(self.nina.id).registered
+        self.hub_a.set_registered(self.nina, False)
+        assert not self.nina.registered
+        assert not self.hub_b.user(self.nina.id).registered
+
     def test_each_node_counts_the_deliveries_it_makes(self):
         self.hub_a.say(self.nina, "hello")
         # Nina and Kim here, Jose on node b: each node tells its own users.

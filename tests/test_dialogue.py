@@ -4,7 +4,7 @@ import time
 
 from twisted.internet.defer import fail, maybeDeferred
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.accounts import Accounts
@@ -613,3 +613,65 @@ class CleanTests(SynchronousTestCase):
 
     def test_emoji_kept(self):
         assert clean("emoji 🙂 ok") == "emoji 🙂 ok"
+
+
+class FaultyStore(MemoryStore):
+    """A memory store whose calls named in C{failing} fail (a server fault)."""
+
+    def __init__(self):
+        super().__init__()
+        self.failing = set()
+
+    def _call(self, name, *args):
+        if name in self.failing:
+            return fail(RuntimeError("disk on fire"))
+        return getattr(MemoryStore, name)(self, *args)
+
+    def find_account(self, key):
+        return self._call("find_account", key)
+
+    def take_mail(self, user_id):
+        return self._call("take_mail", user_id)
+
+    def drop_mail(self, user_id):
+        return self._call("drop_mail", user_id)
+
+
+class StoreFaultTests(SynchronousTestCase):
+    """A store that fails: the user is told nothing changed, the fault logged."""
+
+    def setUp(self):
+        self.store = FaultyStore()
+        self.chat = Hub(self.store, now=lambda: STAMP)
+
+    def logged(self, events):
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        return [formatEvent(e) for e in events]
+
+    def test_a_fault_at_login_is_told_at_the_name_prompt(self):
+        self.store.failing.add("find_account")
+        session, screen = connect(self.chat)
+        screen.take()
+        with capturedLogs() as events:
+            session.line_received("Nina")
+        error = texts.ERROR.format(reason=texts.STORE_FAILED)
+        self.assertEqual(screen.take(), error + texts.NAME_PROMPT)
+        self.assertIn("Request failed", self.logged(events))
+        self.assertEqual(self.chat.users(), [])
+
+    def test_a_fault_at_the_menu_is_told_with_the_option_prompt(self):
+        session, screen = person(self.chat, "Nina")
+        self.store.failing.add("take_mail")
+        with capturedLogs() as events:
+            session.line_received("3")
+        error = texts.ERROR.format(reason=texts.STORE_FAILED)
+        self.assertEqual(screen.take(), error + texts.OPTION_PROMPT)
+        self.assertIn("Request failed", self.logged(events))
+
+    def test_a_failed_logout_is_logged(self):
+        session, _ = person(self.chat, "Nina")
+        self.store.failing.add("drop_mail")
+        with capturedLogs() as events:
+            session.connection_lost()
+        self.assertIn("Logout failed", self.logged(events))
+        self.assertEqual(self.chat.users(), [])

@@ -4,6 +4,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from menuchat.config import Limits
 from menuchat.core import errors as hub
 from menuchat.core.hub import Hub
 from menuchat.store import Account, StoreError
@@ -69,6 +70,21 @@ class UserTests(HubCase):
             login(self.chat, "Jose\u0301")  # e and a combining acute accent
         with self.assertRaises(hub.NameTaken):
             login(self.chat, "\uff2a\uff4f\uff53\u00e9")  # fullwidth letters
+
+    def test_a_hub_made_without_limits_has_the_configured_defaults(self):
+        chat = Hub(MemoryStore(), now=lambda: 0.0)
+        defaults = Limits()
+        assert (
+            chat.mailbox_size,
+            chat.max_rooms,
+            chat.max_room_members,
+            chat.history_size,
+        ) == (
+            defaults.mailbox_size,
+            defaults.max_rooms,
+            defaults.max_room_members,
+            defaults.room_history,
+        )
 
     def test_a_name_is_free_again_after_logout(self):
         nina, _ = login(self.chat, "Nina")
@@ -361,6 +377,14 @@ class IdBlockTests(SynchronousTestCase):
             resolved(logins[2])
         assert [u.name for u in self.chat.users()] == ["a", "b"]
 
+    def test_a_name_being_claimed_is_no_one_to_send_to_yet(self):
+        sender = self.chat.login("Jose", FakeMember())
+        self.store.reservations[0][1].callback(range(1, 3))
+        self.chat.login("Nina", FakeMember())  # its id is the block's second
+        self.chat.login("Ana", FakeMember())  # waits for a new block
+        with self.assertRaises(hub.UnknownUser):
+            resolved(self.chat.send_to(resolved(sender), "ana", "hi"))
+
     def test_a_name_is_claimed_while_its_id_is_reserved(self):
         self.chat.login("Nina", FakeMember())
         assert self.chat.online("nina") is None  # not online before its id
@@ -469,4 +493,21 @@ class AnsweredMailTests(SynchronousTestCase):
         sending = self.chat.send_to(self.nina, "Jose", "hi")
         assert not sending.called
         self.store.answer_all()
-        assert resolved(sending).text == "hi"
+        message = resolved(sending)
+        assert message.text == "hi"
+        assert not message.notice  # a plain message unless asked
+
+    def test_a_notice_is_answered_as_a_notice_online_or_offline(self):
+        resolved(self.store.create_account(Account(70, "Ana", "ana", "hash", 1.0)))
+        self.chat.mailbox_size = 5
+        told = Told()
+        self.chat.send_to_answer(self.nina, "Jose", "online", told, notice=True)
+        self.chat.send_to_answer(self.nina, "ana", "offline", told, notice=True)
+        by_id = self.chat.send_message(self.nina, 70, "by id", notice=True)
+        self.store.answer_all()
+        sent = [*told.results, resolved(by_id)]
+        assert [(m.text, m.notice) for m in sent] == [
+            ("online", True),
+            ("offline", True),
+            ("by id", True),
+        ]

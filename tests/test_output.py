@@ -683,3 +683,111 @@ class FlusherTests(SynchronousTestCase):
         assert done == []
         clock.advance(0)
         assert done == ["late", "flushed"]
+
+
+class KeptReplyTests(SynchronousTestCase):
+    """A reply kept back for an answer still to come (reply_later): it
+    leaves with the next thing written, and replies leave at once again
+    after it."""
+
+    def setUp(self):
+        self.factory, self.clock = bare_factory(line_rate=0)
+        self.protocol, self.handler, self.wire = bare_connection(factory=self.factory)
+        self.clock.advance(0)
+        self.wire.clear()
+        self.wire.writes = 0
+
+    def keep_replies(self):
+        """Each line's reply waits for the rest of it (an answer owed)."""
+
+        def line_received(line):
+            self.protocol.write(f"{line} asked\r\n")
+            self.protocol.reply_later()
+
+        self.handler.line_received = line_received
+
+    def sent(self):
+        """What the transport was given so far, with no turn ending."""
+        return self.wire.io.getvalue()
+
+    def test_a_kept_reply_leaves_with_the_answer_in_one_write(self):
+        self.keep_replies()
+        self.protocol.dataReceived(b"a\n")
+        self.clock.advance(0)
+        assert self.sent() == b""
+        self.protocol.write("a answered\r\n")  # the answer, later
+        self.clock.advance(0)
+        assert self.sent() == b"a asked\r\na answered\r\n"
+        assert self.wire.writes == 1
+
+    def test_replies_leave_in_their_read_again_after_the_answer(self):
+        self.keep_replies()
+        self.protocol.dataReceived(b"a\n")
+        self.protocol.write("a answered\r\n")
+        self.clock.advance(0)
+        self.handler.line_received = lambda line: self.protocol.write("b done\r\n")
+        self.protocol.dataReceived(b"b\n")
+        assert self.sent().endswith(b"a answered\r\nb done\r\n")
+
+    def test_shared_lines_bring_a_kept_reply_along(self):
+        self.keep_replies()
+        self.protocol.dataReceived(b"a\n")
+        self.protocol.write_shared(SharedLines(b"room line\r\n"))
+        assert self.sent() == b""
+        self.clock.advance(0)
+        assert self.sent() == b"a asked\r\nroom line\r\n"
+        assert self.wire.writes == 1
+
+    def test_after_shared_lines_replies_leave_in_their_read_again(self):
+        self.keep_replies()
+        self.protocol.dataReceived(b"a\n")
+        self.protocol.write_shared(SharedLines(b"room line\r\n"))
+        self.clock.advance(0)
+
+        def own_room_line(line):
+            self.protocol.write_shared(SharedLines(b"own line\r\n"))
+
+        self.handler.line_received = own_room_line
+        self.protocol.dataReceived(b"b\n")
+        assert self.sent().endswith(b"room line\r\nown line\r\n")
+
+    def few_others(self):
+        return [bare_connection(factory=self.factory, port=2 + n) for n in range(FEW)]
+
+    def test_a_reply_made_whole_in_its_read_lets_a_few_others_have_theirs(self):
+        others = self.few_others()
+        self.clock.advance(0)
+        for _, _, wire in others:
+            wire.clear()
+
+        def line_received(line):
+            self.protocol.write("kept ")
+            self.protocol.reply_later()
+            for other, _, _ in others:
+                other.write("to a few\r\n")
+            self.protocol.write("and whole\r\n")  # the answer came at once
+
+        self.handler.line_received = line_received
+        self.protocol.dataReceived(b"a\n")
+        assert self.sent() == b"kept and whole\r\n"
+        for _, _, wire in others:  # in the read, not at the turn's end
+            assert wire.io.getvalue() == b"to a few\r\n"
+
+    def test_shared_lines_making_a_reply_whole_let_a_few_others_have_theirs(self):
+        others = self.few_others()
+        self.clock.advance(0)
+        for _, _, wire in others:
+            wire.clear()
+
+        def line_received(line):
+            self.protocol.write("kept ")
+            self.protocol.reply_later()
+            for other, _, _ in others:
+                other.write("to a few\r\n")
+            self.protocol.write_shared(SharedLines(b"and shared\r\n"))
+
+        self.handler.line_received = line_received
+        self.protocol.dataReceived(b"a\n")
+        assert self.sent() == b"kept and shared\r\n"
+        for _, _, wire in others:
+            assert wire.io.getvalue() == b"to a few\r\n"

@@ -18,10 +18,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
+from menuchat.core import errors
+from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.factory import MenuChatProtocol
 from menuchat.frontends.menu.replies import MAX_OWED
 from menuchat.store.memory import MemoryStore
@@ -267,9 +270,44 @@ class PendingSendTests(SynchronousTestCase):
         _, late = self.store.pending.pop(0)
         late.errback(RuntimeError("disk on fire"))
         text = self.text(self.ann_wire)
-        self.assertLess(text.index("Error: "), text.index("Users in server"))
+        refused = text.index(f"Error: {texts.STORE_FAILED}")
+        self.assertLess(refused, text.index("Users in server"))
         self.assertNotIn("Message sent!", text)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_a_store_failure_is_logged_as_a_failed_request(self) -> None:
+        self.ann.dataReceived(b"2\nlost\nBob\n")
+        _, late = self.store.pending.pop(0)
+        with capturedLogs() as events:
+            late.errback(RuntimeError("disk on fire"))
         self.flushLoggedErrors(RuntimeError)
+        self.assertIn("Request failed", [formatEvent(e) for e in events])
+
+    def test_a_refusal_the_send_does_not_know_is_a_store_failure(self) -> None:
+        self.ann.dataReceived(b"2\nodd\nBob\n1\n")
+        _, late = self.store.pending.pop(0)
+        late.errback(errors.NotAllowed())
+        text = self.text(self.ann_wire)
+        refused = text.index(f"Error: {texts.STORE_FAILED}")
+        self.assertLess(refused, text.index("Users in server"))
+        self.assertEqual(len(self.flushLoggedErrors(errors.NotAllowed)), 1)
+
+    def test_a_late_refusal_names_who_it_was_for(self) -> None:
+        self.ann.dataReceived(b"2\nhi\nNobody\n")
+        self.release_all()
+        unknown = texts.UNKNOWN_USER.format(who="Nobody")
+        self.assertIn(f"Error: {unknown}", self.text(self.ann_wire))
+
+    def test_a_read_that_owes_again_is_answered_in_one_write_again(self) -> None:
+        wire = self.ann_wire
+        for _ in range(2):  # the second owes after the first was paid
+            wire.writes.clear()
+            self.ann.dataReceived(b"2\nhello\nBob\n1\n")
+            self.clock.advance(0)
+            self.assertEqual(wire.writes, [])
+            self.release_all()
+            self.assertEqual(len(wire.writes), 1, wire.writes)
+            self.assertIn(b"Message sent!", wire.writes[0])
 
     def test_sends_in_flight_are_capped(self) -> None:
         self.ann.dataReceived(b"2\nm\nBob\n" * (MAX_OWED + 1))

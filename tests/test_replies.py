@@ -118,4 +118,12 @@ class HeldOutputTests(SynchronousTestCase):
         self.assertEqual(self.screen.text, "at once bytes")
         self.assertTrue(self.screen.hidden)
         self.assertTrue(self.screen.closed)
+
+    def test_an_abandoned_output_writes_nothing_more(self) -> None:
+        self.held.owe()
+        self.held.abandon()
+        owed = self.held.owe()  # owed again after the session ended
+        self.held.write("after")
+        self.held.pay(owed, "too late")
+        self.assertEqual(self.screen.text, "")
         self.assertEqual(self.done, [])
