@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
-from menuchat.core.answers import settle, then
+from menuchat.core.answers import settle
 
 
 class SettleTests(SynchronousTestCase):
@@ -60,12 +60,3 @@ class SettleTests(SynchronousTestCase):
         inner.errback(ValueError("y"))
         assert seen[1].check(ValueError)
         assert finished is not None and finished.called
-
-
-class ThenTests(SynchronousTestCase):
-    def test_then_calls_at_once_or_later(self):
-        assert self.successResultOf(then(succeed(2), lambda v: v * 3)) == 6
-        pending = Deferred()
-        chained = then(pending, lambda v: v + 1)
-        pending.callback(1)
-        assert self.successResultOf(chained) == 2

@@ -3,8 +3,8 @@
 Every store call returns a Deferred, and the memory store's have fired
 before they are returned. Adding a callback to a fired Deferred runs it at
 once, through Deferred's general machinery (a few microseconds each): on
-the private-message path, that was a third of the server's time. L{then}
-calls the function directly when the answer is already there and is not a
+the private-message path, that was a third of the server's time. L{settle}
+calls its function directly when the answer is already there and is not a
 failure, and adds it as a callback otherwise; the outcome is the same.
 
 An L{Answer} is what a Deferred is to the one that fires it: something
@@ -19,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar, cast
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-__all__ = ["Answer", "ready", "result", "settle", "then"]
+__all__ = ["Answer", "ready", "result", "settle"]
 
 _T = TypeVar("_T")
-_R = TypeVar("_R")
 _T_contra = TypeVar("_T_contra", contravariant=True)
 
 
@@ -50,13 +49,6 @@ def ready(answer: Deferred[_T]) -> bool:
 def result(answer: Deferred[_T]) -> _T:
     """The result of an answer that is L{ready}."""
     return cast(_T, answer.result)
-
-
-def then(answer: Deferred[_T], call: Callable[[_T], _R]) -> Deferred[_R]:
-    """C{answer.addCallback(call)}, but called at once if the answer is in."""
-    if ready(answer):
-        return succeed(call(result(answer)))
-    return answer.addCallback(call)
 
 
 def settle(
