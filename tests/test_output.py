@@ -752,13 +752,15 @@ class KeptReplyTests(SynchronousTestCase):
         assert self.sent().endswith(b"room line\r\nown line\r\n")
 
     def few_others(self):
-        return [bare_connection(factory=self.factory, port=2 + n) for n in range(FEW)]
-
-    def test_a_reply_made_whole_in_its_read_lets_a_few_others_have_theirs(self):
-        others = self.few_others()
+        """FEW other connections, their greetings sent and cleared."""
+        others = [bare_connection(factory=self.factory, port=2 + n) for n in range(FEW)]
         self.clock.advance(0)
         for _, _, wire in others:
             wire.clear()
+        return others
+
+    def test_a_reply_made_whole_in_its_read_lets_a_few_others_have_theirs(self):
+        others = self.few_others()
 
         def line_received(line):
             self.protocol.write("kept ")
@@ -775,9 +777,6 @@ class KeptReplyTests(SynchronousTestCase):
 
     def test_shared_lines_making_a_reply_whole_let_a_few_others_have_theirs(self):
         others = self.few_others()
-        self.clock.advance(0)
-        for _, _, wire in others:
-            wire.clear()
 
         def line_received(line):
             self.protocol.write("kept ")
