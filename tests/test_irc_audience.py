@@ -7,6 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.rooms import EachMember
 from menuchat.frontends.irc.audience import RoomAudience
+from menuchat.frontends.menu.audience import _MenuListeners
 from menuchat.net.output import SharedLines
 from tests.irc_support import World, lines
 
@@ -75,7 +76,7 @@ class SharedLinesTests(AudienceCase):
         assert self.ben.session is not None
         assert self.ana.session.audience is self.ben.session.audience
 
-    def test_menu_members_are_told_one_by_one_beside_them(self):
+    def test_menu_members_are_told_by_their_own_audience_beside_them(self):
         bob, bob_wire = self.world.menu_user("bob")
         bob.dataReceived(b"5\r\nr\r\n")
         bob_wire.clear()
@@ -83,7 +84,7 @@ class SharedLinesTests(AudienceCase):
             wire.clear()
         self.ana.dataReceived(b"PRIVMSG #r :one\r\nPRIVMSG #r :two\r\n")
         kinds = [type(group) for group in self.room().listeners]
-        assert EachMember in kinds and len(kinds) == 2
+        assert kinds == [type(self.ana.session.audience.listeners(())), _MenuListeners]
         assert bob_wire.take() == b"ana> one\r\nana> two\r\n"
         assert lines(self.ben_wire) == [
             ":ana!1@irc.test PRIVMSG #r :one",

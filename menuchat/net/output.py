@@ -319,7 +319,7 @@ class QueuedOutput:
             self._reply_later = False
             if not self._held and not self._replying:
                 self.factory.flusher.flush_soon(self)
-        elif not queue and not self._held:
+        elif not queue and not self._held and not self._replying:
             self.factory.flusher.flush_soon(self)
         if not shared.turn:
             self.factory.flusher.seal_at_turn_end(shared)
@@ -380,6 +380,11 @@ class QueuedOutput:
         it then stays queued at the end of this input, and leaves with the
         next thing written, in one write: a client that sends several
         lines at once gets their answers in one write, not two."""
+        if self._tail is not None:
+            # Lines shared with others, queued before the rest of the reply:
+            # none said later may join them, ahead of that rest.
+            self._tail.seal()
+            self._tail = None
         if self._replying and self._queue and not self._closed:
             self._reply_later = True
 

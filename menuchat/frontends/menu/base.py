@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -28,6 +28,10 @@ from menuchat.core.hub import Hub, User
 from menuchat.core.names import MAX_TOKEN_LENGTH
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.replies import HeldOutput, Owed
+
+if TYPE_CHECKING:
+    from menuchat.frontends.menu.audience import MenuAudience
+    from menuchat.net.output import SharedLines
 
 __all__ = [
     "PROMPTS",
@@ -125,6 +129,9 @@ class Output(Protocol):
     def write_bytes(self, data: bytes) -> None:
         """Send text already encoded (an event's cached rendering)."""
 
+    def write_shared(self, shared: SharedLines) -> None:
+        """Send lines queued for other connections too (a room's)."""
+
     def close(self) -> None:
         """Close the connection once everything written has been sent."""
 
@@ -200,6 +207,7 @@ class SessionBase:
         "_passwords_need_tls",
         "_pending_name",
         "_pending_text",
+        "audience",
         "state",
         "user",
     )
@@ -213,7 +221,12 @@ class SessionBase:
         accounts: Accounts,
         *,
         passwords_need_tls: bool = False,
+        audience: MenuAudience | None = None,
     ) -> None:
+        #: Shared with the server's other menu sessions: room lines reach
+        #: them all at once (L{menuchat.core.events.Audience}); None: this
+        #: session is told each line by itself.
+        self.audience = audience
         self._hub = hub
         self._output = output
         self._accounts = accounts

@@ -13,6 +13,7 @@ from menuchat.config import Limits
 from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.audience import MenuAudience
 from menuchat.frontends.menu.dialogue import Session
 from menuchat.frontends.menu.telnet import TelnetFilter
 from menuchat.net.admission import Admission, Refusal
@@ -52,6 +53,7 @@ class MenuChatProtocol(LineConnection):
             self,
             factory.accounts,
             passwords_need_tls=factory.passwords_need_tls,
+            audience=factory.audience,
         )
 
     def refusal_text(self, refusal: Refusal) -> str:
@@ -112,3 +114,5 @@ class MenuChatFactory(LineFactory):
         self.hub = hub
         self.accounts = accounts
         self.passwords_need_tls = passwords_need_tls
+        #: Shared by every session: room lines reach them together.
+        self.audience = MenuAudience()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from menuchat.frontends.menu.base import Output
+    from menuchat.net.output import SharedLines
 
 __all__ = ["MAX_OWED", "HeldOutput", "Owed"]
 
@@ -128,6 +129,12 @@ class HeldOutput:
             after.append(text)
 
     def write_bytes(self, data: bytes) -> None:
+        self._later(lambda output: output.write_bytes(data))
+
+    def write_shared(self, shared: SharedLines) -> None:
+        # Lines said after these would join them, ahead of the answer owed:
+        # sealed, they take no more, and the next line is shared anew.
+        data = shared.seal()
         self._later(lambda output: output.write_bytes(data))
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from menuchat.core.events import (
     RoomLine,
 )
 from menuchat.frontends.menu import texts
+from menuchat.frontends.menu.audience import render_line
 from menuchat.frontends.menu.base import PROMPTS, WIRE, SessionBase, State
 
 __all__ = ["EventView", "history_line"]
@@ -60,14 +61,9 @@ class EventView(SessionBase):
     __slots__ = ()
 
     def room_line(self, event: RoomLine) -> None:
-        # The hot path: once per member per line. The first member renders
-        # the line; the others find its bytes on the event.
-        try:
-            data = event.wire["menu"]
-        except KeyError:
-            text = texts.ROOM_LINE.format(name=event.speaker, text=event.text)
-            data = event.wire[WIRE] = text.encode()
-        self._output.write_bytes(data)
+        # A session without an audience (the server's sessions have one:
+        # L{menuchat.frontends.menu.audience}) is told each line by itself.
+        self._output.write_bytes(render_line(event))
 
     def member_joined(self, event: MemberJoined) -> None:
         if self.user is None or event.user_id != self.user.id:
