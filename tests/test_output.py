@@ -677,12 +677,72 @@ class FlusherTests(SynchronousTestCase):
             def flush(self):
                 done.append("flushed")
 
+        flusher.begin_read()
         flusher.flush_soon(Queue())
         flusher.at_turn_end(lambda: done.append("late"))
-        flusher.flush_if_few()
+        flusher.end_read()
         assert done == []
         clock.advance(0)
         assert done == ["late", "flushed"]
+
+    def test_what_a_read_queues_costs_no_call_until_its_end(self):
+        """During a read nothing is scheduled; its end writes a few
+        connections' output at once, and leaves more to one pass."""
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done = []
+
+        class Queue:
+            def __init__(self, name):
+                self.name = name
+
+            def flush(self):
+                done.append(self.name)
+
+        flusher.begin_read()
+        for n in range(FEW):
+            flusher.flush_soon(Queue(n))
+        assert clock.getDelayedCalls() == []
+        flusher.end_read()
+        assert done == list(range(FEW)) and clock.getDelayedCalls() == []
+        done.clear()
+        flusher.begin_read()
+        for n in range(FEW + 1):
+            flusher.flush_soon(Queue(n))
+        assert clock.getDelayedCalls() == []
+        flusher.end_read()
+        assert done == [] and len(clock.getDelayedCalls()) == 1
+        clock.advance(0)
+        assert done == list(range(FEW + 1))
+
+    def test_shared_lines_alone_are_sealed_by_the_pass_after_a_read(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        shared = SharedLines(b"a\r\n")
+        flusher.begin_read()
+        flusher.seal_at_turn_end(shared)
+        assert clock.getDelayedCalls() == []
+        flusher.end_read()
+        assert shared.open
+        clock.advance(0)
+        assert shared.data == b"a\r\n"
+
+    def test_nested_reads_flush_at_the_outer_end(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done = []
+
+        class Queue:
+            def flush(self):
+                done.append("flushed")
+
+        flusher.begin_read()
+        flusher.begin_read()
+        flusher.flush_soon(Queue())
+        flusher.end_read()
+        assert done == [] and clock.getDelayedCalls() == []
+        flusher.end_read()
+        assert done == ["flushed"]
 
 
 class KeptReplyTests(SynchronousTestCase):

@@ -172,7 +172,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
             )
         self._set_timeout(limits.login_timeout or None)
         self.handler = self.make_handler()
-        self._replying = True
+        self._begin_reply()
         try:
             self.handler.start()
         finally:
@@ -227,7 +227,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     # Input
 
     def dataReceived(self, data: bytes) -> None:
-        self._replying = True
+        self._begin_reply()
         try:
             self._received(data)
         finally:

@@ -115,7 +115,7 @@ class SharedLines:
         return data
 
 
-#: Connections whose output a read may write at once (L{OutputFlusher.flush_if_few}).
+#: Connections whose output a read may write at once (L{OutputFlusher.end_read}).
 FEW = 4
 
 
@@ -134,6 +134,9 @@ class OutputFlusher:
         self._shared: list[SharedLines] = []
         self._call: IDelayedCall | None = None
         self._flushing = False
+        #: Reads being handled (L{begin_read}): their end flushes or
+        #: schedules the pass, not each thing queued during them.
+        self._reading = 0
         #: Replies sent at once since the last pass (L{reply_at_once}).
         self._replies = 0
 
@@ -159,38 +162,51 @@ class OutputFlusher:
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run at the end of this turn, before output is written."""
         self._late.append(call)
-        if self._call is None and not self._flushing:
+        if self._call is None and not self._flushing and not self._reading:
             self._call = self._clock.callLater(0, self._flush)
 
     def flush_soon(self, connection: QueuedOutput) -> None:
         """Have C{connection}'s queued output written at the next turn."""
         self._dirty.append(connection)
-        if self._call is None and not self._flushing:
+        if self._call is None and not self._flushing and not self._reading:
             self._call = self._clock.callLater(0, self._flush)
 
     def seal_at_turn_end(self, shared: SharedLines) -> None:
         """Have C{shared} sealed at the end of this turn, if no one did before."""
         shared.turn = True
         self._shared.append(shared)
-        if self._call is None and not self._flushing:
+        if self._call is None and not self._flushing and not self._reading:
             self._call = self._clock.callLater(0, self._flush)
 
-    def flush_if_few(self) -> None:
-        """Write now what this turn queued so far, if it is for L{FEW}
-        connections at most and no late call waits.
+    def begin_read(self) -> None:
+        """A connection handles a read (or its greeting): until L{end_read},
+        what it queues, for itself or others, waits for that end, which
+        writes it or schedules the turn's pass: a read costs no scheduled
+        call that its own end would cancel."""
+        self._reading += 1
 
-        Called at the end of a read: a line to a small room (or a reply to
-        one other person) then leaves in the turn that produced it, not at
-        the turn's end, behind every other read of the turn. Output for
-        more connections still waits, to go out in one write per member
-        however many lines of the turn reach it.
+    def end_read(self, now: bool = True) -> None:
+        """A read is handled: write now what this turn queued so far, if it
+        is for L{FEW} connections at most, no late call waits and C{now};
+        else have the turn's pass do it.
+
+        A line to a small room (or a reply to one other person) then leaves
+        in the turn that produced it, not at the turn's end, behind every
+        other read of the turn. Output for more connections still waits,
+        to go out in one write per member however many lines of the turn
+        reach it.
         """
-        if self._flushing or self._late or not self._dirty or len(self._dirty) > FEW:
+        self._reading -= 1
+        if self._reading or self._flushing:
             return
-        call, self._call = self._call, None
-        if call is not None:
-            call.cancel()
-        self._flush()
+        dirty = self._dirty
+        if now and dirty and not self._late and len(dirty) <= FEW:
+            call, self._call = self._call, None
+            if call is not None:
+                call.cancel()
+            self._flush()
+        elif self._call is None and (dirty or self._late or self._shared):
+            self._call = self._clock.callLater(0, self._flush)
 
     def _flush(self) -> None:
         # What the late calls write is flushed in this pass, not in a turn of
@@ -344,10 +360,16 @@ class QueuedOutput:
         self._has_shared = False
         self._tail = None
 
+    def _begin_reply(self) -> None:
+        """The connection handles its own input (or greets): what it writes
+        is its reply, until L{_end_reply}."""
+        self._replying = True
+        self.factory.flusher.begin_read()
+
     def _end_reply(self) -> None:
         """The connection's own input is handled: its reply leaves now
         (unless part of it is still to come: L{reply_later}), and so does
-        what it said to a few others (L{OutputFlusher.flush_if_few}).
+        what it said to a few others (L{OutputFlusher.end_read}).
 
         No wait for the turn's end for the people waiting for it. The reply
         waits for the turn's flush instead when the turn has calls still to
@@ -357,18 +379,21 @@ class QueuedOutput:
         """
         self._replying = False
         flusher = self.factory.flusher
-        if self._reply_later:
-            # Kept for the rest of the reply, which brings it along.
-            flusher.flush_if_few()
-            return
-        ready = bool(self._queue) and not self._held and not self._closed
-        if flusher.late_calls_pending or (ready and not flusher.reply_at_once()):
+        now = True
+        try:
+            if self._reply_later:
+                # Kept for the rest of the reply, which brings it along.
+                return
+            ready = bool(self._queue) and not self._held and not self._closed
+            if flusher.late_calls_pending or (ready and not flusher.reply_at_once()):
+                now = False
+                if ready:
+                    flusher.flush_soon(self)
+                return
             if ready:
-                flusher.flush_soon(self)
-            return
-        if ready:
-            self.flush()
-        flusher.flush_if_few()
+                self.flush()
+        finally:
+            flusher.end_read(now)
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
