@@ -62,7 +62,9 @@ class SharedRoomLinesTests(SynchronousTestCase):
         m1.dataReceived(b"b1\r\n")
         m0.dataReceived(b"a2\r\n")
         m2.dataReceived(b"c1\r\n")
-        heard = said("m0", "a1") + said("m1", "b1") + said("m0", "a2") + said("m2", "c1")
+        heard = (
+            said("m0", "a1") + said("m1", "b1") + said("m0", "a2") + said("m2", "c1")
+        )
         for _, wire in self.members:
             assert wire.take() == heard
 
