@@ -8,8 +8,10 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.config import Limits
+from menuchat.core.events import room_line
 from menuchat.core.rooms import EachMember
-from menuchat.frontends.menu.audience import MenuAudience
+from menuchat.frontends.menu.audience import MenuAudience, render_line
+from menuchat.frontends.menu.base import WIRE
 from menuchat.frontends.menu.factory import MenuChatProtocol
 from menuchat.net.output import FEW, SharedLines
 from tests.support import Wire, connect, make_factory, room
@@ -18,6 +20,17 @@ from tests.test_pipelining import LateStore
 
 def said(speaker: str, *texts: str) -> bytes:
     return b"".join(f"{speaker}> {text}\r\n".encode() for text in texts)
+
+
+class RenderTests(SynchronousTestCase):
+    def test_a_line_is_rendered_once_and_kept_on_its_event(self) -> None:
+        event = room_line("ann", "hi", 0.0, "r", 1)
+        data = render_line(event)
+        assert data == b"ann> hi\r\n"
+        assert event.wire == {WIRE: data}
+        assert render_line(event) is data
+        event.wire[WIRE] = b"kept\r\n"
+        assert render_line(event) == b"kept\r\n"
 
 
 class SharedRoomLinesTests(SynchronousTestCase):
@@ -125,6 +138,20 @@ class OwedAnswerTests(SynchronousTestCase):
         assert m1_wire.take() == b"Message sent!\r\n" + said("m0", "after 1", "after 2")
         for _, wire in self.members[2:]:
             assert wire.take() == said("m0", "before", "after 1", "after 2")
+
+    def test_telnet_answers_after_a_send_keep_their_place(self) -> None:
+        (m0, _), (m1, m1_wire) = self.members[0], self.members[1]
+        for protocol, wire in self.members[2:]:
+            protocol.dataReceived(b"/nosuch\r\n")
+            wire.clear()
+        m0.dataReceived(b"before\r\n")
+        # The connection answers telnet itself, not behind the answer owed.
+        m1.dataReceived(b"/msg m0 hi\r\n")
+        m1.dataReceived(b"\xff\xfd\x18")
+        m0.dataReceived(b"after\r\n")
+        assert m1_wire.take() == said("m0", "before") + b"\xff\xfc\x18"
+        self.release_all()
+        assert m1_wire.take() == b"Message sent!\r\n" + said("m0", "after")
 
     def test_once_answered_the_member_shares_the_lines_again(self) -> None:
         (m0, _), (m1, m1_wire) = self.members[0], self.members[1]
