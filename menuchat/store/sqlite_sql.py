@@ -76,38 +76,39 @@ def delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
     _delete_many_mail_ids(cursor, [ids])
 
 
-#: The most rows one statement inserts or deletes; statements come in sizes
-#: of powers of two up to it, so a few prepared ones serve every batch.
+#: The most rows one statement inserts or deletes.
 _MOST_ROWS = 64
-_SIZES = [_MOST_ROWS >> shift for shift in range(_MOST_ROWS.bit_length())]
 
-#: The statements, by their number of rows, written once.
+#: The statements, by their number of rows, written once: one of the right
+#: size for every batch up to L{_MOST_ROWS} rows, so a batch is one
+#: statement, and each is prepared once (the connection keeps them all:
+#: L{menuchat.store.sqlite_schema.STATEMENT_CACHE}).
 _INSERTS = {
     size: f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES "
     + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
-    for size in _SIZES
+    for size in range(1, _MOST_ROWS + 1)
 }
 _DELETES = {
     size: "DELETE FROM mail WHERE id IN (" + ", ".join(["?"] * size) + ")"
-    for size in _SIZES
+    for size in range(1, _MOST_ROWS + 1)
 }
 
 
 def _in_pieces(
     cursor: sqlite3.Cursor, statements: dict[int, str], values: list[Any], width: int
 ) -> None:
-    """Run C{statements} over C{values}, C{width} of them a row, in pieces of
-    powers of two rows, the largest first.
+    """Run C{statements} over C{values}, C{width} of them a row: one
+    statement for every L{_MOST_ROWS} rows, and one for the rest.
 
-    The store's thread holds Python's lock for this work, and the reactor
-    waits for it: the values are flattened once, in C, and sliced.
+    Each statement releases Python's lock in the store's thread and takes
+    it back, which costs the reactor a switch while it runs: a batch is one
+    statement, not one for each power of two in its size. The values are
+    flattened once, in C, and sliced.
     """
     rows = len(values) // width
     at = 0
     while rows:
-        size = _MOST_ROWS
-        while size > rows:
-            size >>= 1
+        size = min(rows, _MOST_ROWS)
         end = at + size * width
         cursor.execute(statements[size], values[at:end])
         at = end
