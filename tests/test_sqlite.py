@@ -9,6 +9,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import SkipTest
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
@@ -591,3 +592,30 @@ class SQLitePipelineTests(SynchronousTestCase):
         closed, args = reactor.next_call()
         closed(*args)
         self.successResultOf(stopped)
+
+    def test_the_thread_runs_behind_the_reactor_where_it_can(self) -> None:
+        if not hasattr(os, "SCHED_BATCH"):
+            raise SkipTest("no SCHED_BATCH here")
+        reactor = ThreadCalls()
+        store = SQLiteStore(":memory:", reactor)
+        started = store.start()
+        opened, args = reactor.next_call()
+        opened(*args)
+        assert started.called
+        policy: Deferred[int] = Deferred()
+        store._writer.write(Write(_policy, (), policy))
+        reactor.clock.advance(0)
+        answer, args = reactor.next_call()
+        answer(*args)
+        assert self.successResultOf(policy) == os.SCHED_BATCH
+        # The reactor's own thread keeps its policy.
+        assert os.sched_getscheduler(0) != os.SCHED_BATCH
+        stopped = store.stop()
+        closed, args = reactor.next_call()
+        closed(*args)
+        self.successResultOf(stopped)
+
+
+def _policy(cursor: sqlite3.Cursor) -> int:
+    """In the store's thread: its scheduling policy."""
+    return os.sched_getscheduler(0)
