@@ -9,7 +9,6 @@ L{menuchat.store.sqlite_schema}.
 from __future__ import annotations
 
 import sqlite3
-from itertools import chain
 from typing import Any
 
 import attrs
@@ -17,11 +16,10 @@ import attrs
 from menuchat.core.errors import NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
-from menuchat.store.sqlite_writer import Merged, Run
+from menuchat.store.sqlite_writer import Run
 
 __all__ = [
     "CALLS",
-    "MERGED",
     "Loaded",
     "append_history",
     "delete_account",
@@ -30,7 +28,7 @@ __all__ = [
     "delete_room",
     "history",
     "insert_account",
-    "insert_mail",
+    "insert_mails",
     "load",
     "reserve",
     "save_room",
@@ -66,14 +64,16 @@ def load(conn: sqlite3.Connection) -> Loaded:
     return Loaded(accounts, mail, last)
 
 
-def insert_mail(cursor: sqlite3.Cursor, *row: Any) -> None:
-    cursor.execute(
-        f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
-    )
+def insert_mails(cursor: sqlite3.Cursor, values: list[Any]) -> None:
+    """Insert messages: C{values} holds each row's values (its id, the
+    sender's id and name, the recipient's id and name, the text, the time
+    it was sent), one row after the other."""
+    _in_pieces(cursor, _INSERTS, values, 7)
 
 
-def delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
-    _delete_many_mail_ids(cursor, [ids])
+def delete_mail_ids(cursor: sqlite3.Cursor, ids: list[int]) -> None:
+    """Delete the messages of these ids (rows the store already forgot)."""
+    _in_pieces(cursor, _DELETES, ids, 1)
 
 
 #: The most rows one statement inserts or deletes.
@@ -95,17 +95,23 @@ _DELETES = {
 
 
 def _in_pieces(
-    cursor: sqlite3.Cursor, statements: dict[int, str], values: list[Any], width: int
+    cursor: sqlite3.Cursor,
+    statements: dict[int, str],
+    values: list[Any] | tuple[Any, ...],
+    width: int,
 ) -> None:
     """Run C{statements} over C{values}, C{width} of them a row: one
     statement for every L{_MOST_ROWS} rows, and one for the rest.
 
     Each statement releases Python's lock in the store's thread and takes
     it back, which costs the reactor a switch while it runs: a batch is one
-    statement, not one for each power of two in its size. The values are
-    flattened once, in C, and sliced.
+    statement, not one for each power of two in its size.
     """
     rows = len(values) // width
+    if rows <= _MOST_ROWS:
+        if rows:
+            cursor.execute(statements[rows], values)
+        return
     at = 0
     while rows:
         size = min(rows, _MOST_ROWS)
@@ -113,14 +119,6 @@ def _in_pieces(
         cursor.execute(statements[size], values[at:end])
         at = end
         rows -= size
-
-
-def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
-    _in_pieces(cursor, _INSERTS, list(chain.from_iterable(rows)), 7)
-
-
-def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
-    _in_pieces(cursor, _DELETES, list(chain.from_iterable(runs)), 1)
 
 
 def delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
@@ -209,7 +207,7 @@ def history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
 #: The store call each kind of write answers, for its timing.
 CALLS: dict[Run, str] = {
     reserve: "reserve_ids",
-    insert_mail: "deliver",
+    insert_mails: "deliver",
     delete_mail: "drop_mail",
     insert_account: "create_account",
     set_password: "set_password",
@@ -219,9 +217,4 @@ CALLS: dict[Run, str] = {
     saved_rooms: "saved_rooms",
     append_history: "append_history",
     history: "history",
-}
-
-MERGED: dict[Run, Merged] = {
-    insert_mail: _insert_many_mail,
-    delete_mail_ids: _delete_many_mail_ids,
 }
