@@ -9,6 +9,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import SkipTest
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
@@ -372,6 +373,22 @@ class SQLiteMemoryTests(TestCase):
         assert await store.unread(2) == 0
 
     @inline
+    async def test_deliveries_after_another_write_of_the_turn_come_after_it(
+        self,
+    ) -> None:
+        store = await self.started()
+        before = store.transactions
+        first = store.deliver(message(1, 2, "first"), 10)
+        dropped = store.drop_mail(2)
+        later = [store.deliver(message(1, 2, f"later {n}"), 10) for n in range(2)]
+        assert await gatherResults([first, *later]) == [1, 1, 2]
+        assert [m.text for m in await dropped] == ["first"]
+        assert store.transactions == before + 1
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == ["later 0", "later 1"]
+
+    @inline
     async def test_mail_stays_in_order_across_a_restart(self) -> None:
         store = await self.started()
         await store.deliver(message(1, 2, "before"), 10)
@@ -384,7 +401,7 @@ class SQLiteMemoryTests(TestCase):
 
     @inline
     async def test_a_turns_many_deliveries_and_deletes_are_all_written(self) -> None:
-        # 101 rows: pieces of 64, 32, 4 and 1 in one transaction.
+        # 101 rows: statements of 64 and 37 rows, in one transaction.
         store = await self.started()
         before = store.transactions
         texts = [f"m{n}" for n in range(101)]
@@ -591,3 +608,30 @@ class SQLitePipelineTests(SynchronousTestCase):
         closed, args = reactor.next_call()
         closed(*args)
         self.successResultOf(stopped)
+
+    def test_the_thread_runs_behind_the_reactor_where_it_can(self) -> None:
+        if not hasattr(os, "SCHED_BATCH"):
+            raise SkipTest("no SCHED_BATCH here")
+        reactor = ThreadCalls()
+        store = SQLiteStore(":memory:", reactor)
+        started = store.start()
+        opened, args = reactor.next_call()
+        opened(*args)
+        assert started.called
+        policy: Deferred[int] = Deferred()
+        store._writer.write(Write(_policy, (), policy))
+        reactor.clock.advance(0)
+        answer, args = reactor.next_call()
+        answer(*args)
+        assert self.successResultOf(policy) == os.SCHED_BATCH
+        # The reactor's own thread keeps its policy.
+        assert os.sched_getscheduler(0) != os.SCHED_BATCH
+        stopped = store.stop()
+        closed, args = reactor.next_call()
+        closed(*args)
+        self.successResultOf(stopped)
+
+
+def _policy(cursor: sqlite3.Cursor) -> int:
+    """In the store's thread: its scheduling policy."""
+    return os.sched_getscheduler(0)

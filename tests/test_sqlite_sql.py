@@ -3,13 +3,16 @@ on a database of the current schema in memory."""
 
 from __future__ import annotations
 
+import sqlite3
+from unittest import SkipTest
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.errors import NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
 from menuchat.store import sqlite_sql as sql
-from menuchat.store.sqlite_schema import MEMORY, open_database
+from menuchat.store.sqlite_schema import MEMORY, STATEMENT_CACHE, open_database
 
 
 def mail_row(mail_id: int, text: str, recipient: int = 2) -> tuple[object, ...]:
@@ -22,6 +25,13 @@ class StatementTests(SynchronousTestCase):
         self.addCleanup(self.conn.close)
         self.cursor = self.conn.cursor()
 
+    def statements(self) -> list[str]:
+        """The statements run on the connection from now on, as run."""
+        run: list[str] = []
+        self.conn.set_trace_callback(run.append)
+        self.addCleanup(self.conn.set_trace_callback, None)
+        return run
+
     def mail_ids(self) -> list[int]:
         return [row[0] for row in self.conn.execute("SELECT id FROM mail ORDER BY id")]
 
@@ -32,10 +42,12 @@ class StatementTests(SynchronousTestCase):
         )
 
     def test_mail_inserted_one_and_many_at_a_time_is_loaded_in_order(self) -> None:
-        sql.insert_mail(self.cursor, *mail_row(1, "one"))
-        # 101 rows: pieces of 64, 32, 4 and 1, the largest first.
+        sql.insert_mails(self.cursor, [*mail_row(1, "one")])
+        run = self.statements()
+        # 101 rows: a statement of 64, then one of 37.
         rows = [mail_row(i, f"m{i}") for i in range(2, 103)]
-        sql.MERGED[sql.insert_mail](self.cursor, rows)
+        sql.insert_mails(self.cursor, [v for row in rows for v in row])
+        self.assertEqual([statement.count("), (") + 1 for statement in run], [64, 37])
         loaded = sql.load(self.conn)
         self.assertEqual([mail_id for mail_id, _ in loaded.mail], list(range(1, 103)))
         self.assertEqual(
@@ -45,23 +57,52 @@ class StatementTests(SynchronousTestCase):
         self.assertEqual(loaded.last_mail_id, 102)
 
     def test_mail_deleted_by_id_one_and_many_at_a_time(self) -> None:
-        sql.MERGED[sql.insert_mail](
-            self.cursor, [mail_row(i, "x") for i in range(1, 81)]
-        )
-        sql.delete_mail_ids(self.cursor, 1, 2)
-        # Runs of ids from several takes, 77 in all: 64, 8, 4 and 1.
-        runs = [tuple(range(3, 40)), tuple(range(40, 80))]
-        sql.MERGED[sql.delete_mail_ids](self.cursor, runs)
+        rows = [mail_row(i, "x") for i in range(1, 81)]
+        sql.insert_mails(self.cursor, [v for row in rows for v in row])
+        sql.delete_mail_ids(self.cursor, [1, 2])
+        run = self.statements()
+        # Runs of ids from several takes, 77 in all: 64, then 13.
+        sql.delete_mail_ids(self.cursor, [*range(3, 40), *range(40, 80)])
+        self.assertEqual([statement.count(",") + 1 for statement in run], [64, 13])
         self.assertEqual(self.mail_ids(), [80])
 
+    def test_a_batch_of_any_size_is_one_statement_up_to_the_most_rows(self) -> None:
+        run = self.statements()
+        for size in (1, 2, 3, 15, 63, 64):
+            start = len(run)
+            first = 1000 * size
+            rows = [mail_row(first + i, "x") for i in range(size)]
+            sql.insert_mails(self.cursor, [v for row in rows for v in row])
+            sql.delete_mail_ids(self.cursor, [row[0] for row in rows])
+            self.assertEqual(len(run) - start, 2, size)
+        self.assertEqual(self.mail_ids(), [])
+
+    def test_the_connection_keeps_every_mail_statement_prepared(self) -> None:
+        try:
+            self.conn.execute("SELECT count(*) FROM sqlite_stmt")
+        except sqlite3.OperationalError:
+            raise SkipTest("this SQLite has no sqlite_stmt table") from None
+        for size in range(1, 65):
+            rows = [mail_row(i, "x") for i in range(1, size + 1)]
+            sql.insert_mails(self.cursor, [v for row in rows for v in row])
+            sql.delete_mail_ids(self.cursor, [row[0] for row in rows])
+        sql.load(self.conn)
+        # Every size of insert and delete is still prepared, the rest beside.
+        (kept,) = self.conn.execute(
+            "SELECT count(*) FROM sqlite_stmt WHERE sql LIKE 'INSERT INTO mail%'"
+            " OR sql LIKE 'DELETE FROM mail WHERE id IN%'"
+        ).fetchone()
+        self.assertEqual(kept, 128)
+        self.assertGreater(STATEMENT_CACHE, 128)
+
     def test_the_last_mail_id_outlives_the_mail(self) -> None:
-        sql.insert_mail(self.cursor, *mail_row(7, "gone"))
-        sql.delete_mail_ids(self.cursor, 7)
+        sql.insert_mails(self.cursor, [*mail_row(7, "gone")])
+        sql.delete_mail_ids(self.cursor, [7])
         self.assertEqual(sql.load(self.conn).last_mail_id, 7)  # never reused
 
     def test_a_recipients_mail_is_dropped_and_no_one_elses(self) -> None:
-        sql.insert_mail(self.cursor, *mail_row(1, "to jose", recipient=2))
-        sql.insert_mail(self.cursor, *mail_row(2, "to kim", recipient=3))
+        sql.insert_mails(self.cursor, [*mail_row(1, "to jose", recipient=2)])
+        sql.insert_mails(self.cursor, [*mail_row(2, "to kim", recipient=3)])
         sql.delete_mail(self.cursor, 2)
         self.assertEqual(self.mail_ids(), [2])
 
@@ -81,8 +122,8 @@ class StatementTests(SynchronousTestCase):
         self.assertEqual(
             sql.load(self.conn).accounts, [Account(5, "Nina", "nina", "hash2", 1.0)]
         )
-        sql.insert_mail(self.cursor, *mail_row(1, "for nina", recipient=5))
-        sql.insert_mail(self.cursor, *mail_row(2, "for jose", recipient=2))
+        sql.insert_mails(self.cursor, [*mail_row(1, "for nina", recipient=5)])
+        sql.insert_mails(self.cursor, [*mail_row(2, "for jose", recipient=2)])
         sql.delete_account(self.cursor, 5)
         self.assertEqual(sql.load(self.conn).accounts, [])
         self.assertEqual(self.mail_ids(), [2])
@@ -119,7 +160,6 @@ class StatementTests(SynchronousTestCase):
         )
 
     def test_every_write_names_the_store_call_it_answers(self) -> None:
-        self.assertEqual(sql.CALLS[sql.insert_mail], "deliver")
+        self.assertEqual(sql.CALLS[sql.insert_mails], "deliver")
         self.assertEqual(sql.CALLS[sql.reserve], "reserve_ids")
         self.assertNotIn(sql.delete_mail_ids, sql.CALLS)  # a take's late delete
-        self.assertEqual(set(sql.MERGED), {sql.insert_mail, sql.delete_mail_ids})

@@ -69,7 +69,7 @@ class SQLiteStore:
 
     def __init__(self, path: str, reactor: Any) -> None:
         self.path = path
-        self._writer = Writer(path, reactor, sql.MERGED)
+        self._writer = Writer(path, reactor)
         self._open = False
         self._stopped = False
         # What the file holds, as committed: mailboxes (row id and message,
@@ -82,6 +82,8 @@ class SQLiteStore:
         self._incoming: dict[int, int] = {}
         self._claimed: set[str | int] = set()
         self._last_mail_id = 0
+        #: The deliveries asked since the last other write of this turn.
+        self._deliveries: _Deliveries | None = None
         #: Told of the calls answered at once, once timed (L{time_calls}).
         self._observe: Observe | None = None
 
@@ -175,23 +177,23 @@ class SQLiteStore:
             return
         self._incoming[recipient] = incoming + 1
         self._last_mail_id = mail_id = self._last_mail_id + 1
-        self._writer.write(
-            Write(
-                sql.insert_mail,
-                (
-                    mail_id,
-                    message.sender_id,
-                    message.sender_name,
-                    recipient,
-                    message.recipient_name,
-                    message.text,
-                    message.sent_at,
-                ),
-                answer,
-                self._delivered,
-                self._not_delivered,
-                (mail_id, message),
-            )
+        deliveries = self._deliveries
+        writer = self._writer
+        if deliveries is None or deliveries.queued != writer.queued:
+            # The first since another write: a new run of deliveries.
+            deliveries = self._deliveries = _Deliveries(self)
+            writer.write(deliveries)
+            deliveries.queued = writer.queued
+        deliveries.calls += 1
+        deliveries.told.append(((mail_id, message), answer))
+        deliveries.rows += (
+            mail_id,
+            message.sender_id,
+            message.sender_name,
+            recipient,
+            message.recipient_name,
+            message.text,
+            message.sent_at,
         )
 
     def _delivered(self, mail: _Mail, result: None) -> int:
@@ -222,9 +224,11 @@ class SQLiteStore:
         mailbox = self._mail.pop(user_id, None)
         if not mailbox:
             return self._at_once("take_mail", succeed([]))
-        ids, messages = zip(*mailbox, strict=True)
-        self._writer.write(Write(sql.delete_mail_ids, ids, late=True))
-        return self._at_once("take_mail", succeed(list(messages)))
+        self._writer.later(sql.delete_mail_ids, [mail[0] for mail in mailbox])
+        observe = self._observe
+        if observe is not None:
+            observe("take_mail", 0.0, 1)
+        return succeed([mail[1] for mail in mailbox])
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:
         # In turn with the deliveries asked before it, which it drops too.
@@ -323,3 +327,53 @@ class SQLiteStore:
 
     def history(self, key: str, count: int) -> Deferred[list[HistoryLine]]:
         return self._write(sql.history, key, count)
+
+
+class _Deliveries(Write):
+    """A run of deliveries asked one after the other in a turn: one write
+    (one statement for all their rows), its own answer, which tells each
+    delivery's caller.
+
+    What a delivery costs in the reactor is then two appends, not a write
+    of its own, its queueing and its answer.
+
+    @ivar queued: the writer's L{Writer.queued} once this was queued: while
+        it is the same, nothing was queued after it, and the next delivery
+        joins it.
+    """
+
+    __slots__ = ("queued", "rows", "store", "told")
+
+    def __init__(self, store: SQLiteStore) -> None:
+        #: Every row's values, one after the other (see L{sql.insert_mails}).
+        self.rows: list[Any] = []
+        super().__init__(sql.insert_mails, (self.rows,), self)
+        self.calls = 0
+        self.store = store
+        self.told: list[tuple[_Mail, Answer[int]]] = []
+        self.queued = 0
+
+    def callback(self, result: None) -> None:
+        """Committed: each is in its mailbox; tell each caller the count."""
+        self.answer = None  # itself: no cycle left for the collector
+        delivered = self.store._delivered
+        for mail, answer in self.told:
+            try:
+                answer.callback(delivered(mail, None))
+            except Exception:  # one broken answer: the others are told
+                self.store._writer.log.failure(
+                    "{path}: an answer failed", path=self.store.path
+                )
+
+    def errback(self, failure: Failure) -> None:
+        """Rolled back: none of them is there; each caller is told why."""
+        self.answer = None
+        not_delivered = self.store._not_delivered
+        for mail, answer in self.told:
+            try:
+                not_delivered(mail)
+                answer.errback(failure)
+            except Exception:
+                self.store._writer.log.failure(
+                    "{path}: an answer failed", path=self.store.path
+                )

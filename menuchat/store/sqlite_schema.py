@@ -30,6 +30,11 @@ __all__ = [
 #: C{PRAGMA application_id} of a menuchat database: "mcht".
 APPLICATION_ID = 0x6D636874
 MEMORY = ":memory:"
+
+#: How many prepared statements the store's connection keeps (C{sqlite3}'s
+#: C{cached_statements}, 128 by default): the mail statements of every
+#: size (L{menuchat.store.sqlite_sql}) and the others, with room to spare.
+STATEMENT_CACHE = 256
 _HEADER = b"SQLite format 3\x00"
 
 
@@ -159,7 +164,12 @@ def open_database(path: str) -> sqlite3.Connection:
     if path != MEMORY:
         _check_place(path)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            path,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=STATEMENT_CACHE,
+        )
     except sqlite3.Error as e:
         raise StoreError(f"{path}: cannot open ({e})") from e
     try:

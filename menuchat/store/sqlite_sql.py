@@ -9,7 +9,6 @@ L{menuchat.store.sqlite_schema}.
 from __future__ import annotations
 
 import sqlite3
-from itertools import chain
 from typing import Any
 
 import attrs
@@ -17,11 +16,10 @@ import attrs
 from menuchat.core.errors import NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
-from menuchat.store.sqlite_writer import Merged, Run
+from menuchat.store.sqlite_writer import Run
 
 __all__ = [
     "CALLS",
-    "MERGED",
     "Loaded",
     "append_history",
     "delete_account",
@@ -30,7 +28,7 @@ __all__ = [
     "delete_room",
     "history",
     "insert_account",
-    "insert_mail",
+    "insert_mails",
     "load",
     "reserve",
     "save_room",
@@ -66,60 +64,61 @@ def load(conn: sqlite3.Connection) -> Loaded:
     return Loaded(accounts, mail, last)
 
 
-def insert_mail(cursor: sqlite3.Cursor, *row: Any) -> None:
-    cursor.execute(
-        f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
-    )
+def insert_mails(cursor: sqlite3.Cursor, values: list[Any]) -> None:
+    """Insert messages: C{values} holds each row's values (its id, the
+    sender's id and name, the recipient's id and name, the text, the time
+    it was sent), one row after the other."""
+    _in_pieces(cursor, _INSERTS, values, 7)
 
 
-def delete_mail_ids(cursor: sqlite3.Cursor, *ids: int) -> None:
-    _delete_many_mail_ids(cursor, [ids])
+def delete_mail_ids(cursor: sqlite3.Cursor, ids: list[int]) -> None:
+    """Delete the messages of these ids (rows the store already forgot)."""
+    _in_pieces(cursor, _DELETES, ids, 1)
 
 
-#: The most rows one statement inserts or deletes; statements come in sizes
-#: of powers of two up to it, so a few prepared ones serve every batch.
+#: The most rows one statement inserts or deletes.
 _MOST_ROWS = 64
-_SIZES = [_MOST_ROWS >> shift for shift in range(_MOST_ROWS.bit_length())]
 
-#: The statements, by their number of rows, written once.
+#: The statements, by their number of rows, written once: one of the right
+#: size for every batch up to L{_MOST_ROWS} rows, so a batch is one
+#: statement, and each is prepared once (the connection keeps them all:
+#: L{menuchat.store.sqlite_schema.STATEMENT_CACHE}).
 _INSERTS = {
     size: f"INSERT INTO mail (id, {_MAIL_COLUMNS}) VALUES "
     + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
-    for size in _SIZES
+    for size in range(1, _MOST_ROWS + 1)
 }
 _DELETES = {
     size: "DELETE FROM mail WHERE id IN (" + ", ".join(["?"] * size) + ")"
-    for size in _SIZES
+    for size in range(1, _MOST_ROWS + 1)
 }
 
 
 def _in_pieces(
-    cursor: sqlite3.Cursor, statements: dict[int, str], values: list[Any], width: int
+    cursor: sqlite3.Cursor,
+    statements: dict[int, str],
+    values: list[Any] | tuple[Any, ...],
+    width: int,
 ) -> None:
-    """Run C{statements} over C{values}, C{width} of them a row, in pieces of
-    powers of two rows, the largest first.
+    """Run C{statements} over C{values}, C{width} of them a row: one
+    statement for every L{_MOST_ROWS} rows, and one for the rest.
 
-    The store's thread holds Python's lock for this work, and the reactor
-    waits for it: the values are flattened once, in C, and sliced.
+    Each statement releases Python's lock in the store's thread and takes
+    it back, which costs the reactor a switch while it runs: a batch is one
+    statement, not one for each power of two in its size.
     """
     rows = len(values) // width
+    if rows <= _MOST_ROWS:
+        if rows:
+            cursor.execute(statements[rows], values)
+        return
     at = 0
     while rows:
-        size = _MOST_ROWS
-        while size > rows:
-            size >>= 1
+        size = min(rows, _MOST_ROWS)
         end = at + size * width
         cursor.execute(statements[size], values[at:end])
         at = end
         rows -= size
-
-
-def _insert_many_mail(cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
-    _in_pieces(cursor, _INSERTS, list(chain.from_iterable(rows)), 7)
-
-
-def _delete_many_mail_ids(cursor: sqlite3.Cursor, runs: list[tuple[Any, ...]]) -> None:
-    _in_pieces(cursor, _DELETES, list(chain.from_iterable(runs)), 1)
 
 
 def delete_mail(cursor: sqlite3.Cursor, user_id: int) -> None:
@@ -208,7 +207,7 @@ def history(cursor: sqlite3.Cursor, key: str, count: int) -> list[HistoryLine]:
 #: The store call each kind of write answers, for its timing.
 CALLS: dict[Run, str] = {
     reserve: "reserve_ids",
-    insert_mail: "deliver",
+    insert_mails: "deliver",
     delete_mail: "drop_mail",
     insert_account: "create_account",
     set_password: "set_password",
@@ -218,9 +217,4 @@ CALLS: dict[Run, str] = {
     saved_rooms: "saved_rooms",
     append_history: "append_history",
     history: "history",
-}
-
-MERGED: dict[Run, Merged] = {
-    insert_mail: _insert_many_mail,
-    delete_mail_ids: _delete_many_mail_ids,
 }
