@@ -71,6 +71,36 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     L{not_tls_text}, and may filter raw input in L{filter_input}.
     """
 
+    # A connection's own state in slots, the inherited (Protocol,
+    # LineReceiver, TimeoutMixin) in its __dict__: all in the __dict__ came
+    # to more names than CPython shares a class's keys for, and that made
+    # every connection's __dict__ a table of its own, about 1.5 KB.
+    __slots__ = (
+        "_awaiting",
+        "_bucket",
+        "_buffer",
+        "_closed",
+        "_cutoff",
+        "_discarding",
+        "_fresh",
+        "_has_shared",
+        "_held",
+        "_host",
+        "_output_wait",
+        "_peer",
+        "_queue",
+        "_queued",
+        "_refill",
+        "_reply_later",
+        "_replying",
+        "_socket",
+        "_tail",
+        "_throttled",
+        "_user_id",
+        "handler",
+        "name",
+    )
+
     delimiter = b"\r\n"
     log = Logger()
     factory: LineFactory

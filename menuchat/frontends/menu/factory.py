@@ -32,6 +32,8 @@ REFUSALS = {
 class MenuChatProtocol(LineConnection):
     """One menu connection: a L{Session} behind the shared line connection."""
 
+    __slots__ = ("_telnet",)
+
     factory: MenuChatFactory
 
     def __init__(self) -> None:
