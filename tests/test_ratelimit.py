@@ -11,7 +11,7 @@ class TokenBucketTests(SynchronousTestCase):
         self.clock = Clock()
 
     def bucket(self, rate, burst):
-        return TokenBucket(rate, burst, self.clock.seconds)
+        return TokenBucket(rate, burst, self.clock)
 
     def test_a_burst_at_once_then_the_wait_for_one_token(self):
         bucket = self.bucket(rate=2.0, burst=3)

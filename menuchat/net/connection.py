@@ -198,7 +198,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         transport.registerProducer(OutputValve(self), self._socket is None)
         if limits.line_rate:
             self._bucket = TokenBucket(
-                limits.line_rate, limits.line_burst, factory.clock.seconds
+                limits.line_rate, limits.line_burst, factory.clock
             )
         self._set_timeout(limits.login_timeout or None)
         self.handler = self.make_handler()
