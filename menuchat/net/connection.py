@@ -87,7 +87,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         "_held",
         "_host",
         "_output_wait",
-        "_peer",
+        "_port",
         "_queue",
         "_queued",
         "_refill",
@@ -111,7 +111,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self.name: str | None = None
         self._user_id: int | None = None
         self._host: str | None = None
-        self._peer: str | None = None
+        self._port: object = None
         self._buffer = b""
         self._discarding = False
         self._fresh = True
@@ -174,7 +174,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         limits = factory.limits
         address = self.transport.getPeer()
         self._host = host_of(address)
-        self._peer = address_text(address)
+        self._port = getattr(address, "port", None)
         refusal = factory.admission.admit(self, self._host)
         if refusal is not None:
             factory.stats.refusals[refusal.name.lower()] += 1
@@ -436,7 +436,9 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         return is_private(self.transport)
 
     def peer(self) -> str:
-        """The peer's address, as logs show it (read once, when connected)."""
-        if self._peer is None:
-            self._peer = address_text(self.transport.getPeer())
-        return self._peer
+        """The peer's address, as logs show it: an IP peer's from the host and
+        port read when it connected, made anew for each log line rather than
+        kept with every idle connection."""
+        if self._host is not None:
+            return f"{self._host}:{self._port}"
+        return address_text(self.transport.getPeer())
