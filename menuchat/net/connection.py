@@ -196,10 +196,8 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         if isinstance(transport, tcp.Connection) and not transport.TLS:
             self._socket = transport.getHandle()
         transport.registerProducer(OutputValve(self), self._socket is None)
-        if limits.line_rate:
-            self._bucket = TokenBucket(
-                limits.line_rate, limits.line_burst, factory.clock
-            )
+        if factory.line_rate is not None:
+            self._bucket = TokenBucket(factory.line_rate)
         self._set_timeout(limits.login_timeout or None)
         self.handler = self.make_handler()
         self._replying = True
