@@ -115,7 +115,8 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._buffer = b""
         self._discarding = False
         self._fresh = True
-        self._queue: list[bytes | SharedLines] = []
+        # None while empty: an idle connection keeps no empty list.
+        self._queue: list[bytes | SharedLines] | None = None
         self._queued = 0
         self._has_shared = False
         self._tail: SharedLines | None = None
