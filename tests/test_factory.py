@@ -30,6 +30,17 @@ class FactoryTests(SynchronousTestCase):
             MenuChatFactory(factory.hub, factory.accounts, Clock()).limits == Limits()
         )
 
+    def test_a_logged_in_connection_keeps_its_own_state_in_slots(self):
+        # Past 30 names, CPython gives an instance's __dict__ a table of its
+        # own, about 1.5 KB for every connection, idle or not. What Twisted
+        # sets (factory, transport, timeOut, ...) is all that goes there.
+        factory, _ = clocked_factory()
+        protocol, transport = login(factory, "Nina")
+        protocol.dataReceived(b"\xff\xfb\x01")  # telnet: the filter made
+        protocol.dataReceived(b"1\n")
+        assert transport.take().count(b"Nina") == 1
+        assert len(vars(protocol)) <= 8, sorted(vars(protocol))
+
     def test_the_session_is_gone_once_the_connection_is(self):
         factory, _ = clocked_factory()
         protocol, transport = connect(factory)

@@ -52,7 +52,7 @@ class SharedLinesTests(AudienceCase):
             b"".join(b"PRIVMSG #r :line %d\r\n" % n for n in range(20))
         )
         queued = [protocol._queue for protocol, _ in self.members]
-        assert queued[0] == []  # ana does not hear her own lines
+        assert queued[0] is None  # ana does not hear her own lines
         assert [len(q) for q in queued[1:]] == [1, 1]
         shared = queued[1][0]
         assert isinstance(shared, SharedLines)
@@ -196,7 +196,7 @@ class SharedLinesTests(AudienceCase):
         assert isinstance(shared, SharedLines) and shared.open
         self.world.clock.advance(0)
         assert not shared.open
-        assert self.ben._queue == [] and self.ben._tail is None
+        assert self.ben._queue is None and self.ben._tail is None
         self.ana.dataReceived(b"PRIVMSG #r :two\r\n")
         assert self.ben._queue[0] is not shared
         assert lines(self.ben_wire) == [

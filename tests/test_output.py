@@ -643,7 +643,7 @@ class SharedLinesTests(SynchronousTestCase):
             protocol.write("q" * 60)
         assert transport.aborted
         assert (protocol._queue, protocol._has_shared, protocol._tail) == (
-            [],
+            None,
             False,
             None,
         )
@@ -657,7 +657,7 @@ class SharedLinesTests(SynchronousTestCase):
         protocol.write_shared(SharedLines(b"room\r\n"))
         transport.loseConnection()
         assert (protocol._queue, protocol._has_shared, protocol._tail) == (
-            [],
+            None,
             False,
             None,
         )

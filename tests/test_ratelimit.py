@@ -3,7 +3,7 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from menuchat.net.ratelimit import TokenBucket
+from menuchat.net.ratelimit import LineRate, TokenBucket
 
 
 class TokenBucketTests(SynchronousTestCase):
@@ -11,7 +11,7 @@ class TokenBucketTests(SynchronousTestCase):
         self.clock = Clock()
 
     def bucket(self, rate, burst):
-        return TokenBucket(rate, burst, self.clock.seconds)
+        return TokenBucket(LineRate(rate, burst, self.clock))
 
     def test_a_burst_at_once_then_the_wait_for_one_token(self):
         bucket = self.bucket(rate=2.0, burst=3)

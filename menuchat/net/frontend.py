@@ -19,6 +19,7 @@ from twisted.internet.protocol import ServerFactory
 from menuchat.config import Limits
 from menuchat.net.admission import Admission
 from menuchat.net.output import OutputFlusher
+from menuchat.net.ratelimit import LineRate
 from menuchat.net.refusals import RefusalLog
 from menuchat.net.stats import ConnectionStats
 
@@ -75,6 +76,12 @@ class LineFactory(ServerFactory):
             limits.max_clients, limits.max_per_address
         )
         self.flusher = OutputFlusher(clock)
+        #: The line rate of every connection; None when lines are not limited.
+        self.line_rate = (
+            LineRate(limits.line_rate, limits.line_burst, clock)
+            if limits.line_rate
+            else None
+        )
 
     def line_limit(self) -> int:
         """The longest line this front-end reads, in bytes without the line

@@ -267,7 +267,7 @@ class QueuedOutput:
     if TYPE_CHECKING:
         factory: LineFactory
         transport: Transport
-        _queue: list[bytes | SharedLines]
+        _queue: list[bytes | SharedLines] | None
         _queued: int
         _has_shared: bool
         _tail: SharedLines | None
@@ -313,7 +313,10 @@ class QueuedOutput:
             # overtake this output, so they take no more.
             self._tail.seal()
             self._tail = None
-        queue.append(data)
+        if queue is None:
+            self._queue = [data]
+        else:
+            queue.append(data)
         self._queued += len(data)
         if self._held and self._queued > self.factory.limits.max_output:
             self._drop_slow_reader()
@@ -339,7 +342,10 @@ class QueuedOutput:
             self.factory.flusher.flush_soon(self)
         if not shared.turn:
             self.factory.flusher.seal_at_turn_end(shared)
-        queue.append(shared)
+        if queue is None:
+            self._queue = [shared]
+        else:
+            queue.append(shared)
         self._has_shared = True
         self._tail = shared
         if self._held:
@@ -356,7 +362,7 @@ class QueuedOutput:
     def _clear_queue(self) -> None:
         """Forget what is queued (the connection is gone); its size stays
         counted, as the size it reached."""
-        self._queue = []
+        self._queue = None
         self._has_shared = False
         self._tail = None
 
@@ -428,7 +434,10 @@ class QueuedOutput:
         if self._held or self._closed:
             self._enqueue(data)
             return
-        self._queue.append(data)
+        if self._queue is None:
+            self._queue = [data]
+        else:
+            self._queue.append(data)
         self.flush()  # sends the whole queue: nothing is left to count
 
     def hold_output(self) -> None:
@@ -451,7 +460,7 @@ class QueuedOutput:
         queue = self._queue
         if not queue:
             return
-        self._queue = []
+        self._queue = None
         self._queued = 0
         if self._has_shared:
             self._has_shared = False

@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import attrs
+from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["TokenBucket"]
+__all__ = ["LineRate", "TokenBucket"]
+
+
+@attrs.frozen
+class LineRate:
+    """C{rate} lines a second after a burst of C{burst}, on C{clock} (the
+    reactor, or a C{Clock} in tests): one a front-end, shared by the buckets
+    of all its connections."""
+
+    rate: float
+    burst: float = attrs.field(converter=float)
+    clock: IReactorTime
 
 
 class TokenBucket:
-    """Up to C{burst} lines at once, then C{rate} lines a second.
+    """One connection's lines under a L{LineRate}: up to its burst at once,
+    then its rate.
 
-    @param now: the clock's C{seconds}, so tests drive it with a C{Clock}.
+    One a connection, so it holds only what is the connection's own, the
+    tokens and when they were counted; the rate, the burst (a float, shared)
+    and the clock are the L{LineRate}'s.
     """
 
-    __slots__ = ("_burst", "_now", "_rate", "_stamp", "_tokens")
+    __slots__ = ("_line_rate", "_stamp", "_tokens")
 
-    def __init__(self, rate: float, burst: int, now: Callable[[], float]) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._now = now
-        self._tokens = float(burst)
-        self._stamp = now()
+    def __init__(self, line_rate: LineRate) -> None:
+        self._line_rate = line_rate
+        self._tokens = line_rate.burst
+        self._stamp = line_rate.clock.seconds()
 
     def take(self) -> float:
         """Spend one token: 0.0 if there was one, else the seconds until there is."""
-        now = self._now()
-        tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        line_rate = self._line_rate
+        now = line_rate.clock.seconds()
+        tokens = min(
+            line_rate.burst, self._tokens + (now - self._stamp) * line_rate.rate
+        )
         self._stamp = now
         # Refilling to exactly one token can land a hair below it in floating
         # point; counting that as a whole token keeps the refill from being
@@ -34,4 +50,4 @@ class TokenBucket:
             self._tokens = max(tokens - 1.0, 0.0)
             return 0.0
         self._tokens = tokens
-        return (1.0 - tokens) / self._rate
+        return (1.0 - tokens) / line_rate.rate

@@ -231,7 +231,8 @@ class SessionBase:
         self._output = output
         self._accounts = accounts
         self._passwords_need_tls = passwords_need_tls
-        self._paid_waiters: list[Deferred[None]] = []
+        # Made when a line first waits for an owed answer: most never do.
+        self._paid_waiters: list[Deferred[None]] | None = None
         self._held: HeldOutput | None = None
         self._pending_text = ""
         self._pending_name = ""
@@ -336,9 +337,10 @@ class SessionBase:
         held = self._output
         if held is self._held and isinstance(held, HeldOutput):
             self._output = held.output
-        waiters, self._paid_waiters = self._paid_waiters, []
-        for waiting in waiters:
-            waiting.callback(None)
+        waiters, self._paid_waiters = self._paid_waiters, None
+        if waiters is not None:
+            for waiting in waiters:
+                waiting.callback(None)
 
     def _after_owed(self) -> Deferred[None] | None:
         """None if no answer is owed; else a Deferred firing once every
@@ -349,6 +351,8 @@ class SessionBase:
         if not isinstance(held, HeldOutput) or not len(held):
             return None
         waiting: Deferred[None] = Deferred()
+        if self._paid_waiters is None:
+            self._paid_waiters = []
         self._paid_waiters.append(waiting)
         return waiting
 

@@ -33,6 +33,8 @@ REFUSALS = {
 class MenuChatProtocol(LineConnection):
     """One menu connection: a L{Session} behind the shared line connection."""
 
+    __slots__ = ("_telnet",)
+
     factory: MenuChatFactory
 
     def __init__(self) -> None:
