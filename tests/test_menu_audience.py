@@ -62,7 +62,7 @@ class SharedRoomLinesTests(SynchronousTestCase):
         assert isinstance(shared, SharedLines)
         assert all(queue == [shared] for queue in queues[1:])
         # The speaker hears its lines too, at once: its reply.
-        assert queues[0] == [] and self.members[0][1].writes == 1
+        assert not queues[0] and self.members[0][1].writes == 1
         # Sealed by the speaker's write: the turn's lines, joined once.
         assert shared.data == said("m0", *texts)
         for _, wire in self.members:
