@@ -205,9 +205,12 @@ class RoomClosed:
     wire: dict[str, bytes] = _CACHE
 
 
-@attrs.frozen(slots=True)
-class MessageWaiting:
-    """C{message} is in its recipient's mailbox, which holds C{unread} now."""
+class MessageWaiting(NamedTuple):
+    """C{message} is in its recipient's mailbox, which holds C{unread} now.
+
+    Made for every private message an online recipient is told of: a
+    tuple, as L{RoomLine} is, made in a third of a frozen attrs class's time.
+    """
 
     message: Message
     unread: int

@@ -440,7 +440,11 @@ class Hub(RoomRules, Moderation, RemoteUsers):
             return
         stored = self._store.deliver(kept, self.mailbox_size)
         if ready(stored):  # the memory store: no callbacks
-            self._stored(message, result(stored))
+            # As _stored, with the reader found above: nothing came between.
+            self.private_messages += 1
+            if reader is not None:
+                event = MessageWaiting(message, result(stored))
+                reader.client.message_waiting(event)
             answer.callback(message)
         else:
             told = _Stored(self, message, answer)

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
-from menuchat.core.answers import settle
+from menuchat.core.answers import ready, result, settle
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
@@ -299,22 +299,36 @@ class SessionBase:
         know); anything else is a fault of the server or its store: logged,
         and the user told that nothing changed.
         """
+        if ready(pending):
+            # The memory store: done at once, and no closure made for a
+            # failure that did not come (settle() would do the same).
+            try:
+                outcome = done(result(pending))
+            except Exception:
+                self._failed(Failure(), refused)
+                return None
+            if not isinstance(outcome, Deferred):
+                return None
+            # done asked the store again
+            return settle(outcome, _ignore, lambda f: self._failed(f, refused))
+        return settle(pending, done, lambda f: self._failed(f, refused))
 
-        def failed(reason: Failure) -> None:
-            if reason.check(errors.ChatError) and self.state is not State.CLOSED:
-                try:
-                    refused(reason.value)  # type: ignore[arg-type]
-                except errors.ChatError:
-                    pass
-                else:
-                    return
-            self.log.failure("Request failed", reason)
-            if self.state is State.NAME:
-                self._error(texts.STORE_FAILED)
+    def _failed(
+        self, reason: Failure, refused: Callable[[errors.ChatError], None]
+    ) -> None:
+        """A request failed: a refusal C{refused} renders, or a fault."""
+        if reason.check(errors.ChatError) and self.state is not State.CLOSED:
+            try:
+                refused(reason.value)  # type: ignore[arg-type]
+            except errors.ChatError:
+                pass
             else:
-                self._refuse(texts.STORE_FAILED)
-
-        return settle(pending, done, failed)
+                return
+        self.log.failure("Request failed", reason)
+        if self.state is State.NAME:
+            self._error(texts.STORE_FAILED)
+        else:
+            self._refuse(texts.STORE_FAILED)
 
     def _owe(self, owed: Owed) -> HeldOutput:
         """Keep a place for C{owed}, an answer still to come; what is
@@ -389,6 +403,10 @@ class SessionBase:
             self._output.write(welcome + waiting + texts.MENU + texts.OPTION_PROMPT)
 
         return self._hub.unread(user).addCallback(counted)
+
+
+def _ignore(outcome: object) -> None:
+    """What is done once C{done}'s own store call is answered: nothing more."""
 
 
 def reraise(error: errors.ChatError) -> None:

@@ -55,25 +55,30 @@ class Commands(SessionBase):
             # in the mailbox (the lines after this one wait meanwhile).
             return owed.addCallback(lambda _: self._read_mail())
 
-        def show(messages: list[Message]) -> None:
-            # A notice still to come this turn would tell of messages read
-            # now. (The store answers in the order it was asked: a message
-            # stored after this read is told of after this listing.)
-            self._mail_notice = None
-            if not messages:
-                self._reply(texts.NO_MESSAGES)
-                return
-            self._reply(
-                texts.MY_MESSAGES
-                + "".join(
-                    texts.MESSAGE_LINE.format(
+        return self._answer(
+            self._hub.read_messages(self._user), self._show_mail, reraise
+        )
+
+    def _show_mail(self, messages: list[Message]) -> None:
+        # A notice still to come this turn would tell of messages read
+        # now. (The store answers in the order it was asked: a message
+        # stored after this read is told of after this listing.)
+        self._mail_notice = None
+        if not messages:
+            self._reply(texts.NO_MESSAGES)
+            return
+        line = texts.MESSAGE_LINE
+        self._reply(
+            texts.MY_MESSAGES
+            + "".join(
+                [
+                    line.format(
                         time=format_time(m.sent_at), text=m.text, sender=m.sender_name
                     )
                     for m in messages
-                )
+                ]
             )
-
-        return self._answer(self._hub.read_messages(self._user), show, reraise)
+        )
 
     def _send(self, recipient: str, text: str) -> Deferred[None] | None:
         """Send C{text} to C{recipient}, an id or a name; say how it went.
@@ -337,20 +342,21 @@ class _SendReply(Owed):
     __slots__ = ("_held", "_paid", "_prompt", "_session", "_told", "_who")
 
     def __init__(self, session: Commands, who: str) -> None:
-        self.text = None
-        self.after = []
+        # What only an answer owed uses is set when it is owed (L{wait}):
+        # most answers are told at once, one per private message.
         self._session = session
         self._who = who
         self._told = False
         self._held: HeldOutput | None = None
-        self._prompt = ""
-        self._paid: Deferred[None] | None = None
 
     def wait(self) -> Deferred[None] | None:
         """After the hub was asked: None, unless the session must read no
         further line until an answer comes (too many owed)."""
         if self._told:
             return None
+        self.text = None
+        self.after = []
+        self._paid: Deferred[None] | None = None
         session = self._session
         prompt = "" if session.state is State.IN_ROOM else texts.OPTION_PROMPT
         if prompt:
