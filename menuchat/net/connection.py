@@ -87,6 +87,7 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         "_held",
         "_host",
         "_output_wait",
+        "_own_decode",
         "_port",
         "_queue",
         "_queued",
@@ -128,6 +129,8 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._awaiting = False
         self._throttled = False
         self._closed = False
+        #: Whether this front-end decodes lines its own way (L{decode}).
+        self._own_decode = type(self).decode is not LineConnection.decode
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
         self._cutoff: IDelayedCall | None = None
@@ -258,29 +261,29 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         self._begin_reply()
         try:
-            self._received(data)
+            if self._fresh:
+                self._fresh = False
+                if looks_like_tls(data) and self.handler is not None:
+                    self._spoke_tls()
+                    return
+            data = self.filter_input(data)
+            if self._discarding:
+                end = data.find(b"\n")
+                if end < 0:
+                    return
+                self._discarding = False
+                data = data[end + 1 :]
+            self._buffer = self._buffer + data if self._buffer else data
+            if not self.paused:
+                self._handle()
         finally:
             self._end_reply()
 
-    def _received(self, data: bytes) -> None:
-        if self._fresh:
-            self._fresh = False
-            if looks_like_tls(data) and self.handler is not None:
-                self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
-                self.factory.stats.drops["tls_on_plain_port"] += 1
-                self.write(self.not_tls_text())
-                self.close()
-                return
-        data = self.filter_input(data)
-        if self._discarding:
-            end = data.find(b"\n")
-            if end < 0:
-                return
-            self._discarding = False
-            data = data[end + 1 :]
-        self._buffer = self._buffer + data if self._buffer else data
-        if not self.paused:
-            self._handle()
+    def _spoke_tls(self) -> None:
+        self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
+        self.factory.stats.drops["tls_on_plain_port"] += 1
+        self.write(self.not_tls_text())
+        self.close()
 
     def _handle(self) -> None:
         """Hand the buffer's whole lines to L{lineReceived}, in order.
@@ -326,9 +329,12 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         assert handler is not None
         if self.name is not None and self.timeOut:
             self._reset_timeout()  # the idle timeout; the login one runs on
-        text = self.decode(line)
-        if text is None:
-            return
+        if self._own_decode:
+            text = self.decode(line)
+            if text is None:
+                return
+        else:  # the default decode(), without a call of its own per line
+            text = line.decode("utf-8", "replace")
         pending = handler.line_received(text)
         if pending is not None and not pending.called:
             self._awaiting = True
