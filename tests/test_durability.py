@@ -32,7 +32,6 @@ pytestmark = pytest.mark.timeout(120)
 #: Print the mail of user argv[2] in the SQLite store argv[1] as JSON.
 TAKE_MAIL = """
 import json, sys
-import attrs
 from twisted.internet import task
 from menuchat.store.sqlite import SQLiteStore
 
@@ -43,7 +42,7 @@ async def main(reactor):
         mail = await store.take_mail(int(sys.argv[2]))
     finally:
         await store.stop()
-    print(json.dumps([attrs.astuple(m) for m in mail]))
+    print(json.dumps([list(m) for m in mail]))
 
 task.react(lambda reactor: task.Deferred.fromCoroutine(main(reactor)))
 """

@@ -80,6 +80,14 @@ class EventTests(SynchronousTestCase):
         assert MessageUnread(MESSAGE) == MessageUnread(twin)
         assert len({MESSAGE, twin}) == 1
 
+    def test_a_message_equals_only_messages(self):
+        message, plain = MESSAGE, tuple(MESSAGE)
+        assert message != plain
+        assert plain != message
+        other = MESSAGE._replace(text="other")
+        assert message != other
+        assert message.__ne__(Message(*MESSAGE)) is False
+
     def test_events_have_slots(self):
         for event in EVENTS:
             assert not hasattr(event, "__dict__"), event

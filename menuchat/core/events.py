@@ -72,9 +72,13 @@ def _wire() -> dict[str, bytes]:
 _CACHE = attrs.field(factory=_wire, eq=False, repr=False, hash=False)
 
 
-@attrs.frozen(slots=True)
-class Message:
-    """A private message, immutable once sent."""
+class Message(NamedTuple):
+    """A private message, immutable once sent.
+
+    Made for every private message sent: a tuple, as L{RoomLine} is, made
+    in a third of a frozen attrs class's time. It equals another message
+    of the same fields, and nothing else (not a plain tuple).
+    """
 
     sender_id: int
     sender_name: str
@@ -86,6 +90,15 @@ class Message:
     #: shows it as one, which nothing answers automatically. Only mail
     #: handed over on arrival keeps it; a mailbox keeps the text.
     notice: bool = False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Message) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
 
 
 @attrs.frozen(slots=True)

@@ -433,7 +433,7 @@ class Hub(RoomRules, Moderation, RemoteUsers):
             answer.callback(message)
             return
         # A mailbox keeps the message, not how it was sent (Message.notice).
-        kept = attrs.evolve(message, notice=False) if notice else message
+        kept = message._replace(notice=False) if notice else message
         deliver_to = self._store_deliver_to
         if deliver_to is not None:
             deliver_to(kept, self.mailbox_size, _Stored(self, message, answer))

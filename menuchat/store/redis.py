@@ -210,7 +210,7 @@ return 1
 
 
 def _message_json(message: Message) -> str:
-    return json.dumps(attrs.astuple(message))
+    return json.dumps(message)
 
 
 def _account_json(account: Account) -> str:

@@ -184,7 +184,7 @@ def decode(text: str) -> list[Event]:
 
 
 def message_fields(message: Message) -> list[Any]:
-    return list(attrs.astuple(message))
+    return list(message)
 
 
 def subscriber_protocol() -> type[Any]:
