@@ -90,7 +90,7 @@ class Commands(SessionBase):
         """
         reply = _SendReply(self, recipient[:40])
         self._hub.send_to_answer(self._user, recipient, text, reply)
-        return reply.wait()
+        return None if reply._told else reply.wait()
 
     def _send_refusal(self, error: errors.ChatError, who: str) -> str:
         if isinstance(error, errors.UnknownUser):
@@ -373,7 +373,13 @@ class _SendReply(Owed):
         held = self._held
         if held is None:
             self._told = True
-            self._session._reply(texts.MESSAGE_SENT)
+            session = self._session
+            state = session.state
+            if state is State.IN_ROOM:
+                session._output.write(texts.MESSAGE_SENT)
+            elif state is not State.CLOSED:  # as _reply, with the text made once
+                session.state = State.MENU
+                session._output.write(_SENT[texts.OPTION_PROMPT])
             return
         held.pay(self, _SENT[self._prompt])
         if self._paid is not None:
