@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -18,12 +20,19 @@ class MailTests(SynchronousTestCase):
         self.factory = make_factory(self.clock, Limits(line_rate=0, mailbox_size=100))
         self.port = 1000
 
-    def person(self, name: str) -> tuple[MenuChatProtocol, StringTransport]:
+    def person(
+        self, name: str, log: list[str] | None = None
+    ) -> tuple[MenuChatProtocol, StringTransport]:
+        """A logged-in C{name}; with a C{log}, its writes are noted there."""
         self.port += 1
         address = IPv4Address("TCP", "127.0.0.1", self.port)
         protocol = self.factory.buildProtocol(address)
         assert isinstance(protocol, MenuChatProtocol)
-        transport = StringTransport(peerAddress=address)
+        transport = (
+            StringTransport(peerAddress=address)
+            if log is None
+            else _LoggedWire(name, log, peerAddress=address)
+        )
         protocol.makeConnection(transport)
         protocol.dataReceived(name.encode() + b"\n")
         self.clock.advance(0)
@@ -49,6 +58,22 @@ class MailTests(SynchronousTestCase):
         self.assertEqual(text.count("New message from Jose"), 3, text)
         self.assertIn("(3 unread)", text)
 
+    def test_the_reads_of_a_turn_are_answered_in_turn(self) -> None:
+        """Each message's notice leaves with its sender's answer, in the
+        order of the reads, not behind every answer of the turn."""
+        sent: list[str] = []
+        pairs = [
+            (self.person(f"a{n}", sent), self.person(f"b{n}", sent)) for n in range(3)
+        ]
+        sent.clear()  # the log-ins
+        for n, ((sender, _), _) in enumerate(pairs):
+            sender.dataReceived(b"2\nhello\nb%d\n" % n)
+        self.clock.advance(0)
+        self.assertEqual(sent, ["b0", "a0", "b1", "a1", "b2", "a2"])
+        for (_, sender_wire), (_, reader_wire) in pairs:
+            self.assertIn(b"Message sent!", sender_wire.value())
+            self.assertIn(b"New message from a", reader_wire.value())
+
     def test_a_full_mailbox_answers_the_sender_by_name(self) -> None:
         self.factory.hub.mailbox_size = 1
         self.person("Nina")
@@ -64,3 +89,17 @@ class MailTests(SynchronousTestCase):
         text = jose_wire.value()
         self.assertIn(b"Error: no user has the id or name 'Nobody'", text)
         self.assertIn(b"Error: no user has the id or name '99'", text)
+
+
+class _LoggedWire(StringTransport):
+    """A transport that notes its C{name} in C{log} (a list shared by
+    several) at each write, in the order of the writes."""
+
+    def __init__(self, name: str, log: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.log = log
+
+    def write(self, data: bytes) -> None:
+        self.log.append(self.name)
+        super().write(data)

@@ -685,6 +685,34 @@ class FlusherTests(SynchronousTestCase):
         clock.advance(0)
         assert done == ["late", "flushed"]
 
+    def test_what_a_late_call_writes_leaves_in_the_place_it_was_asked_for(self):
+        """Output a late call queues goes out between the output queued
+        before the call was asked for and the output queued after."""
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done = []
+
+        class Queue:
+            def __init__(self, name):
+                self.name = name
+
+            def flush(self):
+                done.append(self.name)
+
+        def late(name):
+            return lambda: flusher.flush_soon(Queue(name))
+
+        flusher.begin_read()
+        flusher.at_turn_end(late("notice 1"))
+        flusher.flush_soon(Queue("reply 1"))
+        flusher.flush_soon(Queue("reply 2"))
+        flusher.at_turn_end(late("notice 2"))
+        flusher.at_turn_end(lambda: None)
+        flusher.flush_soon(Queue("reply 3"))
+        flusher.end_read()
+        clock.advance(0)
+        assert done == ["notice 1", "reply 1", "reply 2", "notice 2", "reply 3"]
+
     def test_what_a_read_queues_costs_no_call_until_its_end(self):
         """During a read nothing is scheduled; its end writes a few
         connections' output at once, and leaves more to one pass."""

@@ -130,7 +130,9 @@ class OutputFlusher:
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self._dirty: list[QueuedOutput] = []
-        self._late: list[Callable[[], None]] = []
+        #: Calls for the turn's end, each with the place in L{_dirty} it
+        #: was asked for at (see L{_run_late}).
+        self._late: list[tuple[Callable[[], None], int]] = []
         self._shared: list[SharedLines] = []
         self._call: IDelayedCall | None = None
         self._flushing = False
@@ -160,8 +162,12 @@ class OutputFlusher:
         return bool(self._late)
 
     def at_turn_end(self, call: Callable[[], None]) -> None:
-        """Have C{call} run at the end of this turn, before output is written."""
-        self._late.append(call)
+        """Have C{call} run at the end of this turn, before output is written.
+
+        What it writes leaves in the place it was asked for: after the
+        output queued before, before the output queued after.
+        """
+        self._late.append((call, len(self._dirty)))
         if self._call is None and not self._flushing and not self._reading:
             self._call = self._clock.callLater(0, self._flush)
 
@@ -217,8 +223,8 @@ class OutputFlusher:
         self._replies = 0
         try:
             late, self._late = self._late, []
-            for call in late:
-                call()
+            if late:
+                self._run_late(late)
             shared, self._shared = self._shared, []
             for lines in shared:
                 lines.seal()
@@ -231,6 +237,30 @@ class OutputFlusher:
                 # Output caused by the flush itself (input read again as
                 # output drained): the next turn's.
                 self._call = self._clock.callLater(0, self._flush)
+
+    def _run_late(self, late: list[tuple[Callable[[], None], int]]) -> None:
+        """Run the turn's late calls. What each writes to a connection that
+        had nothing queued goes out in the call's place among the turn's
+        output: a mail notice (a late call) leaves with the output of the
+        read that sent the mail, not behind the replies to every read of
+        the turn. The people of a turn's reads are answered in turn."""
+        queued, self._dirty = self._dirty, []
+        dirty: list[QueuedOutput] = []
+        done = 0
+        try:
+            for call, place in late:
+                if place > done:
+                    dirty += queued[done:place]
+                    done = place
+                call()
+                if self._dirty:
+                    dirty += self._dirty
+                    self._dirty = []
+        finally:
+            # Even if a call failed, nothing queued is forgotten.
+            dirty += self._dirty
+            dirty += queued[done:]
+            self._dirty = dirty
 
 
 @implementer(IPushProducer, IPullProducer)
