@@ -665,6 +665,17 @@ class SharedLinesTests(SynchronousTestCase):
         assert transport.io.getvalue() == b""
 
 
+class FlushedQueue:
+    """A connection's queue as the flusher sees it: notes each flush."""
+
+    def __init__(self, done: list[object], name: object = "flushed") -> None:
+        self.done = done
+        self.name = name
+
+    def flush(self) -> None:
+        self.done.append(self.name)
+
+
 class FlusherTests(SynchronousTestCase):
     """The turn's flush on its own."""
 
@@ -673,12 +684,8 @@ class FlusherTests(SynchronousTestCase):
         flusher = OutputFlusher(clock)
         done = []
 
-        class Queue:
-            def flush(self):
-                done.append("flushed")
-
         flusher.begin_read()
-        flusher.flush_soon(Queue())
+        flusher.flush_soon(FlushedQueue(done))
         flusher.at_turn_end(lambda: done.append("late"))
         flusher.end_read()
         assert done == []
@@ -692,23 +699,16 @@ class FlusherTests(SynchronousTestCase):
         flusher = OutputFlusher(clock)
         done = []
 
-        class Queue:
-            def __init__(self, name):
-                self.name = name
-
-            def flush(self):
-                done.append(self.name)
-
         def late(name):
-            return lambda: flusher.flush_soon(Queue(name))
+            return lambda: flusher.flush_soon(FlushedQueue(done, name))
 
         flusher.begin_read()
         flusher.at_turn_end(late("notice 1"))
-        flusher.flush_soon(Queue("reply 1"))
-        flusher.flush_soon(Queue("reply 2"))
+        flusher.flush_soon(FlushedQueue(done, "reply 1"))
+        flusher.flush_soon(FlushedQueue(done, "reply 2"))
         flusher.at_turn_end(late("notice 2"))
         flusher.at_turn_end(lambda: None)
-        flusher.flush_soon(Queue("reply 3"))
+        flusher.flush_soon(FlushedQueue(done, "reply 3"))
         flusher.end_read()
         clock.advance(0)
         assert done == ["notice 1", "reply 1", "reply 2", "notice 2", "reply 3"]
@@ -720,23 +720,16 @@ class FlusherTests(SynchronousTestCase):
         flusher = OutputFlusher(clock)
         done = []
 
-        class Queue:
-            def __init__(self, name):
-                self.name = name
-
-            def flush(self):
-                done.append(self.name)
-
         flusher.begin_read()
         for n in range(FEW):
-            flusher.flush_soon(Queue(n))
+            flusher.flush_soon(FlushedQueue(done, n))
         assert clock.getDelayedCalls() == []
         flusher.end_read()
         assert done == list(range(FEW)) and clock.getDelayedCalls() == []
         done.clear()
         flusher.begin_read()
         for n in range(FEW + 1):
-            flusher.flush_soon(Queue(n))
+            flusher.flush_soon(FlushedQueue(done, n))
         assert clock.getDelayedCalls() == []
         flusher.end_read()
         assert done == [] and len(clock.getDelayedCalls()) == 1
@@ -760,13 +753,9 @@ class FlusherTests(SynchronousTestCase):
         flusher = OutputFlusher(clock)
         done = []
 
-        class Queue:
-            def flush(self):
-                done.append("flushed")
-
         flusher.begin_read()
         flusher.begin_read()
-        flusher.flush_soon(Queue())
+        flusher.flush_soon(FlushedQueue(done))
         flusher.end_read()
         assert done == [] and clock.getDelayedCalls() == []
         flusher.end_read()

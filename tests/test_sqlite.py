@@ -584,13 +584,18 @@ class ThreadCalls:
 
 
 class SQLitePipelineTests(SynchronousTestCase):
-    def test_the_next_transaction_does_not_wait_for_the_reactor(self) -> None:
+    def started(self) -> tuple[ThreadCalls, SQLiteStore]:
+        """A store on an in-memory file, opened, its thread's calls made by hand."""
         reactor = ThreadCalls()
         store = SQLiteStore(":memory:", reactor)
         started = store.start()
         opened, args = reactor.next_call()
         opened(*args)
         assert started.called
+        return reactor, store
+
+    def test_the_next_transaction_does_not_wait_for_the_reactor(self) -> None:
+        reactor, store = self.started()
         first = store.deliver(message(1, 2, "one"), 10)
         reactor.clock.advance(0)  # the turn ends: its writes go to the thread
         answer_one = reactor.next_call()  # committed; the reactor is busy
@@ -612,12 +617,7 @@ class SQLitePipelineTests(SynchronousTestCase):
     def test_the_thread_runs_behind_the_reactor_where_it_can(self) -> None:
         if not hasattr(os, "SCHED_BATCH"):
             raise SkipTest("no SCHED_BATCH here")
-        reactor = ThreadCalls()
-        store = SQLiteStore(":memory:", reactor)
-        started = store.start()
-        opened, args = reactor.next_call()
-        opened(*args)
-        assert started.called
+        reactor, store = self.started()
         policy: Deferred[int] = Deferred()
         store._writer.write(Write(_policy, (), policy))
         reactor.clock.advance(0)
