@@ -105,6 +105,10 @@ class Screen:
         """The test's turn ends at once: the call is made now."""
         call()
 
+    def at_read_end(self, call: Any) -> None:
+        """The test's read ends at once too."""
+        call()
+
     def reply_later(self) -> None:
         """Written text is taken by the test as it comes."""
 

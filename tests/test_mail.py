@@ -59,8 +59,8 @@ class MailTests(SynchronousTestCase):
         self.assertIn("(3 unread)", text)
 
     def test_the_reads_of_a_turn_are_answered_in_turn(self) -> None:
-        """Each message's notice leaves with its sender's answer, in the
-        order of the reads, not behind every answer of the turn."""
+        """Each message's notice leaves with its sender's answer, at the
+        end of the sender's read, not behind every answer of the turn."""
         sent: list[str] = []
         pairs = [
             (self.person(f"a{n}", sent), self.person(f"b{n}", sent)) for n in range(3)
@@ -69,7 +69,7 @@ class MailTests(SynchronousTestCase):
         for n, ((sender, _), _) in enumerate(pairs):
             sender.dataReceived(b"2\nhello\nb%d\n" % n)
         self.clock.advance(0)
-        self.assertEqual(sent, ["b0", "a0", "b1", "a1", "b2", "a2"])
+        self.assertEqual(sent, ["a0", "b0", "a1", "b1", "a2", "b2"])
         for (_, sender_wire), (_, reader_wire) in pairs:
             self.assertIn(b"Message sent!", sender_wire.value())
             self.assertIn(b"New message from a", reader_wire.value())

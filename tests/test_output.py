@@ -748,6 +748,45 @@ class FlusherTests(SynchronousTestCase):
         clock.advance(0)
         assert shared.data == b"a\r\n"
 
+    def test_a_call_for_the_read_end_runs_before_its_output_leaves(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done: list[object] = []
+        flusher.begin_read()
+        flusher.begin_read()
+        flusher.at_read_end(lambda: flusher.flush_soon(FlushedQueue(done, "notice")))
+        flusher.end_read()
+        assert done == []  # the inner read is not the end of the read
+        flusher.end_read()
+        assert done == ["notice"] and clock.getDelayedCalls() == []
+
+    def test_a_call_for_the_read_end_outside_a_read_waits_for_the_turn_end(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done: list[object] = []
+        flusher.at_read_end(lambda: done.append("late"))
+        assert done == [] and len(clock.getDelayedCalls()) == 1
+        clock.advance(0)
+        assert done == ["late"]
+
+    def test_a_failing_read_end_call_leaves_the_flusher_usable(self):
+        clock = Clock()
+        flusher = OutputFlusher(clock)
+        done: list[object] = []
+
+        def fail():
+            raise ZeroDivisionError()
+
+        flusher.begin_read()
+        flusher.flush_soon(FlushedQueue(done, "reply"))
+        flusher.at_read_end(fail)
+        self.assertRaises(ZeroDivisionError, flusher.end_read)
+        assert done == ["reply"]  # the read's output went all the same
+        flusher.begin_read()
+        flusher.flush_soon(FlushedQueue(done, "next"))
+        flusher.end_read()
+        assert done == ["reply", "next"]
+
     def test_nested_reads_flush_at_the_outer_end(self):
         clock = Clock()
         flusher = OutputFlusher(clock)

@@ -114,5 +114,24 @@ class MailNoticeTests(SynchronousTestCase):
         jose.protocol.dataReceived(b"/msg nina hi\r\n")
         nina.protocol.dataReceived(b"3\r\n")  # in the same turn
         said = nina.read()
+        # The notice left with Jose's read, before Nina's listing.
+        assert said.count("New message") == 1
+        assert said.index("New message") < said.index("hi (from: Jose)")
+
+    def test_a_notice_still_to_come_is_dropped_once_the_mail_is_read(
+        self,
+    ) -> None:
+        from tests.menu_people import PeopleCase
+
+        case = PeopleCase()
+        case.setUp()
+        nina = case.person("Nina")
+        jose = case.person("Jose")
+        assert jose.protocol.session is not None and nina.protocol.session
+        # Mail that comes outside a read (a store's late answer) is told at
+        # the turn's end; a read of the mailbox before then shows it.
+        case.factory.hub.send_to(jose.protocol.session.user, "Nina", "hi")
+        nina.protocol.dataReceived(b"3\r\n")
+        said = nina.read()
         assert "hi (from: Jose)" in said
         assert "New message" not in said

@@ -139,6 +139,8 @@ class OutputFlusher:
         #: Reads being handled (L{begin_read}): their end flushes or
         #: schedules the pass, not each thing queued during them.
         self._reading = 0
+        #: Calls for the end of the read being handled (L{at_read_end}).
+        self._read_late: list[Callable[[], None]] = []
         #: Replies sent at once since the last pass (L{reply_at_once}).
         self._replies = 0
 
@@ -171,6 +173,19 @@ class OutputFlusher:
         if self._call is None and not self._flushing and not self._reading:
             self._call = self._clock.callLater(0, self._flush)
 
+    def at_read_end(self, call: Callable[[], None]) -> None:
+        """Have C{call} run when the read being handled is over, before its
+        output is written (or, outside a read, at the end of the turn).
+
+        For what may be asked many times in one read and said once: a
+        notice then leaves with the output of the read that caused it,
+        not behind the rest of the turn's reads.
+        """
+        if self._reading:
+            self._read_late.append(call)
+        else:
+            self.at_turn_end(call)
+
     def flush_soon(self, connection: QueuedOutput) -> None:
         """Have C{connection}'s queued output written at the next turn."""
         self._dirty.append(connection)
@@ -202,9 +217,18 @@ class OutputFlusher:
         to go out in one write per member however many lines of the turn
         reach it.
         """
-        self._reading -= 1
-        if self._reading or self._flushing:
-            return
+        try:
+            if self._reading == 1:
+                while self._read_late:
+                    calls, self._read_late = self._read_late, []
+                    for call in calls:
+                        call()
+        finally:
+            self._reading -= 1
+            if not self._reading and not self._flushing:
+                self._reads_over(now)
+
+    def _reads_over(self, now: bool) -> None:
         dirty = self._dirty
         if now and dirty and not self._late and len(dirty) <= FEW:
             call, self._call = self._call, None
@@ -434,6 +458,10 @@ class QueuedOutput:
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Have C{call} run once this reactor turn is over."""
         self.factory.flusher.at_turn_end(call)
+
+    def at_read_end(self, call: Callable[[], None]) -> None:
+        """Have C{call} run once the read being handled is over."""
+        self.factory.flusher.at_read_end(call)
 
     def reply_later(self) -> None:
         """The reply to the input being handled is not whole: part of it

@@ -141,6 +141,10 @@ class Output(Protocol):
     def at_turn_end(self, call: Callable[[], None]) -> None:
         """Call C{call} once the events of this reactor turn are all in."""
 
+    def at_read_end(self, call: Callable[[], None]) -> None:
+        """Call C{call} once the read being handled is over (outside a
+        read: at the end of the turn)."""
+
     def reply_later(self) -> None:
         """What was written for the line being handled waits for what is
         written next (an answer owed: one write, not two)."""

@@ -149,6 +149,9 @@ class HeldOutput:
     def at_turn_end(self, call: Callable[[], None]) -> None:
         self.output.at_turn_end(call)
 
+    def at_read_end(self, call: Callable[[], None]) -> None:
+        self.output.at_read_end(call)
+
     def reply_later(self) -> None:
         """Nothing to do: all that is written here waits for the answers."""
 

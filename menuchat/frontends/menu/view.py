@@ -126,11 +126,13 @@ class EventView(SessionBase):
             # A note to self: part of the reply to option 2, not an interruption.
             self._output.write(self._mail_text(event))
             return
-        # However many messages arrive in one turn, one notice tells of them.
+        # However many messages arrive in one read (a sender's flood), or
+        # in one turn outside reads (a store's answers), one notice tells
+        # of them; it leaves with the output of that read.
         first = self._mail_notice is None
         self._mail_notice = event
         if first:
-            self._output.at_turn_end(self._tell_mail)
+            self._output.at_read_end(self._tell_mail)
 
     def _tell_mail(self) -> None:
         event, self._mail_notice = self._mail_notice, None
