@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-__all__ = ["Answer", "ready", "result", "settle"]
+__all__ = ["Answer", "ignore", "ready", "result", "settle"]
 
 _T = TypeVar("_T")
 _T_contra = TypeVar("_T_contra", contravariant=True)
@@ -71,7 +71,7 @@ def settle(
             failed(Failure())
             return None
         if isinstance(outcome, Deferred):  # done asked the store again
-            return settle(outcome, _ignore, failed)
+            return settle(outcome, ignore, failed)
         return None
     pending.addCallback(done).addErrback(failed)
     if pending.called and not pending.paused:
@@ -81,5 +81,6 @@ def settle(
     return finished
 
 
-def _ignore(result: object) -> None:
-    """What is done once C{done}'s own answer came: nothing more."""
+def ignore(result: object) -> None:
+    """A C{done} with nothing to do: once C{done}'s own answer came, or for
+    an outcome known to be a failure."""

@@ -440,11 +440,8 @@ class Hub(RoomRules, Moderation, RemoteUsers):
             return
         stored = self._store.deliver(kept, self.mailbox_size)
         if ready(stored):  # the memory store: no callbacks
-            # As _stored, with the reader found above: nothing came between.
-            self.private_messages += 1
-            if reader is not None:
-                event = MessageWaiting(message, result(stored))
-                reader.client.message_waiting(event)
+            # The reader found above: nothing came between.
+            self._tell_stored(message, result(stored), reader)
             answer.callback(message)
         else:
             told = _Stored(self, message, answer)
@@ -452,8 +449,13 @@ class Hub(RoomRules, Moderation, RemoteUsers):
 
     def _stored(self, message: Message, unread: int) -> None:
         """C{message} is in its recipient's mailbox: tell them if online."""
+        self._tell_stored(message, unread, self._users.get(message.recipient_id))
+
+    def _tell_stored(
+        self, message: Message, unread: int, recipient: User | None
+    ) -> None:
+        """Count C{message}, stored, and tell C{recipient}, if online, of it."""
         self.private_messages += 1
-        recipient = self._users.get(message.recipient_id)
         if recipient is not None:
             recipient.client.message_waiting(MessageWaiting(message, unread))
 

@@ -87,7 +87,6 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         "_held",
         "_host",
         "_output_wait",
-        "_own_decode",
         "_port",
         "_queue",
         "_queued",
@@ -104,6 +103,14 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
 
     delimiter = b"\r\n"
     log = Logger()
+    #: Whether this front-end decodes lines its own way (L{decode}): known
+    #: once per class, not per connection.
+    _own_decode = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_decode = cls.decode is not LineConnection.decode
+
     factory: LineFactory
     transport: Transport  # type: ignore[assignment]
 
@@ -129,8 +136,6 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
         self._awaiting = False
         self._throttled = False
         self._closed = False
-        #: Whether this front-end decodes lines its own way (L{decode}).
-        self._own_decode = type(self).decode is not LineConnection.decode
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
         self._cutoff: IDelayedCall | None = None

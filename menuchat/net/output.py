@@ -535,10 +535,7 @@ class QueuedOutput:
             # Plain bytes alone (typed so without cast(), a call every send).
             plain: list[bytes] = queue  # type: ignore[assignment]
             data = plain[0] if len(plain) == 1 else b"".join(plain)
-        # ConnectionStats.queued(), without a call of its own every send.
-        stats = self.factory.stats
-        if len(data) > stats.output_high_water:
-            stats.output_high_water = len(data)
+        self.factory.stats.queued(len(data))
         sock = self._socket
         if sock is None or self._held:
             # Behind what the transport still holds, never past it.

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
-from menuchat.core.answers import ready, result, settle
+from menuchat.core.answers import ignore, ready, result, settle
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
@@ -314,7 +314,7 @@ class SessionBase:
             if not isinstance(outcome, Deferred):
                 return None
             # done asked the store again
-            return settle(outcome, _ignore, lambda f: self._failed(f, refused))
+            return settle(outcome, ignore, lambda f: self._failed(f, refused))
         return settle(pending, done, lambda f: self._failed(f, refused))
 
     def _failed(
@@ -407,10 +407,6 @@ class SessionBase:
             self._output.write(welcome + waiting + texts.MENU + texts.OPTION_PROMPT)
 
         return self._hub.unread(user).addCallback(counted)
-
-
-def _ignore(outcome: object) -> None:
-    """What is done once C{done}'s own store call is answered: nothing more."""
 
 
 def reraise(error: errors.ChatError) -> None:

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
 from menuchat.core import errors
+from menuchat.core.answers import ignore
 from menuchat.core.events import Message
 from menuchat.core.hub import Room
 from menuchat.frontends.menu import texts
@@ -373,13 +374,7 @@ class _SendReply(Owed):
         held = self._held
         if held is None:
             self._told = True
-            session = self._session
-            state = session.state
-            if state is State.IN_ROOM:
-                session._output.write(texts.MESSAGE_SENT)
-            elif state is not State.CLOSED:  # as _reply, with the text made once
-                session.state = State.MENU
-                session._output.write(_SENT[texts.OPTION_PROMPT])
+            self._session._reply(texts.MESSAGE_SENT)
             return
         held.pay(self, _SENT[self._prompt])
         if self._paid is not None:
@@ -390,7 +385,7 @@ class _SendReply(Owed):
         held = self._held
         if held is None:
             self._told = True
-            session._answer(fail(reason), _ignore, self._refused)
+            session._answer(fail(reason), ignore, self._refused)
             return
         error = reason.value
         refusal = None
@@ -411,7 +406,3 @@ class _SendReply(Owed):
         paid, self._paid = self._paid, None
         if paid is not None:
             paid.callback(None)
-
-
-def _ignore(result: object) -> None:
-    """Nothing to render: a failure has no result."""
