@@ -875,7 +875,9 @@ class KeptReplyTests(SynchronousTestCase):
             wire.clear()
         return others
 
-    def test_a_reply_made_whole_in_its_read_lets_a_few_others_have_theirs(self):
+    def make_whole_with_a_few_others(self, rest):
+        """A read that keeps its reply back, writes to FEW others, and
+        makes the reply whole with C{rest}(); what the others got."""
         others = self.few_others()
 
         def line_received(line):
@@ -883,26 +885,22 @@ class KeptReplyTests(SynchronousTestCase):
             self.protocol.reply_later()
             for other, _, _ in others:
                 other.write("to a few\r\n")
-            self.protocol.write("and whole\r\n")  # the answer came at once
+            rest()
 
         self.handler.line_received = line_received
         self.protocol.dataReceived(b"a\n")
+        return [wire.io.getvalue() for _, _, wire in others]
+
+    def test_a_reply_made_whole_in_its_read_lets_a_few_others_have_theirs(self):
+        got = self.make_whole_with_a_few_others(
+            lambda: self.protocol.write("and whole\r\n")  # the answer came at once
+        )
         assert self.sent() == b"kept and whole\r\n"
-        for _, _, wire in others:  # in the read, not at the turn's end
-            assert wire.io.getvalue() == b"to a few\r\n"
+        assert got == [b"to a few\r\n"] * FEW  # in the read, not at the turn's end
 
     def test_shared_lines_making_a_reply_whole_let_a_few_others_have_theirs(self):
-        others = self.few_others()
-
-        def line_received(line):
-            self.protocol.write("kept ")
-            self.protocol.reply_later()
-            for other, _, _ in others:
-                other.write("to a few\r\n")
-            self.protocol.write_shared(SharedLines(b"and shared\r\n"))
-
-        self.handler.line_received = line_received
-        self.protocol.dataReceived(b"a\n")
+        got = self.make_whole_with_a_few_others(
+            lambda: self.protocol.write_shared(SharedLines(b"and shared\r\n"))
+        )
         assert self.sent() == b"kept and shared\r\n"
-        for _, _, wire in others:
-            assert wire.io.getvalue() == b"to a few\r\n"
+        assert got == [b"to a few\r\n"] * FEW
