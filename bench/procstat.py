@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+from contextlib import suppress
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -21,12 +22,34 @@ def cpu_seconds(pid: int) -> float:
     return _stat_cpu(f"/proc/{pid}/stat")
 
 
-def _stat_cpu(path: str) -> float:
+def tree_cpu_seconds(pid: int) -> float:
+    """Return the CPU time of ``pid`` and of its child processes, those
+    running and those it has waited for: a server's with its helpers' (the
+    SQLite store runs in a process of its own)."""
+    total = _stat_cpu(f"/proc/{pid}/stat", children=True)
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as f:
+                children = f.read().split()
+        except OSError:
+            continue
+        for child in children:
+            # One that ended meanwhile is counted once waited for.
+            with suppress(OSError):
+                total += cpu_seconds(int(child))
+    return total
+
+
+def _stat_cpu(path: str, children: bool = False) -> float:
     with open(path, "rb") as f:
         stat = f.read()
     fields = stat[stat.rindex(b")") + 2 :].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15,
+    # and those of the children waited for, 16 and 17.
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / _TICKS
 
 
 def thread_cpu_seconds(pid: int, tid: int) -> float:

@@ -22,6 +22,7 @@ from bench.procstat import (
     own_cpu_seconds,
     rss_kib,
     thread_cpu_seconds,
+    tree_cpu_seconds,
 )
 
 #: How many logins or joins are in flight at once during setup. Below
@@ -39,7 +40,7 @@ class Window:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.t0 = time.monotonic()
-        self.server0 = cpu_seconds(pid)
+        self.server0 = tree_cpu_seconds(pid)
         self.reactor0 = thread_cpu_seconds(pid, pid)
         self.watched0 = {p: (cpu_seconds(p), rss_kib(p)) for p in self.watched}
         self.own0 = own_cpu_seconds()
@@ -54,7 +55,7 @@ class Window:
         interval and its RSS at the start and the end.
         """
         wall = time.monotonic() - self.t0
-        server = cpu_seconds(self.pid) - self.server0
+        server = tree_cpu_seconds(self.pid) - self.server0
         reactor = thread_cpu_seconds(self.pid, self.pid) - self.reactor0
         own = own_cpu_seconds() - self.own0
         watched = {
