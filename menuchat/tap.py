@@ -290,7 +290,7 @@ def make_store(path: str, reactor: object) -> Store:
     """The store of C{--db path}.
 
     C{:memory:} is the memory store: it keeps nothing either way, and
-    answers without a trip through the SQLite thread.
+    answers without a trip to the SQLite store's process.
     """
     if path == MEMORY:
         return MemoryStore()

@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -75,6 +76,31 @@ def _die_with_parent() -> None:
     """In the child before exec: the kernel kills it if its parent dies."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    """The running child processes of C{pid} (Linux)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with (
+                contextlib.suppress(OSError),
+                open(f"/proc/{pid}/task/{task}/children") as f,
+            ):
+                found += [int(child) for child in f.read().split()]
+    return found
+
+
+def _wait_for_end(pid: int, timeout: float) -> None:
+    """Wait until C{pid}, not our child, has ended (or C{timeout} passed)."""
+    try:
+        ended = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([ended], [], [], timeout)
+    finally:
+        os.close(ended)
 
 
 class ServerProcess:
@@ -200,9 +226,13 @@ class ServerProcess:
     def terminate(self, timeout: float = TIMEOUT) -> int:
         """SIGTERM, then wait for the exit; return the exit status."""
         assert self.proc is not None
+        helpers = _children(self.proc.pid)
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
+            for pid in helpers:
+                _wait_for_end(pid, timeout)
+            return status
         except subprocess.TimeoutExpired:
             self.kill()
             raise ServerError(
@@ -211,13 +241,18 @@ class ServerProcess:
             ) from None
 
     def kill(self) -> None:
-        """Kill the process if it is still running, and reap it."""
+        """Kill the process if it is still running, and reap it; then wait
+        for the processes it started (the SQLite store's, which ends at
+        the end of its input) to end too: they may still hold its files."""
         if self.proc is None:
             return
+        helpers = _children(self.proc.pid)
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
         self.proc.wait()
+        for pid in helpers:
+            _wait_for_end(pid, 10.0)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
 

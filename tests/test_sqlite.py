@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
-from unittest import SkipTest
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import TestCase
 
 from menuchat.core.errors import MailboxFull, NameTaken
 from menuchat.metrics import ServerMetrics, timed_store
@@ -131,10 +129,13 @@ class SQLiteFileTests(TestCase):
 
         self.patch(module, "MIGRATIONS", [*module.MIGRATIONS, add_column])
         self.patch(module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-        again = await self.started()
-        assert [m.text for m in await again.take_mail(2)] == ["kept"]
-        await again.stop()
+        # What the store's process runs at start (here, to see the patch).
+        module.open_database(str(self.path)).close()
         assert pragma(self.path, "user_version") == SCHEMA_VERSION + 1
+        conn = sqlite3.connect(self.path)
+        rows = conn.execute("SELECT text, flag FROM mail").fetchall()
+        conn.close()
+        assert rows == [("kept", 7)]
 
     # Refusals, the file untouched
 
@@ -188,7 +189,16 @@ class SQLiteFileTests(TestCase):
                 return real_access(path, mode)
 
             self.patch(module.os, "access", access)
-        await self.refused(self.path, "not writable")
+            # The store's process is not patched: the check it runs at
+            # start is the one tried here (check() runs it too).
+            with self.assertRaises(StoreError) as opening:
+                module.open_database(str(self.path))
+            assert "not writable" in str(opening.exception)
+            with self.assertRaises(StoreError) as checked:
+                check(str(self.path))
+            assert "not writable" in str(checked.exception)
+        else:
+            await self.refused(self.path, "not writable")
         assert not self.path.exists()
 
     # Transactions
@@ -562,76 +572,3 @@ class SQLiteTimingTests(TestCase):
         assert self.latencies() == {
             "deliver": ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0002)
         }
-
-
-class ThreadCalls:
-    """A reactor stand-in: timed calls on a Clock, and the store thread's
-    calls kept until the test runs them (as a busy reactor would, later)."""
-
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.calls: queue.SimpleQueue[tuple[Any, tuple[Any, ...]]] = queue.SimpleQueue()
-
-    def callLater(self, delay: float, f: Any, *args: Any) -> Any:
-        return self.clock.callLater(delay, f, *args)
-
-    def callFromThread(self, f: Any, *args: Any) -> None:
-        self.calls.put((f, args))
-
-    def next_call(self) -> tuple[Any, tuple[Any, ...]]:
-        """The thread's next call, once it has made it (within 5 s)."""
-        return self.calls.get(timeout=5)
-
-
-class SQLitePipelineTests(SynchronousTestCase):
-    def started(self) -> tuple[ThreadCalls, SQLiteStore]:
-        """A store on an in-memory file, opened, its thread's calls made by hand."""
-        reactor = ThreadCalls()
-        store = SQLiteStore(":memory:", reactor)
-        started = store.start()
-        opened, args = reactor.next_call()
-        opened(*args)
-        assert started.called
-        return reactor, store
-
-    def test_the_next_transaction_does_not_wait_for_the_reactor(self) -> None:
-        reactor, store = self.started()
-        first = store.deliver(message(1, 2, "one"), 10)
-        reactor.clock.advance(0)  # the turn ends: its writes go to the thread
-        answer_one = reactor.next_call()  # committed; the reactor is busy
-        second = store.deliver(message(1, 2, "two"), 10)
-        reactor.clock.advance(0)
-        # The thread commits the next turn's write meanwhile.
-        answer_two = reactor.next_call()
-        assert not first.called and not second.called
-        for f, args in (answer_one, answer_two):
-            f(*args)
-        assert self.successResultOf(first) == 1
-        assert self.successResultOf(second) == 2
-        assert store.transactions == 2
-        stopped = store.stop()
-        closed, args = reactor.next_call()
-        closed(*args)
-        self.successResultOf(stopped)
-
-    def test_the_thread_runs_behind_the_reactor_where_it_can(self) -> None:
-        if not hasattr(os, "SCHED_BATCH"):
-            raise SkipTest("no SCHED_BATCH here")
-        reactor, store = self.started()
-        policy: Deferred[int] = Deferred()
-        store._writer.write(Write(_policy, (), policy))
-        reactor.clock.advance(0)
-        answer, args = reactor.next_call()
-        answer(*args)
-        assert self.successResultOf(policy) == os.SCHED_BATCH
-        # The reactor's own thread keeps its policy.
-        assert os.sched_getscheduler(0) != os.SCHED_BATCH
-        stopped = store.stop()
-        closed, args = reactor.next_call()
-        closed(*args)
-        self.successResultOf(stopped)
-
-
-def _policy(cursor: sqlite3.Cursor) -> int:
-    """In the store's thread: its scheduling policy."""
-    return os.sched_getscheduler(0)

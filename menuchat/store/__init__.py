@@ -16,12 +16,16 @@ rest of the store's part. The hub uses it when a store has it.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
-from twisted.internet.defer import Deferred
 
 from menuchat.core.events import HistoryLine, Message
+
+if TYPE_CHECKING:
+    # Annotations only: the SQLite store's process imports this module, and
+    # starts faster without Twisted.
+    from twisted.internet.defer import Deferred
 
 __all__ = ["Account", "HistoryLine", "SavedRoom", "Store", "StoreError"]
 

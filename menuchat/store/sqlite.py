@@ -1,7 +1,7 @@
-"""The embedded store: one SQLite file, written by one thread, in WAL mode.
+"""The embedded store: one SQLite file in WAL mode, written by its own process.
 
 Writes are queued, and the writes of one reactor turn go to the store's
-thread together and are committed in one transaction
+process together and are committed in one transaction
 (L{menuchat.store.sqlite_writer}); each caller's Deferred fires once its
 write is committed. So a message is on disk before C{Message sent!} is
 written, and a busy server pays one commit for many messages, not one each.
@@ -10,13 +10,13 @@ The store keeps in memory what its file holds of accounts and mail, read
 at start and brought in step as each write is committed (this store is the
 file's only writer): a read of a mailbox, an unread count, an account
 looked up by name or id answers at once, from what is committed, without
-a trip through the thread. Taking the mail forgets it at once and queues
+a trip to the store's process. Taking the mail forgets it at once and queues
 its delete: if the server dies before that delete is committed, the
 messages are there again at the next start (read twice, never lost).
-Ids, kept rooms and their history go through the thread.
+Ids, kept rooms and their history go through the process.
 
 The schema, its migrations and the checks a file must pass are in
-L{menuchat.store.sqlite_schema}, and the statements the thread runs in
+L{menuchat.store.sqlite_schema}, and the statements the process runs in
 L{menuchat.store.sqlite_sql}; L{start} opens and migrates the file, and
 fails with a L{StoreError} of one line if it cannot. C{:memory:} keeps
 everything in the one connection, gone when the store stops.
@@ -64,7 +64,7 @@ _T = TypeVar("_T")
 class SQLiteStore:
     """A L{menuchat.store.Store} in the SQLite file at C{path} (or C{:memory:}).
 
-    @param reactor: runs the store's thread and its timed calls.
+    @param reactor: runs the store's process and its timed calls.
     """
 
     def __init__(self, path: str, reactor: Any) -> None:
@@ -109,7 +109,7 @@ class SQLiteStore:
 
     def time_calls(self, observe: Observe, seconds: Callable[[], float]) -> None:
         """Tell C{observe} the name and latency of each call: those answered
-        through the store's thread as they are answered (L{Writer.time}),
+        through the store's process as they are answered (L{Writer.time}),
         those answered at once (from memory, or refused) as nil. The
         caller need not wrap the store's calls to time them."""
         self._observe = observe

@@ -160,14 +160,13 @@ def check(path: str) -> None:
 
 
 def open_database(path: str) -> sqlite3.Connection:
-    """Open, check and migrate the database at C{path}, in the store's thread."""
+    """Open, check and migrate the database at C{path}, in the store's process."""
     if path != MEMORY:
         _check_place(path)
     try:
         conn = sqlite3.connect(
             path,
             isolation_level=None,
-            check_same_thread=False,
             cached_statements=STATEMENT_CACHE,
         )
     except sqlite3.Error as e:

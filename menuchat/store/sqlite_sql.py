@@ -1,4 +1,4 @@
-"""What the SQLite store's thread runs: reading the file at start, and
+"""What the SQLite store's process runs: reading the file at start, and
 each kind of write, as module functions with their arguments (so a write
 costs no closure), and the statements that write many rows at once.
 
@@ -16,7 +16,7 @@ import attrs
 from menuchat.core.errors import NameTaken
 from menuchat.core.events import HistoryLine, Message
 from menuchat.store import Account, SavedRoom
-from menuchat.store.sqlite_writer import Run
+from menuchat.store.sqlite_child import Run
 
 __all__ = [
     "CALLS",
@@ -50,7 +50,7 @@ class Loaded:
 
 
 def load(conn: sqlite3.Connection) -> Loaded:
-    """In the store's thread, once the file is open: what it holds."""
+    """In the store's process, once the file is open: what it holds."""
     accounts = [
         Account(*row)
         for row in conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts")
@@ -103,9 +103,9 @@ def _in_pieces(
     """Run C{statements} over C{values}, C{width} of them a row: one
     statement for every L{_MOST_ROWS} rows, and one for the rest.
 
-    Each statement releases Python's lock in the store's thread and takes
-    it back, which costs the reactor a switch while it runs: a batch is one
-    statement, not one for each power of two in its size.
+    Each statement is a round through Python and SQLite's setup of its
+    own: a batch is one statement, not one for each power of two in its
+    size.
     """
     rows = len(values) // width
     if rows <= _MOST_ROWS:

@@ -1,0 +1,262 @@
+"""The SQLite store's writer: batches down a pipe, answers in order, the
+store's process started, stopped, and lost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+import menuchat
+from menuchat.store import sqlite_sql as sql
+from menuchat.store.sqlite import SQLiteStore, StoreError
+from menuchat.store.sqlite_child import Frames, frame
+from menuchat.store.sqlite_writer import Write, Writer
+from tests.test_store_contract import inline, message
+
+
+class FakeProcess:
+    """The store's process as the writer sees it: its pid, what was written
+    down its input, and whether that input was closed."""
+
+    pid = 4242
+
+    def __init__(self) -> None:
+        self.pipes: dict[int, Any] = {}
+        self.frames = Frames()
+        self.received: list[Any] = []
+        self.input_closed = False
+
+    def write(self, data: bytes) -> None:
+        self.received += self.frames.feed(data)
+
+    def closeStdin(self) -> None:
+        self.input_closed = True
+
+
+class FakeReactor:
+    """Timed calls on a Clock; processes that are only L{FakeProcess}es."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.spawned: list[tuple[Any, list[str], dict[int, Any]]] = []
+        self.env: dict[str, str] = {}
+
+    def callLater(self, delay: float, f: Any, *args: Any) -> Any:
+        return self.clock.callLater(delay, f, *args)
+
+    def spawnProcess(
+        self,
+        protocol: Any,
+        executable: str,
+        args: list[str],
+        env: dict[str, str],
+        childFDs: dict[int, Any],
+    ) -> FakeProcess:
+        self.spawned.append((protocol, args, childFDs))
+        self.env = env
+        process = FakeProcess()
+        protocol.makeConnection(process)
+        return process
+
+
+class WriterTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.reactor = FakeReactor()
+        self.writer = Writer("/srv/chat.sqlite3", self.reactor)
+
+    def started(self) -> tuple[Any, FakeProcess]:
+        """The writer started and told its file is open: its process's
+        protocol and transport."""
+        opening = self.writer.start(sql.load)
+        protocol, _, _ = self.reactor.spawned[-1]
+        process = protocol.transport
+        assert process.received == [sql.load]
+        self.reply(("opened", "the file's contents"))
+        assert self.successResultOf(opening) == "the file's contents"
+        return protocol, process
+
+    def reply(self, value: Any) -> None:
+        protocol, _, _ = self.reactor.spawned[-1]
+        data = frame(value)
+        # Cut in two, as a pipe may deliver it.
+        protocol.childDataReceived(1, data[:3])
+        protocol.childDataReceived(1, data[3:])
+
+    def write(self, *args: Any) -> Deferred[Any]:
+        answer: Deferred[Any] = Deferred()
+        self.writer.write(Write(sql.reserve, args, answer))
+        return answer
+
+    def test_it_runs_the_store_process_on_its_file(self) -> None:
+        self.started()
+        [(_, args, fds)] = self.reactor.spawned
+        assert args == [
+            sys.executable,
+            "-m",
+            "menuchat.store.sqlite_child",
+            "/srv/chat.sqlite3",
+        ]
+        assert fds == {0: "w", 1: "r", 2: "r"}
+        assert self.writer.pid == FakeProcess.pid
+        # It imports this menuchat, not another one the path may find.
+        first = self.reactor.env["PYTHONPATH"].split(os.pathsep)[0]
+        assert Path(first) / "menuchat" == Path(menuchat.__file__).parent
+
+    def test_what_the_process_prints_is_logged_line_by_line(self) -> None:
+        protocol, _ = self.started()
+        with capturedLogs() as events:
+            protocol.childDataReceived(2, b"Traceback (most recent call last):\n")
+            protocol.childDataReceived(2, b"  ...\nMemory")
+            protocol.childDataReceived(2, b"Error\nlast words")
+            protocol.processEnded(Failure(ProcessTerminated(exitCode=1)))
+        said = "/srv/chat.sqlite3: the store's process: "
+        assert [formatEvent(e) for e in events] == [
+            said + "Traceback (most recent call last):",
+            said + "  ...",
+            said + "MemoryError",
+            said + "last words",
+            "/srv/chat.sqlite3: the store's process ended: A process has ended"
+            " with a probable error condition: process ended with exit code 1.",
+        ]
+        assert [e["log_level"] for e in events] == [LogLevel.warn] * 4 + [
+            LogLevel.error
+        ]
+
+    def test_a_file_it_cannot_open_fails_the_start_in_one_line(self) -> None:
+        opening = self.writer.start(sql.load)
+        self.reply(("failed", "/srv/chat.sqlite3: not an SQLite database"))
+        failure = self.failureResultOf(opening, StoreError)
+        assert str(failure.value) == "/srv/chat.sqlite3: not an SQLite database"
+        protocol, _, _ = self.reactor.spawned[-1]
+        protocol.processEnded(Failure(ProcessTerminated(exitCode=1)))
+        self.successResultOf(self.writer.stop())
+
+    def test_each_turn_is_one_batch_and_a_transaction_answers_them_in_order(
+        self,
+    ) -> None:
+        _, process = self.started()
+        order: list[str] = []
+        first = self.write(2).addCallback(lambda r: order.append("first") or r)
+        second = self.write(1).addCallback(lambda r: order.append("second") or r)
+        self.reactor.clock.advance(0)
+        third = self.write(4).addCallback(lambda r: order.append("third") or r)
+        self.reactor.clock.advance(0)
+        assert process.received[1:] == [
+            ([(sql.reserve, (2,)), (sql.reserve, (1,))], {}),
+            ([(sql.reserve, (4,))], {}),
+        ]
+        # The process ran both batches in one transaction.
+        self.reply((2, [range(1, 3), range(3, 4), range(4, 8)]))
+        assert order == ["first", "second", "third"]
+        assert self.successResultOf(first) == range(1, 3)
+        assert self.successResultOf(second) == range(3, 4)
+        assert self.successResultOf(third) == range(4, 8)
+        assert self.writer.transactions == 1
+
+    def test_a_failed_transaction_fails_its_writes_and_keeps_its_deletes(
+        self,
+    ) -> None:
+        _, process = self.started()
+        lost = self.write(2)
+        self.writer.later(sql.delete_mail_ids, [5, 6])
+        self.reactor.clock.advance(0)
+        self.reply((1, "/srv/chat.sqlite3: disk I/O error"))
+        failure = self.failureResultOf(lost, StoreError)
+        assert str(failure.value) == "/srv/chat.sqlite3: disk I/O error"
+        # The deletes go again with the next batch.
+        kept = self.write(1)
+        self.reactor.clock.advance(0)
+        assert process.received[-1] == (
+            [(sql.reserve, (1,))],
+            {sql.delete_mail_ids: [5, 6]},
+        )
+        self.reply((1, [range(1, 2)]))
+        assert self.successResultOf(kept) == range(1, 2)
+
+    def test_stop_hands_over_ends_the_input_and_waits_for_the_end(self) -> None:
+        protocol, process = self.started()
+        last = self.write(1)
+        stopped = self.writer.stop()
+        assert process.received[-1] == ([(sql.reserve, (1,))], {})
+        assert process.input_closed
+        self.assertNoResult(stopped)
+        self.reply((1, [range(1, 2)]))
+        assert self.successResultOf(last) == range(1, 2)
+        self.assertNoResult(stopped)
+        protocol.processEnded(Failure(ProcessDone(0)))
+        self.successResultOf(stopped)
+        assert self.writer.pid is None
+        # Closed: a write now fails at once, with no process to go to.
+        after = self.write(1)
+        self.reactor.clock.advance(0)
+        self.failureResultOf(after, StoreError)
+
+    def test_a_process_that_ends_fails_what_it_had_not_answered(self) -> None:
+        protocol, process = self.started()
+        lost = self.write(2)
+        self.reactor.clock.advance(0)
+        protocol.processEnded(Failure(ProcessTerminated(signal=9)))
+        failure = self.failureResultOf(lost, StoreError)
+        assert "its process ended" in str(failure.value)
+        after = self.write(1)
+        self.reactor.clock.advance(0)
+        failure = self.failureResultOf(after, StoreError)
+        assert "its process ended" in str(failure.value)
+        assert len(process.received) == 2  # nothing more went its way
+        self.successResultOf(self.writer.stop())
+
+
+class StoreProcessTests(TestCase):
+    """The real process, as the store starts it."""
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-writer-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    async def started(self) -> SQLiteStore:
+        store = SQLiteStore(str(self.dir / "menuchat.sqlite3"), reactor)
+        await store.start()
+        self.addCleanup(store.stop)
+        return store
+
+    @inline
+    async def test_the_signals_that_stop_a_server_leave_it_running(self) -> None:
+        # A terminal's Ctrl-C reaches the whole process group: the process
+        # must still run the writes the server hands over as it stops.
+        store = await self.started()
+        pid = store._writer.pid
+        assert pid is not None and pid != os.getpid()
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            os.kill(pid, getattr(signal, name))
+        assert await store.deliver(message(1, 2, "still here"), 10) == 1
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == ["still here"]
+
+    @inline
+    async def test_a_killed_process_fails_the_writes_after_it(self) -> None:
+        store = await self.started()
+        assert await store.deliver(message(1, 2, "kept"), 10) == 1
+        pid = store._writer.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        lost = store.deliver(message(1, 2, "lost"), 10)
+        self.assertFailure(lost, StoreError)
+        error = await lost
+        assert "its process ended" in str(error)
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == ["kept"]
