@@ -23,7 +23,7 @@ import menuchat
 from menuchat.store import sqlite_sql as sql
 from menuchat.store.sqlite import SQLiteStore, StoreError
 from menuchat.store.sqlite_child import Frames, frame
-from menuchat.store.sqlite_writer import Write, Writer
+from menuchat.store.sqlite_writer import LATER_WAIT, Write, Writer
 from tests.test_store_contract import inline, message
 
 
@@ -185,6 +185,29 @@ class WriterTests(SynchronousTestCase):
         )
         self.reply((1, [range(1, 2)]))
         assert self.successResultOf(kept) == range(1, 2)
+
+    def test_late_deletes_go_with_the_next_writes_or_alone_after_a_wait(
+        self,
+    ) -> None:
+        _, process = self.started()
+        self.writer.later(sql.delete_mail_ids, [1])
+        self.reactor.clock.advance(0)
+        assert len(process.received) == 1  # the turn ended: they wait
+        self.writer.later(sql.delete_mail_ids, [2])
+        riding = self.write(1)
+        self.reactor.clock.advance(0)
+        assert process.received[1:] == [
+            ([(sql.reserve, (1,))], {sql.delete_mail_ids: [1, 2]}),
+        ]
+        self.reply((1, [range(1, 2)]))
+        self.successResultOf(riding)
+        self.reactor.clock.advance(LATER_WAIT)
+        assert len(process.received) == 2  # nothing left to hand over
+        self.writer.later(sql.delete_mail_ids, [3])
+        self.reactor.clock.advance(LATER_WAIT - 0.001)
+        assert len(process.received) == 2
+        self.reactor.clock.advance(0.001)
+        assert process.received[2:] == [([], {sql.delete_mail_ids: [3]})]
 
     def test_stop_hands_over_ends_the_input_and_waits_for_the_end(self) -> None:
         protocol, process = self.started()
