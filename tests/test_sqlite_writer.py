@@ -105,6 +105,7 @@ class WriterTests(SynchronousTestCase):
         [(_, args, fds)] = self.reactor.spawned
         assert args == [
             sys.executable,
+            "-P",
             "-m",
             "menuchat.store.sqlite_child",
             "/srv/chat.sqlite3",
@@ -241,6 +242,61 @@ class WriterTests(SynchronousTestCase):
         assert len(process.received) == 2  # nothing more went its way
         self.successResultOf(self.writer.stop())
 
+    def test_late_deletes_are_dropped_once_the_process_is_gone(self) -> None:
+        protocol, process = self.started()
+        self.writer.later(sql.delete_mail_ids, [1, 2])
+        lost = self.write(1)
+        self.reactor.clock.advance(0)
+        self.writer.later(sql.delete_mail_ids, [3])
+        with capturedLogs() as events:
+            protocol.processEnded(Failure(ProcessTerminated(signal=9)))
+            self.failureResultOf(lost, StoreError)
+            # Mail read from now on is read again after a restart: no
+            # timer retries its delete for ever, nor logs it each time.
+            self.writer.later(sql.delete_mail_ids, [4])
+            assert self.reactor.clock.getDelayedCalls() == []
+            self.reactor.clock.advance(10 * LATER_WAIT)
+        assert len(events) == 2  # the end, and the transaction it lost
+        assert len(process.received) == 2
+
+    def test_late_deletes_of_a_last_transaction_that_fails_are_dropped(
+        self,
+    ) -> None:
+        protocol, _ = self.started()
+        self.writer.later(sql.delete_mail_ids, [1])
+        stopped = self.writer.stop()
+        self.reply((1, "/srv/chat.sqlite3: disk I/O error"))
+        protocol.processEnded(Failure(ProcessDone(0)))
+        self.successResultOf(stopped)
+        assert self.reactor.clock.getDelayedCalls() == []
+
+    def test_a_second_stop_waits_for_the_same_end(self) -> None:
+        protocol, _ = self.started()
+        first = self.writer.stop()
+        second = self.writer.stop()
+        self.assertNoResult(first)
+        self.assertNoResult(second)
+        protocol.processEnded(Failure(ProcessDone(0)))
+        self.successResultOf(first)
+        self.successResultOf(second)
+
+    def test_the_late_deletes_timer_first_leaves_no_second_hand_over(
+        self,
+    ) -> None:
+        _, process = self.started()
+        self.writer.later(sql.delete_mail_ids, [1])
+        # The reactor was busy: the turn that queues a write ends after the
+        # late deletes' time.
+        self.reactor.clock.rightNow += LATER_WAIT
+        self.write(1)
+        queued = self.writer.queued
+        self.reactor.clock.advance(0)
+        assert process.received[1:] == [
+            ([(sql.reserve, (1,))], {sql.delete_mail_ids: [1]}),
+        ]
+        assert self.writer.queued == queued + 1
+        assert self.reactor.clock.getDelayedCalls() == []
+
 
 class StoreProcessTests(TestCase):
     """The real process, as the store starts it."""
@@ -268,6 +324,24 @@ class StoreProcessTests(TestCase):
         await store.stop()
         again = await self.started()
         assert [m.text for m in await again.take_mail(2)] == ["still here"]
+
+    @inline
+    async def test_it_imports_nothing_from_the_working_directory(self) -> None:
+        # twistd runs in the data directory: a file there that shares a
+        # module's name is not the store process's code.
+        work = self.dir / "work"
+        (work / "menuchat").mkdir(parents=True)
+        (work / "menuchat" / "__init__.py").write_text("raise ImportError('here')")
+        here = os.getcwd()
+        os.chdir(work)
+        try:
+            store = SQLiteStore(str(self.dir / "menuchat.sqlite3"), reactor)
+            starting = store.start()  # the process is spawned at once
+        finally:
+            os.chdir(here)
+        self.addCleanup(store.stop)
+        await starting
+        assert await store.deliver(message(1, 2, "here"), 10) == 1
 
     @inline
     async def test_a_killed_process_fails_the_writes_after_it(self) -> None:

@@ -174,6 +174,7 @@ def serve(path: str, inp: int, out: int) -> int:
         _write_all(out, frame(("failed", _message(path, e))))
         return 1
     _write_all(out, frame(("opened", loaded)))
+    del loaded  # the server keeps it: not a second copy here for its life
     while True:
         jobs = waiting or source.next()
         waiting = []

@@ -149,6 +149,8 @@ class Writer:
         #: The hand-over of late deletes that no write has taken yet.
         self._waiting: IDelayedCall | None = None
         self._closing: Deferred[None] | None = None
+        #: The stops asked while one was under way: told with it.
+        self._closing_too: list[Deferred[None]] = []
         self._observe: Observe | None = None
         self._seconds: Callable[[], float] = _untimed
         self._asked: float | None = None
@@ -180,7 +182,10 @@ class Writer:
             process = self._reactor.spawnProcess(
                 child,
                 sys.executable,
-                [sys.executable, "-m", "menuchat.store.sqlite_child", self.path],
+                # -P: nothing from the working directory (python -m would
+                # put it first on the path, before this menuchat and the
+                # standard library).
+                [sys.executable, "-P", "-m", "menuchat.store.sqlite_child", self.path],
                 env=env,
                 childFDs={0: "w", 1: "r", 2: "r"},
             )
@@ -215,11 +220,17 @@ class Writer:
         write. It goes with the next batch of writes, or alone once
         L{LATER_WAIT} has passed without one. Answered to no one; if rolled
         back, it goes again the same way."""
+        if not self._running():
+            return  # no process to run them: read twice, never lost
         later = self._later.get(run)
         if later is None:
             self._later[run] = later = []
         later.extend(values)
         self._later_soon()
+
+    def _running(self) -> bool:
+        """Whether the store's process is there to take more batches."""
+        return self._child is not None and self._closing is None
 
     def _later_soon(self) -> None:
         """Have the late deletes go with the next write's batch, or alone
@@ -235,8 +246,12 @@ class Writer:
             self._scheduled.cancel()
         self._hand_over()
         child = self._child
-        if child is None or self._closing is not None:
+        if child is None:
             closed.callback(None)
+            return closed
+        if self._closing is not None:
+            # Stopped already: this one fires with that one, at the end.
+            self._closing_too.append(closed)
             return closed
         self._closing = closed
         # The end of its input: it runs what it was given, then ends.
@@ -249,7 +264,9 @@ class Writer:
         """Give the store's process what is queued, as one batch. While it
         commits, the batches of the turns meanwhile wait in the pipe and go
         together in its next transaction."""
-        self._scheduled = None
+        scheduled, self._scheduled = self._scheduled, None
+        if scheduled is not None and scheduled.active():
+            scheduled.cancel()  # the late deletes' timer came first
         self._asked = None
         self.queued += 1
         waiting, self._waiting = self._waiting, None
@@ -289,10 +306,11 @@ class Writer:
             )
             # Deletes of what the store's memory forgot: with the next batch
             # (never at once: a broken disk would spin).
-            for run, values in later.items():
-                self._later.setdefault(run, []).extend(values)
-            if self._later:
-                self._later_soon()
+            if self._running():
+                for run, values in later.items():
+                    self._later.setdefault(run, []).extend(values)
+                if self._later:
+                    self._later_soon()
             for write in batch:
                 try:
                     if write.undo is not None:
@@ -403,6 +421,12 @@ class Writer:
         or it could not start); what it had not answered fails."""
         self._child = None
         self.pid = None
+        # Late deletes no process will run: the mail is read again after
+        # a restart (never lost), and no timer retries them for ever.
+        self._later = {}
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and waiting.active():
+            waiting.cancel()
         closing, self._closing = self._closing, None
         if closing is None and self._gone is None:
             self._gone = f"its process ended ({reason.getErrorMessage()})"
@@ -420,6 +444,9 @@ class Writer:
             self._answer(batch, later, gone)
         if closing is not None:
             closing.callback(None)
+        waiting_too, self._closing_too = self._closing_too, []
+        for closed in waiting_too:
+            closed.callback(None)
 
 
 @implementer(IPullProducer)
