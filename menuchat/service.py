@@ -189,6 +189,7 @@ class ChatService(MultiService):
         self._termination_caught = False
         self._cannot_listen = cannot_listen
         self._cannot_start = cannot_start
+        self._stopping = False
         self.cluster = cluster
         for description in ports:
             self.listen(f"--port {description}", description, self.menu)
@@ -310,8 +311,16 @@ class ChatService(MultiService):
         return started.addCallback(listen).addErrback(self._store_failed)
 
     def _store_failed(self, reason: Failure) -> None:
-        """The store or the cluster cannot be opened: say so in one line."""
+        """The store or the cluster cannot be opened: say so in one line.
+        (Stopped while it was opening, nothing failed: the store refuses
+        what comes after its stop.)"""
         reason.trap(StoreError)
+        if self._stopping:
+            self.log.info(
+                "Stopped before the store was open ({problem})",
+                problem=str(reason.value),
+            )
+            return
         self.log.critical("{problem}", problem=str(reason.value))
         if self._cannot_start is None:
             reason.raiseException()
@@ -343,6 +352,7 @@ class ChatService(MultiService):
         return stopped.addCallback(lambda _: None)
 
     async def _stop(self) -> None:
+        self._stopping = True
         if self._hangup_caught:
             signal.signal(signal.SIGHUP, self._hangup_handler or signal.SIG_DFL)
             self._hangup_caught = False

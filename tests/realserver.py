@@ -92,13 +92,20 @@ def _children(pid: int) -> list[int]:
 
 
 def _wait_for_end(pid: int, timeout: float) -> None:
-    """Wait until C{pid}, not our child, has ended (or C{timeout} passed)."""
+    """Wait until C{pid}, a process the server started, has ended; if it
+    outlives the server by C{timeout}, kill it and raise L{ServerError}."""
     try:
         ended = os.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
-        select.select([ended], [], [], timeout)
+        readable, _, _ = select.select([ended], [], [], timeout)
+        if not readable:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise ServerError(
+                f"process {pid}, started by the server, outlived it by {timeout}s"
+            )
     finally:
         os.close(ended)
 

@@ -4,7 +4,7 @@ every connection has."""
 import gc
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from menuchat.config import Limits
 from menuchat.frontends.menu import texts
 from menuchat.service import YOUNG_COLLECTION, ChatService, make_hub
+from menuchat.store import StoreError
 from menuchat.store.memory import MemoryStore
 from tests.support import connect, login
 
@@ -86,6 +87,23 @@ class ChatServiceTests(SynchronousTestCase):
         assert not any(o is service.hub for o in gc.get_objects())
         gc.unfreeze()
         assert any(o is service.hub for o in gc.get_objects())
+
+    def test_a_stop_while_the_store_opens_is_no_failure_to_start(self):
+        failed = []
+        service = ChatService(
+            self.store, self.clock, Limits(), [], cannot_start=failed.append
+        )
+        RecordingPort(self.log).setServiceParent(service)
+        started = []
+        service.startService().addCallback(started.append)
+        self.store.stopped = succeed(None)
+        service.stopService()
+        # The store opened after all, and refuses what comes after its stop.
+        self.store.saved_rooms = lambda: fail(StoreError("the store is not open"))
+        self.store.started.callback(None)
+        assert failed == []
+        assert started == [None]
+        assert "listen" not in self.log
 
     def test_stop_closes_every_connection_then_stops_the_store(self):
         self.start()

@@ -23,7 +23,7 @@ import menuchat
 from menuchat.store import sqlite_sql as sql
 from menuchat.store.sqlite import SQLiteStore, StoreError
 from menuchat.store.sqlite_child import Frames, frame
-from menuchat.store.sqlite_writer import LATER_WAIT, Write, Writer
+from menuchat.store.sqlite_writer import LATER_WAIT, STOP_WAIT, Write, Writer
 from tests.test_store_contract import inline, message
 
 
@@ -38,12 +38,16 @@ class FakeProcess:
         self.frames = Frames()
         self.received: list[Any] = []
         self.input_closed = False
+        self.signals: list[str] = []
 
     def write(self, data: bytes) -> None:
         self.received += self.frames.feed(data)
 
     def closeStdin(self) -> None:
         self.input_closed = True
+
+    def signalProcess(self, name: str) -> None:
+        self.signals.append(name)
 
 
 class FakeReactor:
@@ -227,6 +231,30 @@ class WriterTests(SynchronousTestCase):
         after = self.write(1)
         self.reactor.clock.advance(0)
         self.failureResultOf(after, StoreError)
+
+    def test_a_process_stuck_once_stopped_is_killed_after_a_wait(self) -> None:
+        protocol, process = self.started()
+        stopped = self.writer.stop()
+        self.reactor.clock.advance(STOP_WAIT - 0.001)
+        assert process.signals == []
+        with capturedLogs() as events:
+            self.reactor.clock.advance(0.001)
+        assert process.signals == ["KILL"]
+        assert [formatEvent(e) for e in events] == [
+            "/srv/chat.sqlite3: the store's process did not end within 30.0 s"
+            " of its last writes: killed"
+        ]
+        self.assertNoResult(stopped)
+        protocol.processEnded(Failure(ProcessTerminated(signal=9)))
+        self.successResultOf(stopped)
+
+    def test_a_process_that_ends_in_time_is_not_killed(self) -> None:
+        protocol, process = self.started()
+        stopped = self.writer.stop()
+        protocol.processEnded(Failure(ProcessDone(0)))
+        self.successResultOf(stopped)
+        assert self.reactor.clock.getDelayedCalls() == []
+        assert process.signals == []
 
     def test_a_process_that_ends_fails_what_it_had_not_answered(self) -> None:
         protocol, process = self.started()

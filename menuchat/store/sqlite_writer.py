@@ -32,9 +32,11 @@ import sqlite3
 import sys
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IDelayedCall, IPullProducer
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
@@ -106,6 +108,10 @@ _PACKAGE_ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
 
+#: The most seconds the store's process may take to end once stopped: the
+#: time to commit what it was given, however large, and close the file.
+STOP_WAIT = 30.0
+
 #: The most seconds a late delete waits for a write to go with: under load,
 #: the deletes of the mail read go with the next messages' transaction;
 #: alone, they cost a transaction of their own. (Under the private-message
@@ -149,6 +155,9 @@ class Writer:
         #: The hand-over of late deletes that no write has taken yet.
         self._waiting: IDelayedCall | None = None
         self._closing: Deferred[None] | None = None
+        #: The call that kills the store's process if it does not end once
+        #: stopped.
+        self._stop_wait: IDelayedCall | None = None
         #: The stops asked while one was under way: told with it.
         self._closing_too: list[Deferred[None]] = []
         self._observe: Observe | None = None
@@ -254,9 +263,25 @@ class Writer:
             self._closing_too.append(closed)
             return closed
         self._closing = closed
-        # The end of its input: it runs what it was given, then ends.
+        # The end of its input: it runs what it was given, then ends; if
+        # it is stuck (a disk that hangs), it is killed after STOP_WAIT, so
+        # that the server can still stop.
         child.close()
+        self._stop_wait = self._reactor.callLater(STOP_WAIT, self._kill)
         return closed
+
+    def _kill(self) -> None:
+        self._stop_wait = None
+        child = self._child
+        if child is None:
+            return
+        self.log.error(
+            "{path}: the store's process did not end within {seconds} s of"
+            " its last writes: killed",
+            path=self.path,
+            seconds=STOP_WAIT,
+        )
+        child.kill()
 
     # In the reactor
 
@@ -421,6 +446,9 @@ class Writer:
         or it could not start); what it had not answered fails."""
         self._child = None
         self.pid = None
+        stop_wait, self._stop_wait = self._stop_wait, None
+        if stop_wait is not None and stop_wait.active():
+            stop_wait.cancel()
         # Late deletes no process will run: the mail is read again after
         # a restart (never lost), and no timer retries them for ever.
         self._later = {}
@@ -503,6 +531,10 @@ class _Child(ProcessProtocol):
             # A pipe with a producer is never closed: it asks it for more.
             stdin.unregisterProducer()
         self.transport.closeStdin()  # type: ignore[union-attr]
+
+    def kill(self) -> None:
+        with suppress(ProcessExitedAlready):
+            self.transport.signalProcess("KILL")  # type: ignore[union-attr]
 
     def resumeProducing(self) -> None:
         self._held = False
