@@ -15,15 +15,21 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, capturedLogs, formatEvent
+from twisted.logger import LogLevel, capturedLogs, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 import menuchat
 from menuchat.store import sqlite_sql as sql
 from menuchat.store.sqlite import SQLiteStore, StoreError
-from menuchat.store.sqlite_child import Frames, frame
-from menuchat.store.sqlite_writer import LATER_WAIT, STOP_WAIT, Write, Writer
+from menuchat.store.sqlite_child import Frames, frame, reopened
+from menuchat.store.sqlite_writer import (
+    LATER_WAIT,
+    RESTART_WAIT_MOST,
+    STOP_WAIT,
+    Write,
+    Writer,
+)
 from tests.test_store_contract import inline, message
 
 
@@ -61,6 +67,9 @@ class FakeReactor:
     def callLater(self, delay: float, f: Any, *args: Any) -> Any:
         return self.clock.callLater(delay, f, *args)
 
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
     def spawnProcess(
         self,
         protocol: Any,
@@ -76,7 +85,9 @@ class FakeReactor:
         return process
 
 
-class WriterTests(SynchronousTestCase):
+class WriterCase(SynchronousTestCase):
+    """A Writer on a stand-in reactor and process."""
+
     def setUp(self) -> None:
         self.reactor = FakeReactor()
         self.writer = Writer("/srv/chat.sqlite3", self.reactor)
@@ -104,6 +115,8 @@ class WriterTests(SynchronousTestCase):
         self.writer.write(Write(sql.reserve, args, answer))
         return answer
 
+
+class WriterTests(WriterCase):
     def test_it_runs_the_store_process_on_its_file(self) -> None:
         self.started()
         [(_, args, fds)] = self.reactor.spawned
@@ -282,10 +295,16 @@ class WriterTests(SynchronousTestCase):
             # Mail read from now on is read again after a restart: no
             # timer retries its delete for ever, nor logs it each time.
             self.writer.later(sql.delete_mail_ids, [4])
-            assert self.reactor.clock.getDelayedCalls() == []
-            self.reactor.clock.advance(10 * LATER_WAIT)
+            # Only the next process's start is due (in a second).
+            assert len(self.reactor.clock.getDelayedCalls()) == 1
+            self.reactor.clock.advance(5 * LATER_WAIT)
         assert len(events) == 2  # the end, and the transaction it lost
         assert len(process.received) == 2
+        self.reactor.clock.advance(1)
+        protocol, _, _ = self.reactor.spawned[-1]
+        self.reply(("opened", None))
+        self.reactor.clock.advance(10 * LATER_WAIT)
+        assert protocol.transport.received == [reopened]  # no deletes
 
     def test_late_deletes_of_a_last_transaction_that_fails_are_dropped(
         self,
@@ -324,6 +343,98 @@ class WriterTests(SynchronousTestCase):
         ]
         assert self.writer.queued == queued + 1
         assert self.reactor.clock.getDelayedCalls() == []
+
+
+class RestartTests(WriterCase):
+    """A store process that ends unasked is started again."""
+
+    def end(self, reason: Any = None) -> None:
+        protocol, _, _ = self.reactor.spawned[-1]
+        protocol.processEnded(Failure(reason or ProcessTerminated(signal=9)))
+
+    def reopen(self) -> FakeProcess:
+        """Answer the latest process's opening, as one started again."""
+        protocol, _, _ = self.reactor.spawned[-1]
+        process = protocol.transport
+        assert process.received == [reopened]
+        self.reply(("opened", None))
+        return process
+
+    def test_one_that_ran_a_while_is_started_again_at_once(self) -> None:
+        self.started()
+        self.reactor.clock.advance(RESTART_WAIT_MOST)
+        lost = self.write(1)
+        self.reactor.clock.advance(0)
+        with capturedLogs() as events:
+            self.end()
+            # What it had not answered fails; what comes meanwhile waits
+            # for the next one.
+            failure = self.failureResultOf(lost, StoreError)
+            assert "it is being started again" in str(failure.value)
+            waiting = self.write(2)
+            self.reactor.clock.advance(0)
+            assert len(self.reactor.spawned) == 2
+            protocol, _, _ = self.reactor.spawned[-1]
+            self.reply(("opened", None))
+        assert protocol.transport.received == [
+            reopened,
+            ([(sql.reserve, (2,))], {}),
+        ]
+        assert [formatEvent(e) for e in events] == [
+            "/srv/chat.sqlite3: the store's process ended: A process has ended"
+            " with a probable error condition: process ended by signal 9.",
+            "/srv/chat.sqlite3: a transaction of 1 writes failed:"
+            " /srv/chat.sqlite3: its process ended (A process has ended with a"
+            " probable error condition: process ended by signal 9.); it is being"
+            " started again",
+            "/srv/chat.sqlite3: starting the store's process again",
+            "/srv/chat.sqlite3: the store's process is running again",
+        ]
+        self.reply((1, [range(1, 3)]))
+        assert self.successResultOf(waiting) == range(1, 3)
+
+    def test_one_that_ends_soon_after_starting_waits_longer_each_time(
+        self,
+    ) -> None:
+        self.started()
+        waits = []
+        for _ in range(4):
+            self.end()
+            spawned = len(self.reactor.spawned)
+            waited = 0.0
+            while len(self.reactor.spawned) == spawned:
+                self.reactor.clock.advance(0.5)
+                waited += 0.5
+            waits.append(waited)
+            self.reopen()
+        # One that cannot open the file waits too, and longer.
+        self.end()
+        self.reactor.clock.advance(16)
+        self.reply(("failed", "/srv/chat.sqlite3: disk I/O error"))
+        self.end(ProcessTerminated(exitCode=1))
+        self.reactor.clock.advance(31.9)
+        assert len(self.reactor.spawned) == 6
+        self.reactor.clock.advance(0.1)
+        assert len(self.reactor.spawned) == 7
+        assert waits == [1.0, 2.0, 4.0, 8.0]
+        self.flushLoggedErrors()
+
+    def test_a_stop_while_it_waits_starts_nothing(self) -> None:
+        self.started()
+        self.end()
+        stopped = self.writer.stop()
+        self.successResultOf(stopped)
+        self.reactor.clock.advance(RESTART_WAIT_MOST)
+        assert len(self.reactor.spawned) == 1
+        assert self.reactor.clock.getDelayedCalls() == []
+
+    def test_the_first_start_failing_is_not_retried(self) -> None:
+        opening = self.writer.start(sql.load)
+        self.reply(("failed", "/srv/chat.sqlite3: not an SQLite database"))
+        self.failureResultOf(opening, StoreError)
+        self.end(ProcessTerminated(exitCode=1))
+        self.reactor.clock.advance(RESTART_WAIT_MOST)
+        assert len(self.reactor.spawned) == 1
 
 
 class StoreProcessTests(TestCase):
@@ -370,6 +481,29 @@ class StoreProcessTests(TestCase):
         self.addCleanup(store.stop)
         await starting
         assert await store.deliver(message(1, 2, "here"), 10) == 1
+
+    @inline
+    async def test_a_killed_process_is_started_again(self) -> None:
+        store = await self.started()
+        assert await store.deliver(message(1, 2, "before"), 10) == 1
+        first = store._writer.pid
+        assert first is not None
+        running: Deferred[None] = Deferred()
+
+        def watch(event: dict[str, Any]) -> None:
+            if "running again" in formatEvent(event) and not running.called:
+                running.callback(None)
+
+        globalLogPublisher.addObserver(watch)
+        self.addCleanup(globalLogPublisher.removeObserver, watch)
+        os.kill(first, signal.SIGKILL)
+        await running
+        assert store._writer.pid not in (None, first)
+        assert await store.deliver(message(1, 2, "after"), 10) == 2
+        await store.stop()
+        again = await self.started()
+        assert [m.text for m in await again.take_mail(2)] == ["before", "after"]
+        self.flushLoggedErrors()
 
     @inline
     async def test_a_killed_process_fails_the_writes_after_it(self) -> None:

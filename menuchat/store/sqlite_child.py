@@ -34,7 +34,7 @@ from typing import Any
 from menuchat.core.errors import ChatError
 from menuchat.store.sqlite_schema import StoreError, open_database
 
-__all__ = ["HEADER", "Frames", "frame", "main", "serve", "transaction"]
+__all__ = ["HEADER", "Frames", "frame", "main", "reopened", "serve", "transaction"]
 
 #: A frame's length, before its pickle.
 HEADER = struct.Struct("!I")
@@ -103,6 +103,11 @@ class _Input:
                 break
             found += self._frames.feed(data)
         return found
+
+
+def reopened(conn: sqlite3.Connection) -> None:
+    """What the store's process reads at start when it is started again:
+    nothing (the server holds what the file holds)."""
 
 
 def _write_all(fd: int, data: bytes) -> None:

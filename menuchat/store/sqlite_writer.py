@@ -45,7 +45,7 @@ from zope.interface import implementer
 
 from menuchat.core.answers import Answer
 from menuchat.core.errors import ChatError
-from menuchat.store.sqlite_child import Frames, Run, frame
+from menuchat.store.sqlite_child import Frames, Run, frame, reopened
 from menuchat.store.sqlite_schema import StoreError
 
 __all__ = ["Run", "Write", "Writer"]
@@ -112,6 +112,10 @@ _PACKAGE_ROOT = os.path.dirname(
 #: time to commit what it was given, however large, and close the file.
 STOP_WAIT = 30.0
 
+#: A store process that ran this long is started again at once when it
+#: ends; one that ended sooner after a wait that doubles, from 1 s up to this.
+RESTART_WAIT_MOST = 60.0
+
 #: The most seconds a late delete waits for a write to go with: under load,
 #: the deletes of the mail read go with the next messages' transaction;
 #: alone, they cost a transaction of their own. (Under the private-message
@@ -158,6 +162,14 @@ class Writer:
         #: The call that kills the store's process if it does not end once
         #: stopped.
         self._stop_wait: IDelayedCall | None = None
+        #: When the running process opened the file (None: none has).
+        self._opened_at: float | None = None
+        #: The next start of a process that ended unasked, and the wait
+        #: before it.
+        self._restart_call: IDelayedCall | None = None
+        self._restart_delay = 0.0
+        #: Whether the process starting is another one (not the first).
+        self._restarting = False
         #: The stops asked while one was under way: told with it.
         self._closing_too: list[Deferred[None]] = []
         self._observe: Observe | None = None
@@ -181,6 +193,9 @@ class Writer:
     def start(self, load: Callable[[sqlite3.Connection], Any]) -> Deferred[Any]:
         """Start the store's process on the file; fire with C{load(connection)}
         once it has opened it (a one-line L{StoreError} if it cannot)."""
+        return self._spawn(load)
+
+    def _spawn(self, load: Callable[[sqlite3.Connection], Any]) -> Deferred[Any]:
         child = _Child(self)
         env = dict(os.environ)
         # The process imports the same menuchat as this one, wherever it is.
@@ -253,6 +268,9 @@ class Writer:
         closed: Deferred[None] = Deferred()
         if self._scheduled is not None and self._scheduled.active():
             self._scheduled.cancel()
+        restart, self._restart_call = self._restart_call, None
+        if restart is not None and restart.active():
+            restart.cancel()
         self._hand_over()
         child = self._child
         if child is None:
@@ -269,6 +287,38 @@ class Writer:
         child.close()
         self._stop_wait = self._reactor.callLater(STOP_WAIT, self._kill)
         return closed
+
+    def _restart_later(self, lived: float = 0.0) -> None:
+        """The store's process ended unasked, having run C{lived} seconds
+        since it opened the file: start another, at once if it ran a while,
+        after a growing wait if not (a file that fails each time must not
+        make the server spin)."""
+        if lived >= RESTART_WAIT_MOST:
+            delay = 0.0
+        else:
+            delay = min(max(1.0, self._restart_delay * 2), RESTART_WAIT_MOST)
+        self._restart_delay = delay
+        self._restart_call = self._reactor.callLater(delay, self._restart)
+
+    def _restart(self) -> None:
+        self._restart_call = None
+        self._restarting = True
+        self.log.info("{path}: starting the store's process again", path=self.path)
+        self._spawn(reopened).addCallbacks(self._running_again, self._not_again)
+
+    def _running_again(self, _: None) -> None:
+        self._restarting = False
+        self._gone = None
+        self.log.info("{path}: the store's process is running again", path=self.path)
+
+    def _not_again(self, reason: Failure) -> None:
+        self.log.error(
+            "{path}: the store's process did not start again: {reason}",
+            path=self.path,
+            reason=reason.getErrorMessage(),
+        )
+        if self._child is None and self._closing is None and self._restart_call is None:
+            self._restart_later()  # it could not even be started
 
     def _kill(self) -> None:
         self._stop_wait = None
@@ -407,6 +457,7 @@ class Writer:
             self._opened = None
             kind, value = message
             if kind == "opened":
+                self._opened_at = self._reactor.seconds()
                 opened.callback(value)
             else:
                 self._gone = "it could not be opened"
@@ -456,13 +507,23 @@ class Writer:
         if waiting is not None and waiting.active():
             waiting.cancel()
         closing, self._closing = self._closing, None
-        if closing is None and self._gone is None:
-            self._gone = f"its process ended ({reason.getErrorMessage()})"
-            self.log.error(
-                "{path}: the store's process ended: {reason}",
-                path=self.path,
-                reason=reason.getErrorMessage(),
+        opened_at, self._opened_at = self._opened_at, None
+        was_open = opened_at is not None
+        if closing is None and (was_open or self._restarting):
+            if was_open:
+                self._gone = (
+                    f"its process ended ({reason.getErrorMessage()});"
+                    " it is being started again"
+                )
+                self.log.error(
+                    "{path}: the store's process ended: {reason}",
+                    path=self.path,
+                    reason=reason.getErrorMessage(),
+                )
+            lived = (
+                self._reactor.seconds() - opened_at if opened_at is not None else 0.0
             )
+            self._restart_later(lived)
         gone = Failure(StoreError(f"{self.path}: {self._gone or 'closed'}"))
         opened, self._opened = self._opened, None
         if opened is not None:
