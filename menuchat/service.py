@@ -299,6 +299,10 @@ class ChatService(MultiService):
         started: Deferred[None] = self.store.start()
 
         def listen(_: None) -> None:
+            if self._stopping:
+                # Stopped while the store opened: nothing listens now.
+                self.log.info("Stopped before the store was open")
+                return
             if self._tune_collector:
                 tune_collector()
             MultiService.startService(self)
@@ -307,7 +311,9 @@ class ChatService(MultiService):
         started.addCallback(lambda _: self.hub.restore_rooms())
         if self.cluster is not None:
             cluster = self.cluster
-            started.addCallback(lambda _: cluster.start(self.hub))
+            started.addCallback(
+                lambda _: None if self._stopping else cluster.start(self.hub)
+            )
         return started.addCallback(listen).addErrback(self._store_failed)
 
     def _store_failed(self, reason: Failure) -> None:

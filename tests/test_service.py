@@ -105,6 +105,16 @@ class ChatServiceTests(SynchronousTestCase):
         assert started == [None]
         assert "listen" not in self.log
 
+    def test_a_store_that_opens_once_stopped_opens_no_port(self):
+        started = []
+        self.service.startService().addCallback(started.append)
+        self.store.stopped = succeed(None)
+        self.service.stopService()
+        # Its reads still answer (a store that opened before its stop).
+        self.store.started.callback(None)
+        assert started == [None]
+        assert "listen" not in self.log
+
     def test_stop_closes_every_connection_then_stops_the_store(self):
         self.start()
         protocol, transport = login(self.service.menu, "Nina")

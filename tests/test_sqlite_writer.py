@@ -519,3 +519,58 @@ class StoreProcessTests(TestCase):
         await store.stop()
         again = await self.started()
         assert [m.text for m in await again.take_mail(2)] == ["kept"]
+
+
+class RestartAfterStopTests(WriterCase):
+    """Review: no process is started once stopped; the reason given is the
+    one of the process that ended."""
+
+    end = RestartTests.end
+    reopen = RestartTests.reopen
+
+    def test_a_stop_while_one_starts_again_starts_no_other(self) -> None:
+        self.started()
+        self.end()
+        self.reactor.clock.advance(1)  # the next one opens the file
+        assert len(self.reactor.spawned) == 2
+        stopped = self.writer.stop()
+        self.reactor.clock.advance(STOP_WAIT)  # stuck opening: killed
+        self.end()
+        self.successResultOf(stopped)
+        self.reactor.clock.advance(RESTART_WAIT_MOST)
+        assert len(self.reactor.spawned) == 2
+        assert self.reactor.clock.getDelayedCalls() == []
+        self.flushLoggedErrors()
+
+    def test_one_started_again_that_ends_before_opening_says_why(self) -> None:
+        self.started()
+        self.end()
+        self.reactor.clock.advance(1)
+        lost = self.write(1)
+        self.reactor.clock.advance(0)
+        with capturedLogs() as events:
+            self.end(ProcessTerminated(exitCode=3))
+        failure = self.failureResultOf(lost, StoreError)
+        assert "exit code 3" in str(failure.value)
+        assert "signal 9" not in str(failure.value)
+        assert any("exit code 3" in formatEvent(e) for e in events)
+        # And it is tried again, later.
+        self.reactor.clock.advance(2)
+        assert len(self.reactor.spawned) == 3
+
+    def test_after_a_run_of_a_minute_the_waits_start_again_from_one(
+        self,
+    ) -> None:
+        self.started()
+        for wait in (1, 2, 4):
+            self.end()
+            self.reactor.clock.advance(wait)
+            self.reopen()
+        self.reactor.clock.advance(RESTART_WAIT_MOST)
+        self.end()
+        self.reactor.clock.advance(0)
+        self.reopen()
+        self.end()
+        spawned = len(self.reactor.spawned)
+        self.reactor.clock.advance(1)
+        assert len(self.reactor.spawned) == spawned + 1

@@ -170,6 +170,8 @@ class Writer:
         self._restart_delay = 0.0
         #: Whether the process starting is another one (not the first).
         self._restarting = False
+        #: Once stopped, no process is started again.
+        self._stopped = False
         #: The stops asked while one was under way: told with it.
         self._closing_too: list[Deferred[None]] = []
         self._observe: Observe | None = None
@@ -266,11 +268,13 @@ class Writer:
         """Hand over what is queued; fire once it is answered and the store's
         process has closed the file and ended."""
         closed: Deferred[None] = Deferred()
+        self._stopped = True
         if self._scheduled is not None and self._scheduled.active():
             self._scheduled.cancel()
         restart, self._restart_call = self._restart_call, None
         if restart is not None and restart.active():
             restart.cancel()
+            self._gone = None  # closed now, not being started again
         self._hand_over()
         child = self._child
         if child is None:
@@ -293,6 +297,8 @@ class Writer:
         since it opened the file: start another, at once if it ran a while,
         after a growing wait if not (a file that fails each time must not
         make the server spin)."""
+        if self._stopped or self._restart_call is not None:
+            return
         if lived >= RESTART_WAIT_MOST:
             delay = 0.0
         else:
@@ -317,7 +323,7 @@ class Writer:
             path=self.path,
             reason=reason.getErrorMessage(),
         )
-        if self._child is None and self._closing is None and self._restart_call is None:
+        if self._child is None:
             self._restart_later()  # it could not even be started
 
     def _kill(self) -> None:
@@ -509,6 +515,13 @@ class Writer:
         closing, self._closing = self._closing, None
         opened_at, self._opened_at = self._opened_at, None
         was_open = opened_at is not None
+        if closing is None and not was_open and self._opened is not None:
+            # Ended before it answered its opening: say why, not why the
+            # last one ended.
+            self._gone = (
+                f"its process ended before it opened the file"
+                f" ({reason.getErrorMessage()})"
+            )
         if closing is None and (was_open or self._restarting):
             if was_open:
                 self._gone = (
