@@ -4,13 +4,14 @@ import time
 
 from twisted.internet.defer import fail, maybeDeferred
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs, formatEvent
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.core.accounts import Accounts
 from menuchat.core.hub import Hub
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.dialogue import Session, State, clean
+from menuchat.store import StoreError
 from menuchat.store.memory import MemoryStore
 from tests.support import Screen, resolved
 
@@ -621,10 +622,12 @@ class FaultyStore(MemoryStore):
     def __init__(self):
         super().__init__()
         self.failing = set()
+        #: What a failing call raises: a fault by default.
+        self.error = RuntimeError("disk on fire")
 
     def _call(self, name, *args):
         if name in self.failing:
-            return fail(RuntimeError("disk on fire"))
+            return fail(self.error)
         return getattr(MemoryStore, name)(self, *args)
 
     def find_account(self, key):
@@ -667,6 +670,24 @@ class StoreFaultTests(SynchronousTestCase):
         error = texts.ERROR.format(reason=texts.STORE_FAILED)
         self.assertEqual(screen.take(), error + texts.OPTION_PROMPT)
         self.assertIn("Request failed", self.logged(events))
+
+    def test_a_store_that_cannot_answer_is_logged_in_one_line(self):
+        # A store that is down fails every request: one warning line each,
+        # not a traceback, and the user told as for any fault.
+        session, screen = person(self.chat, "Nina")
+        self.store.failing.add("take_mail")
+        self.store.error = StoreError("chat.sqlite3: its process ended")
+        with capturedLogs() as events:
+            session.line_received("3")
+        error = texts.ERROR.format(reason=texts.STORE_FAILED)
+        self.assertEqual(screen.take(), error + texts.OPTION_PROMPT)
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            ["Request failed: chat.sqlite3: its process ended"],
+        )
+        self.assertEqual([e["log_level"] for e in events], [LogLevel.warn])
+        self.assertNotIn("log_failure", events[0])
+        self.assertEqual(self.flushLoggedErrors(), [])
 
     def test_a_failed_logout_is_logged(self):
         session, _ = person(self.chat, "Nina")

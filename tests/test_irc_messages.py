@@ -325,6 +325,29 @@ class StoreFaultTests(MessageCase):
         assert failed["log_failure"].check(RuntimeError)
         assert len(self.flushLoggedErrors(RuntimeError)) == 1
 
+    def test_a_store_that_cannot_answer_is_logged_in_one_line(self):
+        from twisted.internet.defer import fail
+        from twisted.logger import LogLevel, capturedLogs, formatEvent
+
+        from menuchat.store import StoreError
+
+        self.world.account("carl", "secret12", user_id=77)
+        self.patch(
+            self.world.store,
+            "deliver",
+            lambda *args: fail(StoreError("chat.sqlite3: its process ended")),
+        )
+        with capturedLogs() as events:
+            self.ana.dataReceived(b"PRIVMSG carl :are you there?\r\n")
+        assert lines(self.ana_wire) == [
+            ":irc.test FAIL PRIVMSG STORE_FAILED :The server could not do that;"
+            " nothing changed"
+        ]
+        assert [formatEvent(e) for e in events] == [
+            "IRC request failed: chat.sqlite3: its process ended"
+        ]
+        assert [e["log_level"] for e in events] == [LogLevel.warn]
+
     def test_a_logout_the_store_fails(self):
         from twisted.internet.defer import fail
         from twisted.logger import capturedLogs

@@ -23,6 +23,7 @@ from menuchat.core import errors
 from menuchat.core.accounts import Accounts
 from menuchat.core.answers import settle
 from menuchat.core.hub import Hub, User
+from menuchat.frontends import log_failure
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.wire import irc_nick, line, mask
 from menuchat.net.output import SharedLines
@@ -228,7 +229,7 @@ class SessionBase:
                     pass
                 else:
                     return
-            self.log.failure("IRC request failed", reason)
+            log_failure(self.log, "IRC request failed", reason)
             self.fail(command, "STORE_FAILED", n.STORE_FAILED)
 
         return settle(pending, done, failed)
@@ -250,7 +251,7 @@ class SessionBase:
             return
         self._hand_over(user)
         self._hub.logout(user, message).addErrback(
-            lambda f: self.log.failure("Logout failed", f)
+            lambda f: log_failure(self.log, "Logout failed", f)
         )
 
     def _hand_over(self, user: User) -> None:

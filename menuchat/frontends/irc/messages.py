@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from menuchat.core import errors
 from menuchat.core.answers import settle
 from menuchat.core.events import Message
+from menuchat.frontends import log_failure
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.base import State
 from menuchat.frontends.irc.channels import Channels
@@ -154,7 +155,7 @@ class Messages(Channels):
         return pending
 
     def _take_failed(self, reason: Failure) -> None:
-        self.log.failure("Taking mail failed", reason)
+        log_failure(self.log, "Taking mail failed", reason)
 
     def _drained(self) -> None:
         self._draining = False

@@ -26,6 +26,7 @@ from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
 from menuchat.core.names import MAX_TOKEN_LENGTH
+from menuchat.frontends import log_failure
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.replies import HeldOutput, Owed
 
@@ -328,7 +329,7 @@ class SessionBase:
                 pass
             else:
                 return
-        self.log.failure("Request failed", reason)
+        log_failure(self.log, "Request failed", reason)
         if self.state is State.NAME:
             self._error(texts.STORE_FAILED)
         else:
@@ -387,7 +388,7 @@ class SessionBase:
             self._forget(self._hub.logout(self.user))
 
     def _forget(self, leaving: Deferred[None]) -> None:
-        leaving.addErrback(lambda f: self.log.failure("Logout failed", f))
+        leaving.addErrback(lambda f: log_failure(self.log, "Logout failed", f))
 
     def _admitted(self, user: User) -> Deferred[None] | None:
         """C{user} is in: welcome them, with the count of mail waiting."""

@@ -20,6 +20,7 @@ from menuchat.core import errors
 from menuchat.core.answers import ignore
 from menuchat.core.events import Message
 from menuchat.core.hub import Room
+from menuchat.frontends import log_failure
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.base import (
     ROOM_PROBLEMS,
@@ -393,7 +394,7 @@ class _SendReply(Owed):
             with suppress(errors.ChatError):  # one it does not know
                 refusal = session._send_refusal(error, self._who)
         if refusal is None:
-            session.log.failure("Request failed", reason)
+            log_failure(session.log, "Request failed", reason)
             refusal = texts.STORE_FAILED
         held.pay(self, texts.ERROR.format(reason=refusal) + self._prompt)
         self._release()
