@@ -23,7 +23,7 @@ from menuchat.core import errors
 from menuchat.core.accounts import Accounts
 from menuchat.core.answers import settle
 from menuchat.core.hub import Hub, User
-from menuchat.frontends import log_failure
+from menuchat.frontends.failures import log_failure
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.wire import irc_nick, line, mask
 from menuchat.net.output import SharedLines

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from menuchat.core import errors
 from menuchat.core.answers import settle
 from menuchat.core.events import Message
-from menuchat.frontends import log_failure
+from menuchat.frontends.failures import log_failure
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.base import State
 from menuchat.frontends.irc.channels import Channels

@@ -26,7 +26,7 @@ from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
 from menuchat.core.names import MAX_TOKEN_LENGTH
-from menuchat.frontends import log_failure
+from menuchat.frontends.failures import log_failure
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.replies import HeldOutput, Owed
 

@@ -20,7 +20,7 @@ from menuchat.core import errors
 from menuchat.core.answers import ignore
 from menuchat.core.events import Message
 from menuchat.core.hub import Room
-from menuchat.frontends import log_failure
+from menuchat.frontends.failures import log_failure
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.base import (
     ROOM_PROBLEMS,
