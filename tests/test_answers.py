@@ -60,3 +60,23 @@ class SettleTests(SynchronousTestCase):
         inner.errback(ValueError("y"))
         assert seen[1].check(ValueError)
         assert finished is not None and finished.called
+
+    def test_failed_is_given_its_arguments_whenever_the_failure_comes(self):
+        failures = []
+
+        def failed(reason, *args):
+            failures.append((type(reason.value), args))
+
+        assert settle(fail(KeyError()), lambda r: None, failed, "a", 1) is None
+        late: Deferred[int] = Deferred()
+        pending = settle(late, lambda r: None, failed, "b")
+        late.errback(ValueError())
+        self.successResultOf(pending)
+        waited: Deferred[int] = Deferred()
+        settle(succeed(1), lambda r: waited, failed, "c")
+        waited.errback(TypeError())
+        assert failures == [
+            (KeyError, ("a", 1)),
+            (ValueError, ("b",)),
+            (TypeError, ("c",)),
+        ]

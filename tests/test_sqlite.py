@@ -39,7 +39,10 @@ def pragma(path: Path, name: str) -> int:
         conn.close()
 
 
-class SQLiteFileTests(TestCase):
+class StoreFileCase(TestCase):
+    """A directory of its own, and stores started on a file in it, each
+    stopped at the end of the test."""
+
     def setUp(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="menuchat-sqlite-"))
         self.addCleanup(shutil.rmtree, self.dir, True)
@@ -51,6 +54,8 @@ class SQLiteFileTests(TestCase):
         self.addCleanup(store.stop)
         return store
 
+
+class SQLiteFileTests(StoreFileCase):
     async def refused(self, path: Path, reason: str) -> None:
         """Both check() and start() refuse C{path}, naming C{reason}."""
         with self.assertRaises(StoreError) as checked:
@@ -284,19 +289,8 @@ def failing(cursor: sqlite3.Cursor) -> None:
     cursor.execute("INSERT INTO no_such_table VALUES (1)")
 
 
-class SQLiteMemoryTests(TestCase):
+class SQLiteMemoryTests(StoreFileCase):
     """What the store keeps in memory answers reads at once, as committed."""
-
-    def setUp(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-sqlite-"))
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.path = self.dir / "menuchat.sqlite3"
-
-    async def started(self) -> SQLiteStore:
-        store = SQLiteStore(str(self.path), reactor)
-        await store.start()
-        self.addCleanup(store.stop)
-        return store
 
     @inline
     async def test_reads_answer_at_once_without_a_transaction(self) -> None:

@@ -4,10 +4,8 @@ store's process started, stopped, and lost."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 import menuchat
 from menuchat.store import sqlite_sql as sql
@@ -30,6 +28,7 @@ from menuchat.store.sqlite_writer import (
     Write,
     Writer,
 )
+from tests.test_sqlite import StoreFileCase
 from tests.test_store_contract import inline, message
 
 
@@ -437,18 +436,8 @@ class RestartTests(WriterCase):
         assert len(self.reactor.spawned) == 1
 
 
-class StoreProcessTests(TestCase):
+class StoreProcessTests(StoreFileCase):
     """The real process, as the store starts it."""
-
-    def setUp(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="menuchat-writer-"))
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    async def started(self) -> SQLiteStore:
-        store = SQLiteStore(str(self.dir / "menuchat.sqlite3"), reactor)
-        await store.start()
-        self.addCleanup(store.stop)
-        return store
 
     @inline
     async def test_the_signals_that_stop_a_server_leave_it_running(self) -> None:
@@ -483,7 +472,9 @@ class StoreProcessTests(TestCase):
         assert await store.deliver(message(1, 2, "here"), 10) == 1
 
     @inline
-    async def test_a_killed_process_is_started_again(self) -> None:
+    async def test_a_killed_process_fails_what_it_had_and_is_started_again(
+        self,
+    ) -> None:
         store = await self.started()
         assert await store.deliver(message(1, 2, "before"), 10) == 1
         first = store._writer.pid
@@ -497,6 +488,10 @@ class StoreProcessTests(TestCase):
         globalLogPublisher.addObserver(watch)
         self.addCleanup(globalLogPublisher.removeObserver, watch)
         os.kill(first, signal.SIGKILL)
+        lost = store.deliver(message(1, 2, "lost"), 10)
+        self.assertFailure(lost, StoreError)
+        error = await lost
+        assert "its process ended" in str(error)
         await running
         assert store._writer.pid not in (None, first)
         assert await store.deliver(message(1, 2, "after"), 10) == 2
@@ -504,21 +499,6 @@ class StoreProcessTests(TestCase):
         again = await self.started()
         assert [m.text for m in await again.take_mail(2)] == ["before", "after"]
         self.flushLoggedErrors()
-
-    @inline
-    async def test_a_killed_process_fails_the_writes_after_it(self) -> None:
-        store = await self.started()
-        assert await store.deliver(message(1, 2, "kept"), 10) == 1
-        pid = store._writer.pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        lost = store.deliver(message(1, 2, "lost"), 10)
-        self.assertFailure(lost, StoreError)
-        error = await lost
-        assert "its process ended" in str(error)
-        await store.stop()
-        again = await self.started()
-        assert [m.text for m in await again.take_mail(2)] == ["kept"]
 
 
 class RestartAfterStopTests(WriterCase):

@@ -55,9 +55,12 @@ def result(answer: Deferred[_T]) -> _T:
 def settle(
     pending: Deferred[_T],
     done: Callable[[_T], object],
-    failed: Callable[[Failure], None],
+    failed: Callable[..., None],
+    *failed_args: object,
 ) -> Deferred[None] | None:
-    """Call C{done} with C{pending}'s result, or C{failed} with its failure.
+    """Call C{done} with C{pending}'s result, or C{failed} with its failure
+    (and C{failed_args}: a method and its arguments need no closure made
+    for a failure that most often does not come).
 
     None when that happened already (the memory store: C{done} is called
     directly, without callbacks); otherwise a Deferred, that never fails,
@@ -68,12 +71,12 @@ def settle(
         try:
             outcome = done(result(pending))
         except Exception:
-            failed(Failure())
+            failed(Failure(), *failed_args)
             return None
         if isinstance(outcome, Deferred):  # done asked the store again
-            return settle(outcome, ignore, failed)
+            return settle(outcome, ignore, failed, *failed_args)
         return None
-    pending.addCallback(done).addErrback(failed)
+    pending.addCallback(done).addErrback(failed, *failed_args)
     if pending.called and not pending.paused:
         return None
     finished: Deferred[None] = Deferred()

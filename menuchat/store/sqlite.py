@@ -225,9 +225,7 @@ class SQLiteStore:
         if not mailbox:
             return self._at_once("take_mail", succeed([]))
         self._writer.later(sql.delete_mail_ids, [mail[0] for mail in mailbox])
-        observe = self._observe
-        if observe is not None:
-            observe("take_mail", 0.0, 1)
+        self._answered_at_once("take_mail")
         return succeed([mail[1] for mail in mailbox])
 
     def drop_mail(self, user_id: int) -> Deferred[list[Message]]:

@@ -269,13 +269,10 @@ class Writer:
         process has closed the file and ended."""
         closed: Deferred[None] = Deferred()
         self._stopped = True
-        if self._scheduled is not None and self._scheduled.active():
-            self._scheduled.cancel()
-        restart, self._restart_call = self._restart_call, None
-        if restart is not None and restart.active():
-            restart.cancel()
+        if _cancel(self._restart_call):
             self._gone = None  # closed now, not being started again
-        self._hand_over()
+        self._restart_call = None
+        self._hand_over()  # it cancels the turn's scheduled hand-over
         child = self._child
         if child is None:
             closed.callback(None)
@@ -345,14 +342,11 @@ class Writer:
         """Give the store's process what is queued, as one batch. While it
         commits, the batches of the turns meanwhile wait in the pipe and go
         together in its next transaction."""
-        scheduled, self._scheduled = self._scheduled, None
-        if scheduled is not None and scheduled.active():
-            scheduled.cancel()  # the late deletes' timer came first
+        _cancel(self._scheduled)  # the late deletes' timer came first
+        _cancel(self._waiting)  # or the turn's end: the deletes go now
+        self._scheduled = self._waiting = None
         self._asked = None
         self.queued += 1
-        waiting, self._waiting = self._waiting, None
-        if waiting is not None and waiting.active():
-            waiting.cancel()  # the deletes go now
         if not (self._pending or self._later):
             return
         batch, later = self._pending, self._later
@@ -424,8 +418,6 @@ class Writer:
         if self._pending:
             # What the answers' callers asked next goes now, not a turn later
             # (with the late deletes asked meanwhile).
-            if self._scheduled is not None:
-                self._scheduled.cancel()
             self._hand_over()
 
     def _observed(self, batch: list[Write]) -> None:
@@ -503,15 +495,12 @@ class Writer:
         or it could not start); what it had not answered fails."""
         self._child = None
         self.pid = None
-        stop_wait, self._stop_wait = self._stop_wait, None
-        if stop_wait is not None and stop_wait.active():
-            stop_wait.cancel()
+        _cancel(self._stop_wait)
         # Late deletes no process will run: the mail is read again after
         # a restart (never lost), and no timer retries them for ever.
+        _cancel(self._waiting)
+        self._stop_wait = self._waiting = None
         self._later = {}
-        waiting, self._waiting = self._waiting, None
-        if waiting is not None and waiting.active():
-            waiting.cancel()
         closing, self._closing = self._closing, None
         opened_at, self._opened_at = self._opened_at, None
         was_open = opened_at is not None
@@ -549,6 +538,14 @@ class Writer:
         waiting_too, self._closing_too = self._closing_too, []
         for closed in waiting_too:
             closed.callback(None)
+
+
+def _cancel(call: IDelayedCall | None) -> bool:
+    """Cancel C{call} if it is still to come; whether it was."""
+    if call is not None and call.active():
+        call.cancel()
+        return True
+    return False
 
 
 @implementer(IPullProducer)
@@ -589,10 +586,8 @@ class _Child(ProcessProtocol):
             return
         try:
             sent = os.write(self._fd, data)
-        except BlockingIOError:
-            sent = 0
         except OSError:
-            sent = 0  # broken: the transport finds out
+            sent = 0  # full, or broken: the transport finds out which
         if sent < len(data):
             self._held = True
             self.transport.write(data[sent:])  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
-from menuchat.core.answers import ignore, ready, result, settle
+from menuchat.core.answers import settle
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
@@ -304,19 +304,7 @@ class SessionBase:
         know); anything else is a fault of the server or its store: logged,
         and the user told that nothing changed.
         """
-        if ready(pending):
-            # The memory store: done at once, and no closure made for a
-            # failure that did not come (settle() would do the same).
-            try:
-                outcome = done(result(pending))
-            except Exception:
-                self._failed(Failure(), refused)
-                return None
-            if not isinstance(outcome, Deferred):
-                return None
-            # done asked the store again
-            return settle(outcome, ignore, lambda f: self._failed(f, refused))
-        return settle(pending, done, lambda f: self._failed(f, refused))
+        return settle(pending, done, self._failed, refused)
 
     def _failed(
         self, reason: Failure, refused: Callable[[errors.ChatError], None]
