@@ -73,7 +73,10 @@ def settle(
         except Exception:
             failed(Failure(), *failed_args)
             return None
-        if isinstance(outcome, Deferred):  # done asked the store again
+        # Deferred is an ABC (Awaitable): isinstance() on None alone costs
+        # a call into abc's checks, once per request.
+        if outcome is not None and isinstance(outcome, Deferred):
+            # done asked the store again
             return settle(outcome, ignore, failed, *failed_args)
         return None
     pending.addCallback(done).addErrback(failed, *failed_args)

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
-from menuchat.core.answers import settle
+from menuchat.core.answers import ready, settle
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
@@ -376,7 +376,8 @@ class SessionBase:
             self._forget(self._hub.logout(self.user))
 
     def _forget(self, leaving: Deferred[None]) -> None:
-        leaving.addErrback(lambda f: log_failure(self.log, "Logout failed", f))
+        if not ready(leaving):  # done already, most often: nothing to add
+            leaving.addErrback(lambda f: log_failure(self.log, "Logout failed", f))
 
     def _admitted(self, user: User) -> Deferred[None] | None:
         """C{user} is in: welcome them, with the count of mail waiting."""
