@@ -10,7 +10,7 @@ from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from menuchat.frontends.menu import texts
-from menuchat.net.output import FEW, OUTPUT_PAUSE, OutputFlusher, SharedLines
+from menuchat.net.output import BATCH, FEW, OUTPUT_PAUSE, OutputFlusher, SharedLines
 from tests.support import (
     Wire,
     clocked_factory,
@@ -269,6 +269,32 @@ class OutputTests(ConnectionCase):
         clock.advance(0)
         assert [w.writes for w in wires] == [1] * (FEW + 2)
         assert all(w.value().endswith(texts.NAME_PROMPT.encode()) for w in wires)
+
+    def test_replies_past_the_first_few_leave_a_batch_at_a_time(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        wires = [connect(factory, port=42000 + n)[1] for n in range(FEW + BATCH - 1)]
+        # The first few at once; the next ones wait for a whole batch.
+        assert [w.writes for w in wires] == [1] * FEW + [0] * (BATCH - 1)
+        wires += [connect(factory, port=43000 + n)[1] for n in range(2)]
+        # The batch is whole: it leaves before the turn ends; one more waits.
+        assert [w.writes for w in wires] == [1] * (FEW + BATCH) + [0]
+        clock.advance(0)
+        assert [w.writes for w in wires] == [1] * (FEW + BATCH + 1)
+        greeting = wires[0].value()
+        assert greeting.endswith(texts.NAME_PROMPT.encode())
+        assert all(w.value() == greeting for w in wires)
+
+    def test_replies_wait_for_the_turns_late_calls_however_many(self):
+        clock = Clock()
+        factory = make_factory(clock)
+        told = []
+        factory.flusher.at_turn_end(lambda: told.append(len(told)))
+        wires = [connect(factory, port=42000 + n)[1] for n in range(FEW + BATCH)]
+        assert [w.writes for w in wires] == [0] * (FEW + BATCH)
+        clock.advance(0)
+        assert told == [0]
+        assert [w.writes for w in wires] == [1] * (FEW + BATCH)
 
     def test_replies_leave_at_once_again_after_the_turns_pass(self):
         clock = Clock()
