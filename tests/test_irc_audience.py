@@ -36,7 +36,7 @@ class AudienceCase(SynchronousTestCase):
 
 class SharedLinesTests(AudienceCase):
     def crowd(self):
-        """More members than a read writes to at once (output.FEW): the
+        """More members than a read writes to at once (flusher.FEW): the
         room's lines wait for the end of the turn."""
         for nick in ("x1", "x2", "x3"):
             protocol, _ = self.world.register(nick)

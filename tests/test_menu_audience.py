@@ -13,7 +13,8 @@ from menuchat.core.rooms import EachMember
 from menuchat.frontends.menu.audience import MenuAudience, render_line
 from menuchat.frontends.menu.base import WIRE
 from menuchat.frontends.menu.factory import MenuChatProtocol
-from menuchat.net.output import FEW, SharedLines
+from menuchat.net.flusher import FEW
+from menuchat.net.output import SharedLines
 from tests.support import Wire, connect, make_factory, room
 from tests.test_pipelining import LateStore
 

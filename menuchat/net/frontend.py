@@ -18,7 +18,7 @@ from twisted.internet.protocol import ServerFactory
 
 from menuchat.config import Limits
 from menuchat.net.admission import Admission
-from menuchat.net.output import OutputFlusher
+from menuchat.net.flusher import OutputFlusher
 from menuchat.net.ratelimit import LineRate
 from menuchat.net.refusals import RefusalLog
 from menuchat.net.stats import ConnectionStats
