@@ -16,7 +16,7 @@ frozen event values from L{menuchat.core.events}.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import cast
 
 import attrs
@@ -42,6 +42,7 @@ from menuchat.core.events import (
     MessageUnread,
     MessageWaiting,
 )
+from menuchat.core.ids import IdBlocks
 from menuchat.core.moderation import Moderation
 from menuchat.core.names import check_token, token_key
 from menuchat.core.remote import RemoteUsers
@@ -70,53 +71,6 @@ class User:
 
     def __repr__(self) -> str:
         return f"<User {self.name}:{self.id}>"
-
-
-class _Ids:
-    """User ids handed out from blocks reserved in the store."""
-
-    def __init__(self, store: Store, block: int) -> None:
-        self._store = store
-        self._block = block
-        self._free: Iterator[int] = iter(())
-        self._waiting: list[Deferred[int]] = []
-
-    def take(self) -> int | None:
-        """The next id if the reserved block has one and no one waits."""
-        return None if self._waiting else next(self._free, None)
-
-    def next(self) -> Deferred[int]:
-        """The next id; from memory, unless a new block must be reserved."""
-        if not self._waiting:
-            user_id = next(self._free, None)
-            if user_id is not None:
-                return succeed(user_id)
-        waiter: Deferred[int] = Deferred()
-        self._waiting.append(waiter)
-        if len(self._waiting) == 1:
-            self._store.reserve_ids(self._block).addCallbacks(
-                self._reserved, self._failed
-            )
-        return waiter
-
-    def _reserved(self, ids: range) -> None:
-        self._free = iter(ids)
-        waiting, self._waiting = self._waiting, []
-        for at, waiter in enumerate(waiting):
-            user_id = next(self._free, None)
-            if user_id is None:
-                # More logins waited than one block holds: go round again.
-                self._waiting = waiting[at:]
-                self._store.reserve_ids(self._block).addCallbacks(
-                    self._reserved, self._failed
-                )
-                return
-            waiter.callback(user_id)
-
-    def _failed(self, reason: Failure) -> None:
-        waiting, self._waiting = self._waiting, []
-        for waiter in waiting:
-            waiter.errback(reason)
 
 
 #: A store's C{deliver_to} (see L{menuchat.store}).
@@ -175,7 +129,7 @@ class Hub(RoomRules, Moderation, RemoteUsers):
         self.max_room_members = max_room_members
         self.history_size = history_size
         self.operators = frozenset(token_key(name) for name in operators)
-        self._ids = _Ids(store, id_block)
+        self._ids = IdBlocks(store, id_block)
         self._users: dict[int, User] = {}
         self._names: dict[str, User | None] = {}
         self._rooms: dict[str, Room] = {}
