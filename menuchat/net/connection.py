@@ -1,11 +1,13 @@
 """The line connection every line-based front-end shares.
 
-Bytes in: framing (LF, with an optional CR before it), the line limit,
-decoding, the line rate and the wait for a store's answer. Text out: a
-queue flushed once per reactor turn, back-pressure from the transport, and
-a cap past which a slow reader is dropped. Timeouts on the injected clock.
-What a line means is the L{LineHandler}'s business, which each front-end
-provides; this module knows no words of any dialogue.
+Bytes in (L{menuchat.net.input}): framing (LF, with an optional CR before
+it), the line limit, decoding, the line rate and the wait for a store's
+answer. Text out (L{menuchat.net.output}): a queue flushed once per
+reactor turn, back-pressure from the transport, and a cap past which a
+slow reader is dropped. Here: admission, the greeting, timeouts on the
+injected clock, the log of each connection's life, and closing. What a
+line means is the L{LineHandler}'s business, which each front-end
+provides; this package knows no words of any dialogue.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from twisted.python.failure import Failure
 
 from menuchat.net.admission import Refusal, host_of
 from menuchat.net.frontend import LineFactory, LineHandler
+from menuchat.net.input import LineInput
 from menuchat.net.output import (
     OUTPUT_PAUSE,
     OutputValve,
@@ -36,7 +39,6 @@ from menuchat.net.output import (
 )
 from menuchat.net.privacy import is_private
 from menuchat.net.ratelimit import TokenBucket
-from menuchat.net.tls import looks_like_tls
 
 __all__ = ["OUTPUT_PAUSE", "LineConnection"]
 
@@ -48,16 +50,16 @@ def address_text(address: object) -> str:
     return f"{host}:{port}" if host is not None else str(address)
 
 
-class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
+class LineConnection(QueuedOutput, LineInput, LineReceiver, TimeoutMixin):
     """One connection of a line-based front-end: framing, limits, output queue.
 
     A C{LineReceiver} whose inherited names keep their meaning:
     C{lineReceived} gets one line at a time, C{sendLine} queues a line
     ended by C{delimiter} (CRLF, what the server sends), and
     C{pauseProducing}/C{resumeProducing} stop and restart reading. The
-    framing itself (L{_handle}) is our own: LineReceiver re-splits its whole
-    buffer on every read, which is quadratic in a flood of short lines; this
-    scans the buffer in place once, and accepts LF as well as CRLF.
+    framing itself is our own (L{LineInput}, and why there); the output
+    side is L{QueuedOutput}'s; this class holds the connection's life:
+    admission, greeting, timeouts, logging and closing.
 
     Output is queued and goes out once per reactor turn, or at the end of
     the read that caused it for a connection's own replies and for lines
@@ -261,148 +263,11 @@ class LineConnection(QueuedOutput, LineReceiver, TimeoutMixin):
             self.handler.server_stopping()
         self.close()
 
-    # Input
-
-    def dataReceived(self, data: bytes) -> None:
-        self._begin_reply()
-        try:
-            if self._fresh:
-                self._fresh = False
-                if looks_like_tls(data) and self.handler is not None:
-                    self._spoke_tls()
-                    return
-            data = self.filter_input(data)
-            if self._discarding:
-                end = data.find(b"\n")
-                if end < 0:
-                    return
-                self._discarding = False
-                data = data[end + 1 :]
-            self._buffer = self._buffer + data if self._buffer else data
-            if not self.paused:
-                self._handle()
-        finally:
-            self._end_reply()
-
     def _spoke_tls(self) -> None:
         self.log.info("{peer} spoke TLS to the plain port", peer=self.peer())
         self.factory.stats.drops["tls_on_plain_port"] += 1
         self.write(self.not_tls_text())
         self.close()
-
-    def _handle(self) -> None:
-        """Hand the buffer's whole lines to L{lineReceived}, in order.
-
-        Stops when reading is paused (the line rate, output backed up or a
-        store's answer awaited), keeping the rest, which is at most a read
-        or two: a paused transport reads no more. A partial line longer than
-        the limit is dropped as it arrives, and so is the rest of it until
-        its line end.
-        """
-        buffer = self._buffer
-        start = 0
-        bucket = self._bucket
-        while not self._closed:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            backed_up = self._held or self._queued >= OUTPUT_PAUSE
-            if self.paused or backed_up or (bucket and not self._take_token(bucket)):
-                if backed_up and not self._output_wait:
-                    self._output_wait = True
-                    if not self.paused:
-                        self.pauseProducing()
-                break
-            line = buffer[start:end]
-            start = end + 1
-            self.lineReceived(line)
-        buffer = self._buffer = buffer[start:] if start else buffer
-        if len(buffer) > self.MAX_LENGTH + 1 and not self.paused:  # + 1: a CR
-            self._buffer = b""
-            self._discarding = True
-            if not self._closed:
-                self._line_too_long()
-
-    def lineReceived(self, line: bytes) -> None:
-        self.factory.stats.lines_in += 1
-        if line[-1:] == b"\r":
-            line = line[:-1]
-        if len(line) > self.MAX_LENGTH:
-            self._line_too_long()
-            return
-        handler = self.handler
-        assert handler is not None
-        if self.name is not None and self.timeOut:
-            self._reset_timeout()  # the idle timeout; the login one runs on
-        if self._own_decode:
-            text = self.decode(line)
-            if text is None:
-                return
-        else:  # the default decode(), without a call of its own per line
-            text = line.decode("utf-8", "replace")
-        pending = handler.line_received(text)
-        if pending is not None and not pending.called:
-            self._awaiting = True
-            if not self.paused:
-                self.pauseProducing()
-            pending.addBoth(self._answered)
-
-    def _answered(self, result: object) -> None:
-        self._awaiting = False
-        if not self._closed:
-            self._resume_input()
-
-    def _line_too_long(self) -> None:
-        self.log.warn("{peer} sent a line over the limit", peer=self.peer())
-        assert self.handler is not None
-        self.handler.line_too_long(self.MAX_LENGTH)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        """Never called: L{_handle} discards long lines and goes on."""
-
-    def _take_token(self, bucket: TokenBucket) -> bool:
-        """Spend one line of the bucket; pause reading while it is empty.
-
-        A paused connection is not read from (TCP pushes back on the sender)
-        and resumes when the bucket holds a whole token again.
-        """
-        wait = bucket.take()
-        if not wait:
-            return True
-        if self._refill is None:
-            if not self._throttled:
-                self._throttled = True
-                self.log.info(
-                    "{peer} is over the line rate: reading paused until its"
-                    " budget refills (logged once a connection)",
-                    peer=self.peer(),
-                )
-            self.pauseProducing()
-            self._refill = self.callLater(wait, self._refilled)
-        return False
-
-    def _refilled(self) -> None:
-        self._refill = None
-        self._resume_input()
-
-    def _resume_input(self) -> None:
-        """Read again, unless the rate, the output or the store still says wait."""
-        if (
-            self.paused
-            and self._refill is None
-            and not self._output_wait
-            and not self._awaiting
-        ):
-            self.resumeProducing()
-
-    def resumeProducing(self) -> None:
-        """Read again, handling first the lines already buffered."""
-        self.paused = False
-        self.transport.resumeProducing()
-        if not self._closed:
-            self._handle()
-            if self._queue and not self._held and not self._closed:
-                self.flush()
 
     def logged_in(self, name: str, user_id: int) -> None:
         """Log the login; from now on the idle timeout applies."""
