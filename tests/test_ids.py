@@ -55,10 +55,6 @@ class IdBlocksTests(SynchronousTestCase):
         assert [resolved(d) for d in waiting] == [10, 11, 20]
         assert self.ids.take() == 21
 
-    def test_take_gives_nothing_while_others_wait(self):
-        self.ids.next()
-        assert self.ids.take() is None  # it would overtake the waiting one
-
     def test_a_failed_reservation_fails_every_waiting_id(self):
         waiting = [self.ids.next(), self.ids.next()]
         self.store.asked[0][1].errback(RuntimeError("store down"))

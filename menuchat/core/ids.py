@@ -26,19 +26,19 @@ class IdBlocks:
     def __init__(self, store: Store, block: int) -> None:
         self._store = store
         self._block = block
+        # Empty whenever someone waits: they wait because it ran out.
         self._free: Iterator[int] = iter(())
         self._waiting: list[Deferred[int]] = []
 
     def take(self) -> int | None:
-        """The next id if the reserved block has one and no one waits."""
-        return None if self._waiting else next(self._free, None)
+        """The next id if the reserved block has one (never while some wait)."""
+        return next(self._free, None)
 
     def next(self) -> Deferred[int]:
         """The next id; from memory, unless a new block must be reserved."""
-        if not self._waiting:
-            user_id = next(self._free, None)
-            if user_id is not None:
-                return succeed(user_id)
+        user_id = next(self._free, None)
+        if user_id is not None:
+            return succeed(user_id)
         waiter: Deferred[int] = Deferred()
         self._waiting.append(waiter)
         if len(self._waiting) == 1:
