@@ -21,13 +21,8 @@ import menuchat
 from menuchat.store import sqlite_sql as sql
 from menuchat.store.sqlite import SQLiteStore, StoreError
 from menuchat.store.sqlite_child import Frames, frame, reopened
-from menuchat.store.sqlite_writer import (
-    LATER_WAIT,
-    RESTART_WAIT_MOST,
-    STOP_WAIT,
-    Write,
-    Writer,
-)
+from menuchat.store.sqlite_process import RESTART_WAIT_MOST, STOP_WAIT
+from menuchat.store.sqlite_writer import LATER_WAIT, Write, Writer
 from tests.test_sqlite import StoreFileCase
 from tests.test_store_contract import inline, message
 
