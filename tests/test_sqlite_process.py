@@ -224,6 +224,18 @@ class RestartTests(WriterCase):
         assert len(self.reactor.spawned) == 1
         assert self.reactor.clock.getDelayedCalls() == []
 
+    def test_what_is_queued_while_it_waits_fails_as_closed_once_stopped(
+        self,
+    ) -> None:
+        self.started()
+        self.end()
+        queued = self.write(1)
+        stopped = self.writer.stop()
+        failure = self.failureResultOf(queued, StoreError)
+        # Not "being started again": the stop came first.
+        assert str(failure.value) == "/srv/chat.sqlite3: the store is closed"
+        self.successResultOf(stopped)
+
     def test_the_first_start_failing_is_not_retried(self) -> None:
         opening = self.writer.start(sql.load)
         self.reply(("failed", "/srv/chat.sqlite3: not an SQLite database"))
