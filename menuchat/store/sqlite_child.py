@@ -1,6 +1,6 @@
 """The SQLite store's own process: it owns the file and runs every write.
 
-L{menuchat.store.sqlite_writer.Writer} starts it as C{python -m
+L{menuchat.store.sqlite_process.StoreProcess} starts it as C{python -m
 menuchat.store.sqlite_child PATH}. Its standard input and output carry
 frames, each a 4-byte length and a pickle (both ends are this program):
 

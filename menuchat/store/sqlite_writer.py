@@ -1,5 +1,5 @@
 """The SQLite store's writer: queued writes, one transaction a batch, run
-by a process of the store's own.
+by a process of the store's own (L{menuchat.store.sqlite_process}).
 
 The reactor queues L{Write}s during a turn, and values for the late
 deletes (L{Writer.later}), and hands them over at its end, as one batch,
@@ -12,14 +12,6 @@ disk; and the process starts that transaction as soon as it has committed,
 without waiting for the reactor to take the outcome of the last one
 (outcomes reach the reactor in the order of the transactions).
 
-A process, not a thread: a thread running the statements shares Python's
-lock with the reactor, and each statement hands that lock over twice. Under
-the private-message benchmark, that cost the reactor about 4 us a message
-and left it idle a seventh of the time, waiting for the lock. The store's
-throughput against the memory store's, with a thread and with the process
-(two runs each, its CPU counted as the server's): 0.63-0.64 and 0.76 with
-10 pairs, 0.77-0.80 and 0.86-0.88 with 100.
-
 In the reactor, each write's outcome goes first to its C{done} (which
 brings the store's memory in step with what is now committed), then to its
 Deferred: a caller hears of a write once it is on disk.
@@ -27,25 +19,20 @@ Deferred: a caller hears of a write once it is on disk.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import sys
 from collections import deque
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
-from twisted.internet.error import ProcessExitedAlready
-from twisted.internet.interfaces import IDelayedCall, IPullProducer
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from menuchat.core.answers import Answer
 from menuchat.core.errors import ChatError
-from menuchat.store.sqlite_child import Frames, Run, frame, reopened
+from menuchat.store.sqlite_child import Run, frame
+from menuchat.store.sqlite_process import StoreProcess, cancel
 from menuchat.store.sqlite_schema import StoreError
 
 __all__ = ["Run", "Write", "Writer"]
@@ -103,19 +90,6 @@ def _untimed() -> float:
 Later = dict[Run, list[Any]]
 
 
-#: The folder that holds the C{menuchat} package.
-_PACKAGE_ROOT = os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-)
-
-#: The most seconds the store's process may take to end once stopped: the
-#: time to commit what it was given, however large, and close the file.
-STOP_WAIT = 30.0
-
-#: A store process that ran this long is started again at once when it
-#: ends; one that ended sooner after a wait that doubles, from 1 s up to this.
-RESTART_WAIT_MOST = 60.0
-
 #: The most seconds a late delete waits for a write to go with: under load,
 #: the deletes of the mail read go with the next messages' transaction;
 #: alone, they cost a transaction of their own. (Under the private-message
@@ -126,13 +100,12 @@ LATER_WAIT = 0.1
 
 
 class Writer:
-    """The process that owns the SQLite connection, and the reactor's queue to it.
+    """The reactor's queue to the store's process (L{StoreProcess}), which
+    owns the SQLite connection, and the answers from it.
 
-    @param reactor: provides C{callLater} (the end of a turn) and
-        C{spawnProcess} (the store's process).
+    @param reactor: provides C{callLater} (the end of a turn) and what
+        L{StoreProcess} uses to run the store's process.
     @ivar transactions: how many transactions were committed since start.
-    @ivar pid: the store's process, once started (None before, and once it
-        has ended).
     @ivar queued: changes with each write queued and each hand-over: while
         it is the same as just after a write was queued, that write is the
         last one and not yet handed over, and what is added to its C{args}
@@ -147,38 +120,26 @@ class Writer:
         self._reactor = reactor
         #: Handed over, not yet answered: each batch and its late deletes.
         self._sent: deque[tuple[list[Write], Later]] = deque()
-        self._child: _Child | None = None
-        self._opened: Deferred[Any] | None = None
-        #: Why no write can be run any more, once the process is gone.
-        self._gone: str | None = None
-        self.pid: int | None = None
+        self._process = StoreProcess(
+            path, reactor, self.log, self._received, self._ended
+        )
         self._pending: list[Write] = []
         self._later: Later = {}
         self.queued = 0
         self._scheduled: IDelayedCall | None = None
         #: The hand-over of late deletes that no write has taken yet.
         self._waiting: IDelayedCall | None = None
-        self._closing: Deferred[None] | None = None
-        #: The call that kills the store's process if it does not end once
-        #: stopped.
-        self._stop_wait: IDelayedCall | None = None
-        #: When the running process opened the file (None: none has).
-        self._opened_at: float | None = None
-        #: The next start of a process that ended unasked, and the wait
-        #: before it.
-        self._restart_call: IDelayedCall | None = None
-        self._restart_delay = 0.0
-        #: Whether the process starting is another one (not the first).
-        self._restarting = False
-        #: Once stopped, no process is started again.
-        self._stopped = False
-        #: The stops asked while one was under way: told with it.
-        self._closing_too: list[Deferred[None]] = []
         self._observe: Observe | None = None
         self._seconds: Callable[[], float] = _untimed
         self._asked: float | None = None
         self._names: dict[Run, str] = {}
         self.transactions = 0
+
+    @property
+    def pid(self) -> int | None:
+        """The store's process, once started (None before, and once it has
+        ended)."""
+        return self._process.pid
 
     def time(
         self, observe: Observe, seconds: Callable[[], float], names: dict[Run, str]
@@ -195,34 +156,7 @@ class Writer:
     def start(self, load: Callable[[sqlite3.Connection], Any]) -> Deferred[Any]:
         """Start the store's process on the file; fire with C{load(connection)}
         once it has opened it (a one-line L{StoreError} if it cannot)."""
-        return self._spawn(load)
-
-    def _spawn(self, load: Callable[[sqlite3.Connection], Any]) -> Deferred[Any]:
-        child = _Child(self)
-        env = dict(os.environ)
-        # The process imports the same menuchat as this one, wherever it is.
-        env["PYTHONPATH"] = os.pathsep.join(
-            [_PACKAGE_ROOT, *filter(None, [env.get("PYTHONPATH")])]
-        )
-        try:
-            process = self._reactor.spawnProcess(
-                child,
-                sys.executable,
-                # -P: nothing from the working directory (python -m would
-                # put it first on the path, before this menuchat and the
-                # standard library).
-                [sys.executable, "-P", "-m", "menuchat.store.sqlite_child", self.path],
-                env=env,
-                childFDs={0: "w", 1: "r", 2: "r"},
-            )
-        except OSError as e:
-            return fail(StoreError(f"{self.path}: cannot start its process ({e})"))
-        self._child = child
-        self.pid = process.pid
-        opened: Deferred[Any] = Deferred()
-        self._opened = opened
-        child.send(frame(load))
-        return opened
+        return self._process.start(load)
 
     def write(self, write: Write) -> None:
         """Queue C{write} for the next transaction: this turn's, or, while
@@ -256,7 +190,7 @@ class Writer:
 
     def _running(self) -> bool:
         """Whether the store's process is there to take more batches."""
-        return self._child is not None and self._closing is None
+        return self._process.pipe is not None
 
     def _later_soon(self) -> None:
         """Have the late deletes go with the next write's batch, or alone
@@ -267,74 +201,11 @@ class Writer:
     def stop(self) -> Deferred[None]:
         """Hand over what is queued; fire once it is answered and the store's
         process has closed the file and ended."""
-        closed: Deferred[None] = Deferred()
-        self._stopped = True
-        if _cancel(self._restart_call):
-            self._gone = None  # closed now, not being started again
-        self._restart_call = None
+        # First no process is started again: what is queued fails, if it
+        # finds no process, as closed, not as waiting for the next one.
+        self._process.stop_restarting()
         self._hand_over()  # it cancels the turn's scheduled hand-over
-        child = self._child
-        if child is None:
-            closed.callback(None)
-            return closed
-        if self._closing is not None:
-            # Stopped already: this one fires with that one, at the end.
-            self._closing_too.append(closed)
-            return closed
-        self._closing = closed
-        # The end of its input: it runs what it was given, then ends; if
-        # it is stuck (a disk that hangs), it is killed after STOP_WAIT, so
-        # that the server can still stop.
-        child.close()
-        self._stop_wait = self._reactor.callLater(STOP_WAIT, self._kill)
-        return closed
-
-    def _restart_later(self, lived: float = 0.0) -> None:
-        """The store's process ended unasked, having run C{lived} seconds
-        since it opened the file: start another, at once if it ran a while,
-        after a growing wait if not (a file that fails each time must not
-        make the server spin)."""
-        if self._stopped or self._restart_call is not None:
-            return
-        if lived >= RESTART_WAIT_MOST:
-            delay = 0.0
-        else:
-            delay = min(max(1.0, self._restart_delay * 2), RESTART_WAIT_MOST)
-        self._restart_delay = delay
-        self._restart_call = self._reactor.callLater(delay, self._restart)
-
-    def _restart(self) -> None:
-        self._restart_call = None
-        self._restarting = True
-        self.log.info("{path}: starting the store's process again", path=self.path)
-        self._spawn(reopened).addCallbacks(self._running_again, self._not_again)
-
-    def _running_again(self, _: None) -> None:
-        self._restarting = False
-        self._gone = None
-        self.log.info("{path}: the store's process is running again", path=self.path)
-
-    def _not_again(self, reason: Failure) -> None:
-        self.log.error(
-            "{path}: the store's process did not start again: {reason}",
-            path=self.path,
-            reason=reason.getErrorMessage(),
-        )
-        if self._child is None:
-            self._restart_later()  # it could not even be started
-
-    def _kill(self) -> None:
-        self._stop_wait = None
-        child = self._child
-        if child is None:
-            return
-        self.log.error(
-            "{path}: the store's process did not end within {seconds} s of"
-            " its last writes: killed",
-            path=self.path,
-            seconds=STOP_WAIT,
-        )
-        child.kill()
+        return self._process.stop()
 
     # In the reactor
 
@@ -342,8 +213,8 @@ class Writer:
         """Give the store's process what is queued, as one batch. While it
         commits, the batches of the turns meanwhile wait in the pipe and go
         together in its next transaction."""
-        _cancel(self._scheduled)  # the late deletes' timer came first
-        _cancel(self._waiting)  # or the turn's end: the deletes go now
+        cancel(self._scheduled)  # the late deletes' timer came first
+        cancel(self._waiting)  # or the turn's end: the deletes go now
         self._scheduled = self._waiting = None
         self._asked = None
         self.queued += 1
@@ -352,9 +223,9 @@ class Writer:
         batch, later = self._pending, self._later
         self._pending = []
         self._later = {}
-        child = self._child
-        if child is None or self._closing is not None:
-            gone = self._gone or "the store is closed"
+        pipe = self._process.pipe
+        if pipe is None:
+            gone = self._process.gone or "the store is closed"
             self._answer(batch, later, Failure(StoreError(f"{self.path}: {gone}")))
             return
         try:
@@ -364,7 +235,7 @@ class Writer:
             self._answer(batch, later, Failure(error))
             return
         self._sent.append((batch, later))
-        child.send(data)
+        pipe.send(data)
 
     def _answer(
         self, batch: list[Write], later: Later, outcome: list[Any] | Failure
@@ -448,19 +319,9 @@ class Writer:
             observe(last, now - last_asked, count)
 
     def _received(self, message: Any) -> None:
-        """A frame from the store's process: its opening, or a transaction's
-        outcome for the batches it ran (the oldest handed over)."""
-        opened = self._opened
-        if opened is not None:
-            self._opened = None
-            kind, value = message
-            if kind == "opened":
-                self._opened_at = self._reactor.seconds()
-                opened.callback(value)
-            else:
-                self._gone = "it could not be opened"
-                opened.errback(Failure(StoreError(value)))
-            return
+        """A frame from the store's process after its opening: a
+        transaction's outcome for the batches it ran (the oldest handed
+        over)."""
         count, outcome = message
         batch, later = self._sent.popleft()
         for _ in range(count - 1):
@@ -480,147 +341,14 @@ class Writer:
             ],
         )
 
-    def _printed(self, lines: list[bytes]) -> None:
-        """Whole lines the store's process printed (a traceback, if it
-        broke): into the log."""
-        for line in lines:
-            self.log.warn(
-                "{path}: the store's process: {line}",
-                path=self.path,
-                line=line.decode("utf-8", "replace"),
-            )
-
-    def _ended(self, reason: Failure) -> None:
-        """The store's process has ended: as asked (L{stop}), or not (killed,
-        or it could not start); what it had not answered fails."""
-        self._child = None
-        self.pid = None
-        _cancel(self._stop_wait)
+    def _ended(self, gone: Failure) -> None:
+        """The store's process has ended: what it had not answered fails with
+        C{gone}."""
         # Late deletes no process will run: the mail is read again after
         # a restart (never lost), and no timer retries them for ever.
-        _cancel(self._waiting)
-        self._stop_wait = self._waiting = None
+        cancel(self._waiting)
+        self._waiting = None
         self._later = {}
-        closing, self._closing = self._closing, None
-        opened_at, self._opened_at = self._opened_at, None
-        was_open = opened_at is not None
-        if closing is None and not was_open and self._opened is not None:
-            # Ended before it answered its opening: say why, not why the
-            # last one ended.
-            self._gone = (
-                f"its process ended before it opened the file"
-                f" ({reason.getErrorMessage()})"
-            )
-        if closing is None and (was_open or self._restarting):
-            if was_open:
-                self._gone = (
-                    f"its process ended ({reason.getErrorMessage()});"
-                    " it is being started again"
-                )
-                self.log.error(
-                    "{path}: the store's process ended: {reason}",
-                    path=self.path,
-                    reason=reason.getErrorMessage(),
-                )
-            lived = (
-                self._reactor.seconds() - opened_at if opened_at is not None else 0.0
-            )
-            self._restart_later(lived)
-        gone = Failure(StoreError(f"{self.path}: {self._gone or 'closed'}"))
-        opened, self._opened = self._opened, None
-        if opened is not None:
-            opened.errback(gone)
         while self._sent:
             batch, later = self._sent.popleft()
             self._answer(batch, later, gone)
-        if closing is not None:
-            closing.callback(None)
-        waiting_too, self._closing_too = self._closing_too, []
-        for closed in waiting_too:
-            closed.callback(None)
-
-
-def _cancel(call: IDelayedCall | None) -> bool:
-    """Cancel C{call} if it is still to come; whether it was."""
-    if call is not None and call.active():
-        call.cancel()
-        return True
-    return False
-
-
-@implementer(IPullProducer)
-class _Child(ProcessProtocol):
-    """The reactor's end of the store's process: frames down its input (at
-    once, while the pipe takes them), frames back from its output."""
-
-    def __init__(self, writer: Writer) -> None:
-        self._writer = writer
-        self._frames = Frames()
-        #: The input pipe's descriptor, written without the transport's
-        #: buffer while that buffer is empty (-1: always through it).
-        self._fd = -1
-        self._held = False
-        self._stdin: Any = None
-        #: The start of a line it is printing.
-        self._printing = b""
-
-    def connectionMade(self) -> None:
-        stdin = getattr(self.transport, "pipes", {}).get(0)
-        if stdin is not None:
-            self._stdin = stdin
-            self._fd = stdin.fileno()
-            # As its pull producer, told when the transport has written
-            # all it held.
-            stdin.registerProducer(self, False)
-
-    def send(self, data: bytes) -> None:
-        """Write C{data} down the input, after what the transport holds.
-
-        Through the transport alone, each write costs the reactor a poll
-        round and four C{epoll_ctl} calls before it leaves (measured: about
-        1.5 us a message, and the store's throughput with 10 pairs went from
-        0.70 to 0.76 of the memory store's when written at once).
-        """
-        if self._held or self._fd < 0:
-            self.transport.write(data)  # type: ignore[union-attr]
-            return
-        try:
-            sent = os.write(self._fd, data)
-        except OSError:
-            sent = 0  # full, or broken: the transport finds out which
-        if sent < len(data):
-            self._held = True
-            self.transport.write(data[sent:])  # type: ignore[union-attr]
-
-    def close(self) -> None:
-        """End the input, once the transport has written what it holds."""
-        stdin, self._stdin = self._stdin, None
-        self._fd = -1
-        if stdin is not None:
-            # A pipe with a producer is never closed: it asks it for more.
-            stdin.unregisterProducer()
-        self.transport.closeStdin()  # type: ignore[union-attr]
-
-    def kill(self) -> None:
-        with suppress(ProcessExitedAlready):
-            self.transport.signalProcess("KILL")  # type: ignore[union-attr]
-
-    def resumeProducing(self) -> None:
-        self._held = False
-
-    def stopProducing(self) -> None:
-        self._fd = -1
-        self._stdin = None
-
-    def childDataReceived(self, childFD: int, data: bytes) -> None:
-        if childFD != 1:
-            *lines, self._printing = (self._printing + data).split(b"\n")
-            self._writer._printed(lines)
-            return
-        for message in self._frames.feed(data):
-            self._writer._received(message)
-
-    def processEnded(self, reason: Failure) -> None:
-        if self._printing:
-            self._writer._printed([self._printing])
-        self._writer._ended(reason)
