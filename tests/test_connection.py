@@ -266,6 +266,17 @@ class LogTests(ConnectionCase):
         assert address_text(address) == str(address)
         assert address_text(IPv4Address("TCP", "10.0.0.1", 5)) == "10.0.0.1:5"
 
+    def test_a_peer_on_a_unix_socket_is_logged_by_its_address(self):
+        factory, _ = bare_factory()
+        address = UNIXAddress(b"/run/menuchat.sock")
+        protocol = factory.buildProtocol(address)
+        with capturedLogs() as events:
+            protocol.makeConnection(Wire(peerAddress=address))
+            protocol.logged_in("nina", 7)
+        [login] = [e for e in events if e.get("event") == "login"]
+        assert login["peer"] == str(address)
+        assert protocol.address == str(address)  # throttled as one peer
+
 
 class ConnectionLifeTests(SynchronousTestCase):
     """Refusals and the server's stop, seen from one connection."""
@@ -304,3 +315,15 @@ class ConnectionLifeTests(SynchronousTestCase):
         protocol.server_stopping()
         assert handler.told_stopping == 0
         assert transport.disconnecting
+
+
+class DefaultsTests(SynchronousTestCase):
+    """What a front-end may override, as it is when it does not."""
+
+    def test_the_default_decode_replaces_what_is_not_utf8(self):
+        protocol, _, _ = bare_connection()
+        assert protocol.decode("café ".encode() + b"\xff") == "café \ufffd"
+
+    def test_the_default_input_filter_passes_everything(self):
+        protocol, _, _ = bare_connection()
+        assert protocol.filter_input(b"\xff\xfb\x01 a\r\n") == b"\xff\xfb\x01 a\r\n"
