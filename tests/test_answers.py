@@ -75,8 +75,23 @@ class SettleTests(SynchronousTestCase):
         waited: Deferred[int] = Deferred()
         settle(succeed(1), lambda r: waited, failed, "c")
         waited.errback(TypeError())
+
+        def done(value):
+            raise LookupError(value)
+
+        settle(succeed(2), done, failed, "d")
         assert failures == [
             (KeyError, ("a", 1)),
             (ValueError, ("b",)),
             (TypeError, ("c",)),
+            (LookupError, ("d",)),
         ]
+
+    def test_what_done_returns_other_than_a_deferred_is_ignored(self):
+        seen = []
+        assert settle(succeed(3), lambda value: value * 2, seen.append) is None
+        late: Deferred[int] = Deferred()
+        pending = settle(late, lambda value: value * 2, seen.append)
+        late.callback(4)
+        assert self.successResultOf(pending) is None
+        assert seen == []
