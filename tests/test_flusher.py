@@ -306,3 +306,83 @@ class FlusherTests(SynchronousTestCase):
         assert done == [] and clock.getDelayedCalls() == []
         flusher.end_read()
         assert done == ["flushed"]
+
+
+class ReplyQueue:
+    """A connection's queue as the flusher sees it: items, one write a flush."""
+
+    def __init__(self, flusher, on_flush=None):
+        self.flusher = flusher
+        self.items = []
+        self.writes = []
+        self.on_flush = on_flush
+
+    def write(self, item):
+        if not self.items:
+            self.flusher.flush_soon(self)
+        self.items.append(item)
+
+    def flush(self):
+        if self.items:
+            self.writes.append(self.items)
+            self.items = []
+        if self.on_flush is not None:
+            on_flush, self.on_flush = self.on_flush, None
+            on_flush()  # its input read again as its output drained
+
+
+def reply(flusher, queue, text="reply"):
+    """A read of C{queue}'s connection that queues its reply."""
+    flusher.begin_read()
+    queue.items.append(text)
+    flusher.end_reply(queue, True)
+
+
+class BatchTests(SynchronousTestCase):
+    """The read that completes a batch of replies, and its read-end calls."""
+
+    def turn(self, on_first_flush=None):
+        """FEW replies sent at once, then a batch short of one; the batch's
+        first member."""
+        flusher = OutputFlusher(self.clock)
+        for _ in range(FEW):
+            reply(flusher, ReplyQueue(flusher))
+        first = ReplyQueue(flusher, on_flush=on_first_flush)
+        reply(flusher, first)
+        for _ in range(BATCH - 2):
+            reply(flusher, ReplyQueue(flusher))
+        return flusher, first
+
+    def last_read(self, flusher, read_end_call):
+        """The read that completes the batch: it asks for a read-end call."""
+        flusher.begin_read()
+        flusher.at_read_end(read_end_call)
+        last = ReplyQueue(flusher)
+        last.items.append("reply")
+        flusher.end_reply(last, True)
+        return last
+
+    def setUp(self):
+        self.clock = Clock()
+
+    def test_the_batch_leaves_once_its_last_read_is_over(self):
+        flusher, first = self.turn()
+        assert first.writes == []
+        last = self.last_read(flusher, lambda: None)
+        assert first.writes == [["reply"]] and last.writes == [["reply"]]
+        self.clock.advance(0)
+        assert first.writes == [["reply"]]  # the pass finds it sent
+
+    def test_a_notice_the_last_read_asks_for_leaves_with_the_reply_it_follows(self):
+        flusher, first = self.turn()
+        self.last_read(flusher, lambda: first.write("mail notice"))
+        self.clock.advance(0)
+        assert first.writes == [["reply", "mail notice"]]
+
+    def test_input_read_again_as_the_batch_leaves_comes_after_that_notice(self):
+        flusher, _ = self.turn(lambda: told.write("line said after"))
+        told = ReplyQueue(flusher)
+        self.last_read(flusher, lambda: told.write("mail notice"))
+        self.clock.advance(0)
+        sent = [item for write in told.writes for item in write]
+        assert sent == ["mail notice", "line said after"]

@@ -84,12 +84,7 @@ class OutputFlusher:
             else:
                 now = False
                 self._dirty.append(connection)
-                batch = self._batch
-                batch.append(connection)
-                if len(batch) >= BATCH:
-                    self._batch = []
-                    for replied in batch:
-                        replied.flush()
+                self._batch.append(connection)  # sent by end_read when whole
         finally:
             self.end_read(now)
 
@@ -162,8 +157,21 @@ class OutputFlusher:
                     if pass_call is not None:
                         pass_call.cancel()
                     self._flush()
-                elif self._call is None and (dirty or self._late or self._shared):
-                    self._call = self._clock.callLater(0, self._flush)
+                else:
+                    if len(self._batch) >= BATCH and not self._late:
+                        self._send_batch()
+                    if self._call is None and (dirty or self._late or self._shared):
+                        self._call = self._clock.callLater(0, self._flush)
+
+    def _send_batch(self) -> None:
+        """Send a whole batch of replies (L{end_reply}), once the read that
+        completed it has run its read-end calls: a notice one of them asked
+        for leaves with the reply it follows, and input that a send lets a
+        connection read again is handled after them. The connections stay
+        in the pass's list, which finds them sent."""
+        batch, self._batch = self._batch, []
+        for replied in batch:
+            replied.flush()
 
     def _flush(self) -> None:
         # What the late calls write is flushed in this pass, not in a turn of
