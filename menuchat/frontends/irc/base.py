@@ -23,7 +23,7 @@ from menuchat.core import errors
 from menuchat.core.accounts import Accounts
 from menuchat.core.answers import settle
 from menuchat.core.hub import Hub, User
-from menuchat.frontends.failures import log_failure
+from menuchat.frontends.failures import log_failure, log_if_fails
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.wire import irc_nick, line, mask
 from menuchat.net.output import SharedLines
@@ -250,9 +250,7 @@ class SessionBase:
         if user is None:
             return
         self._hand_over(user)
-        self._hub.logout(user, message).addErrback(
-            lambda f: log_failure(self.log, "Logout failed", f)
-        )
+        log_if_fails(self.log, "Logout failed", self._hub.logout(user, message))
 
     def _hand_over(self, user: User) -> None:
         """If C{user} owns a guest's room with others in it, give it to

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from menuchat.core import errors
 from menuchat.core.hub import User
 from menuchat.core.names import token_problem
+from menuchat.frontends.failures import log_if_fails
 from menuchat.frontends.irc import numerics as n
 from menuchat.frontends.irc.base import SessionBase, State
 from menuchat.frontends.irc.wire import mask, nick_problem
@@ -261,7 +262,7 @@ class Registration(SessionBase):
 
     def _admitted(self, user: User) -> Deferred[None] | None:
         if self.state is State.CLOSED:  # the connection went meanwhile
-            self._hub.logout(user)
+            log_if_fails(self.log, "Logout failed", self._hub.logout(user))
             return None
         self.user = user
         self.state = State.REGISTERED

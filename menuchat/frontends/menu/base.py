@@ -21,12 +21,12 @@ from twisted.python.failure import Failure
 
 from menuchat.core import errors
 from menuchat.core.accounts import Accounts
-from menuchat.core.answers import ready, settle
+from menuchat.core.answers import settle
 from menuchat.core.errors import TokenProblem
 from menuchat.core.events import MessageWaiting
 from menuchat.core.hub import Hub, User
 from menuchat.core.names import MAX_TOKEN_LENGTH
-from menuchat.frontends.failures import log_failure
+from menuchat.frontends.failures import log_failure, log_if_fails
 from menuchat.frontends.menu import texts
 from menuchat.frontends.menu.replies import HeldOutput, Owed
 
@@ -373,16 +373,12 @@ class SessionBase:
     def _leave_hub(self) -> None:
         self.state = State.CLOSED
         if self.user is not None:
-            self._forget(self._hub.logout(self.user))
-
-    def _forget(self, leaving: Deferred[None]) -> None:
-        if not ready(leaving):  # done already, most often: nothing to add
-            leaving.addErrback(lambda f: log_failure(self.log, "Logout failed", f))
+            log_if_fails(self.log, "Logout failed", self._hub.logout(self.user))
 
     def _admitted(self, user: User) -> Deferred[None] | None:
         """C{user} is in: welcome them, with the count of mail waiting."""
         if self.state is State.CLOSED:  # the connection went meanwhile
-            self._forget(self._hub.logout(user))
+            log_if_fails(self.log, "Logout failed", self._hub.logout(user))
             return None
         self.user = user
         self.state = State.MENU
