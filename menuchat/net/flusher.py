@@ -74,17 +74,14 @@ class OutputFlusher:
         """
         now = not self._late
         try:
-            if not ready:
-                pass
-            elif not now:
-                self._dirty.append(connection)
-            elif self._replies < FEW:
+            if ready and now and self._replies < FEW:
                 self._replies += 1
                 connection.flush()
-            else:
-                now = False
+            elif ready:
+                if now:  # past the first few: one of a batch (end_read)
+                    now = False
+                    self._batch.append(connection)
                 self._dirty.append(connection)
-                self._batch.append(connection)  # sent by end_read when whole
         finally:
             self.end_read(now)
 

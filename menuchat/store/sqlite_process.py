@@ -24,7 +24,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IDelayedCall, IPullProducer
 from twisted.internet.protocol import ProcessProtocol
@@ -150,12 +150,11 @@ class StoreProcess:
     def stop(self) -> Deferred[None]:
         """End the process's input; fire once it has run what it was given,
         closed the file and ended. Nothing is sent down L{pipe} any more."""
-        closed: Deferred[None] = Deferred()
         self.stop_restarting()
         child = self._child
         if child is None:
-            closed.callback(None)
-            return closed
+            return succeed(None)
+        closed: Deferred[None] = Deferred()
         if self._closing is not None:
             # Stopped already: this one fires with that one, at the end.
             self._closing_too.append(closed)
