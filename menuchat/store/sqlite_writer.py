@@ -259,10 +259,7 @@ class Writer:
                     self._later_soon()
             for write in batch:
                 try:
-                    if write.undo is not None:
-                        write.undo(write.data)
-                    if write.answer is not None:
-                        write.answer.errback(failure)
+                    _refuse(write, failure)
                 except Exception:
                     self.log.failure("{path}: an answer failed", path=self.path)
             if self._scheduled is None and self._pending:
@@ -273,15 +270,12 @@ class Writer:
             # An answer that raises (one that is not a Deferred) is a bug of
             # its own: the writes after it are answered all the same.
             try:
-                answer = write.answer
                 if isinstance(result, Failure):
-                    if write.undo is not None:
-                        write.undo(write.data)
-                    if answer is not None:
-                        answer.errback(result)
+                    _refuse(write, result)
                     continue
                 if write.done is not None:
                     result = write.done(write.data, result)
+                answer = write.answer
                 if answer is not None:
                     answer.callback(result)
             except Exception:
@@ -352,3 +346,12 @@ class Writer:
         while self._sent:
             batch, later = self._sent.popleft()
             self._answer(batch, later, gone)
+
+
+def _refuse(write: Write, failure: Failure) -> None:
+    """C{write} did not happen: undo what the store's memory took of it,
+    and tell its caller why."""
+    if write.undo is not None:
+        write.undo(write.data)
+    if write.answer is not None:
+        write.answer.errback(failure)
